@@ -1,0 +1,22 @@
+"""Point-in-time customer features: everything strictly before ``as_of``."""
+
+from tierwise.features._build import (
+    attribute_columns,
+    build_features,
+    describe_features,
+    feature_sql,
+    normalize_as_of,
+)
+from tierwise.features._catalog import FeatureSpec
+from tierwise.features._sql import quote_identifier, quote_literal
+
+__all__ = [
+    "FeatureSpec",
+    "attribute_columns",
+    "build_features",
+    "describe_features",
+    "feature_sql",
+    "normalize_as_of",
+    "quote_identifier",
+    "quote_literal",
+]

@@ -1,0 +1,132 @@
+"""Every feature's definition: its SQL, description and unit, kept together.
+
+The SQL of each feature is an expression over the per-customer aggregates of
+:mod:`tierwise.features._build`; explanations for marketers are written from
+the description and unit, so they stay in step with the computation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from tierwise.config import FeatureConfig, feature_slug
+from tierwise.features._sql import quote_identifier
+
+DAY_SECONDS = 86_400
+SLOPE_PERIODS = 12
+SLOPE_PERIOD_DAYS = 30
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One output column: how it is computed and how to say it in words."""
+
+    name: str
+    sql: str
+    description: str
+    unit: str
+    kind: Literal["numeric", "categorical"] = "numeric"
+    family: str = ""
+
+
+# Gap statistics from exact integer sums (seconds), so they do not depend on summation order.
+_GAP_MEAN_S = "CAST(o.gap_sum_s AS DOUBLE) / NULLIF(o.gaps, 0)"
+_GAP_STD_S = (
+    "SQRT(CAST(o.gaps * o.gap_square_sum_s - CAST(o.gap_sum_s AS DECIMAL(38, 0)) * o.gap_sum_s AS DOUBLE)"
+    " / NULLIF(o.gaps * (o.gaps - 1), 0))"
+)
+
+
+def _relative_change(recent: str, prior: str) -> str:
+    return f"({recent} - {prior}) / NULLIF({prior}, 0)"
+
+
+def transaction_features(config: FeatureConfig) -> list[FeatureSpec]:
+    """Features of the transaction log; ``o`` are order aggregates, ``l`` line aggregates."""
+    specs = [
+        FeatureSpec("recency_days", f"o.last_order_age_s / {DAY_SECONDS}.0",
+                    "days since the last purchase", "days", family="recency"),
+        FeatureSpec("frequency_orders", "COALESCE(o.orders, 0)",
+                    "number of orders before the cutoff", "orders", family="frequency"),
+        FeatureSpec("monetary_total", "COALESCE(o.order_value_sum, 0)",
+                    "total value of all orders (before refunds)", "currency", family="monetary"),
+        FeatureSpec("monetary_mean_order", "o.order_value_mean",
+                    "average order value", "currency", family="monetary"),
+        FeatureSpec("monetary_max_order", "o.order_value_max",
+                    "largest single order", "currency", family="monetary"),
+        FeatureSpec("net_spend_total", "COALESCE(l.net_spend, 0)",
+                    "total spend net of refunds and returns", "currency", family="monetary"),
+        FeatureSpec("tenure_days", f"GREATEST(o.first_order_age_s, c.signup_age_s) / {DAY_SECONDS}.0",
+                    "days since the first purchase or signup, whichever came first", "days", family="tenure"),
+        FeatureSpec("rhythm_gap_mean_days", f"{_GAP_MEAN_S} / {DAY_SECONDS}.0",
+                    "average days between orders", "days", family="rhythm"),
+        FeatureSpec("rhythm_gap_std_days", f"{_GAP_STD_S} / {DAY_SECONDS}.0",
+                    "spread (standard deviation) of the days between orders", "days", family="rhythm"),
+        FeatureSpec("rhythm_recency_ratio", f"o.last_order_age_s / NULLIF({_GAP_MEAN_S}, 0)",
+                    "days since the last purchase divided by the customer's usual days between orders",
+                    "ratio", family="rhythm"),
+        FeatureSpec("refund_share", "l.refunds / NULLIF(l.purchases, 0)",
+                    "share of purchase value refunded or returned", "share", family="refund"),
+        FeatureSpec("refund_count", "COALESCE(l.refund_lines, 0)",
+                    "number of refund or return lines", "lines", family="refund"),
+        FeatureSpec("spend_slope_30d_periods",
+                    f"COALESCE(l.slope_moment, 0) / {_slope_denominator()}",
+                    f"trend of purchase value over the last {SLOPE_PERIODS} periods of {SLOPE_PERIOD_DAYS} days "
+                    "(least-squares slope; negative means falling spend)",
+                    "currency per period", family="spend"),
+    ]
+    for w in config.spend_windows_days:
+        specs += [
+            FeatureSpec(f"spend_sum_{w}d", f"COALESCE(l.spend_{w}d, 0)",
+                        f"purchase value in the last {w} days", "currency", family="spend"),
+            FeatureSpec(f"orders_count_{w}d", f"COALESCE(o.orders_{w}d, 0)",
+                        f"orders in the last {w} days", "orders", family="frequency"),
+            FeatureSpec(f"spend_trend_{w}d_vs_prior_{w}d",
+                        _relative_change(f"COALESCE(l.spend_{w}d, 0)", f"COALESCE(l.spend_prior_{w}d, 0)"),
+                        f"change of purchase value in the last {w} days against the {w} days before "
+                        "(-0.7 means 70% less)", "relative change", family="spend"),
+        ]
+    return specs
+
+
+def _slope_denominator() -> float:
+    n = SLOPE_PERIODS
+    return sum((x - (n - 1) / 2) ** 2 for x in range(n))
+
+
+def event_features(config: FeatureConfig) -> list[FeatureSpec]:
+    """Engagement features per configured event type; ``e`` are event aggregates."""
+    specs = []
+    for event_type in config.event_types:
+        slug = feature_slug(event_type)
+        label = event_type.replace("_", " ")
+        specs.append(
+            FeatureSpec(f"{slug}_days_since_last", f"e.{slug}_last_age_s / {DAY_SECONDS}.0",
+                        f"days since the last {label} event", "days", family=slug)
+        )
+        for w in config.event_windows_days:
+            recent, prior = f"COALESCE(e.{slug}_{w}d, 0)", f"COALESCE(e.{slug}_prior_{w}d, 0)"
+            specs += [
+                FeatureSpec(f"{slug}_count_{w}d", recent,
+                            f"{label} events in the last {w} days", "events", family=slug),
+                FeatureSpec(f"{slug}_trend_{w}d_vs_prior_{w}d", _relative_change(recent, prior),
+                            f"change of {label} events in the last {w} days against the {w} days before "
+                            "(-0.7 means 70% fewer)", "relative change", family=slug),
+            ]
+    return specs
+
+
+def attribute_features(attribute_columns: list[str]) -> list[FeatureSpec]:
+    """Static customer attributes, used as categorical features."""
+    return [
+        FeatureSpec(column, f"c.{quote_identifier(column)}",
+                    f"customer attribute '{column.removeprefix('attr_')}'", "category",
+                    kind="categorical", family="attribute")
+        for column in attribute_columns
+    ]
+
+
+def feature_catalog(config: FeatureConfig, attribute_columns: list[str] = ()) -> list[FeatureSpec]:
+    """All features built for this config, in output column order."""
+    return transaction_features(config) + event_features(config) + attribute_features(list(attribute_columns))

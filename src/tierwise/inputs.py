@@ -1,0 +1,309 @@
+"""The input data contract: standardise and validate user tables.
+
+Users name their columns in the config; from here on every table uses the
+canonical names below, whatever the source called them:
+
+- transactions: ``customer_id`` (str), ``ts`` (datetime), ``amount`` (float,
+  net; negative is a refund or return), ``line_no`` (int, position in the
+  source) and, when mapped, ``order_id``, ``quantity``, ``category``, ``channel``;
+- events: ``customer_id``, ``ts``, ``event_type`` (str) and, when mapped, ``value``;
+- customers: ``customer_id``, ``signup_ts`` (datetime, may be missing) and one
+  ``attr_<name>`` string column per static attribute.
+
+Broken data raises :class:`~tierwise.errors.InputDataError` with one line that
+names the source, the column, how many rows and an example. Suspicious but
+usable data is kept and described in :attr:`InputData.warnings`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from tierwise.config import (
+    CustomersSource,
+    DataConfig,
+    EventsSource,
+    FeatureConfig,
+    TransactionsSource,
+    feature_slug,
+)
+from tierwise.errors import InputDataError
+
+# Features sum amounts as DECIMAL(18, 4) for exact, order-independent totals.
+_MAX_AMOUNT = 1e13
+
+
+@dataclass(frozen=True)
+class InputData:
+    """Validated, canonical input tables plus the warnings found on the way."""
+
+    transactions: pd.DataFrame
+    events: pd.DataFrame
+    customers: pd.DataFrame | None = None
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def last_transaction_ts(self) -> pd.Timestamp:
+        return self.transactions["ts"].max()
+
+
+def _example(values: pd.Series) -> str:
+    return repr(str(values.iloc[0]))
+
+
+def _require_columns(raw: pd.DataFrame, wanted: dict[str, str | None], origin: str) -> None:
+    for role, column in wanted.items():
+        if column is not None and column not in raw.columns:
+            found = ", ".join(map(str, raw.columns[:12]))
+            raise InputDataError(
+                f"{origin}: column '{column}' ({role}) is missing; the file has: {found}"
+            )
+
+
+def _require_rows(raw: pd.DataFrame, origin: str) -> None:
+    if raw.empty:
+        raise InputDataError(f"{origin}: no data rows (the file is empty or has only a header)")
+
+
+def _parse_ids(raw: pd.Series, origin: str, column: str) -> pd.Series:
+    missing = raw.isna()
+    if raw.dtype == object or pd.api.types.is_string_dtype(raw):
+        missing |= raw.astype("str").str.strip().eq("")
+    if missing.any():
+        first_row = int(np.flatnonzero(missing.to_numpy())[0]) + 1
+        raise InputDataError(
+            f"{origin}: column '{column}': {int(missing.sum())} rows have no customer id, e.g. data row {first_row}"
+        )
+    if pd.api.types.is_float_dtype(raw):
+        fractional = raw != np.floor(raw)
+        if fractional.any():
+            raise InputDataError(
+                f"{origin}: column '{column}': {int(fractional.sum())} ids are fractional numbers, "
+                f"e.g. {_example(raw[fractional])}"
+            )
+        raw = raw.astype("int64")
+    return raw.astype("str")
+
+
+def _parse_timestamps(raw: pd.Series, origin: str, column: str, fmt: str | None, *, required: bool) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        parsed = raw
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+        bad = pd.Series(False, index=raw.index)
+    else:
+        text = raw.astype("str").where(raw.notna())
+        text = text.where(text.str.strip().ne(""))
+        parsed = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
+        bad = parsed.isna() & text.notna()
+        if bad.any():
+            how = f"in format {fmt!r}" if fmt else "ISO dates (set timestamp_format for others)"
+            raise InputDataError(
+                f"{origin}: column '{column}': {int(bad.sum())} rows are not dates {how}, e.g. {_example(raw[bad])}"
+            )
+    if required and parsed.isna().any():
+        missing = parsed.isna()
+        first_row = int(np.flatnonzero(missing.to_numpy())[0]) + 1
+        raise InputDataError(
+            f"{origin}: column '{column}': {int(missing.sum())} rows have no timestamp, e.g. data row {first_row}"
+        )
+    return parsed.astype("datetime64[us]")
+
+
+def _parse_numbers(raw: pd.Series, origin: str, column: str, *, required: bool) -> pd.Series:
+    if pd.api.types.is_bool_dtype(raw):
+        raise InputDataError(f"{origin}: column '{column}': holds true/false values, not numbers")
+    if pd.api.types.is_numeric_dtype(raw):
+        parsed = raw.astype("float64")
+        not_number = pd.Series(False, index=raw.index)
+    else:
+        text = raw.astype("str").where(raw.notna())
+        text = text.where(text.str.strip().ne(""))
+        parsed = pd.to_numeric(text, errors="coerce").astype("float64")
+        not_number = parsed.isna() & text.notna()
+    not_number |= np.isinf(parsed)
+    if not_number.any():
+        raise InputDataError(
+            f"{origin}: column '{column}': {int(not_number.sum())} rows are not numbers, e.g. {_example(raw[not_number])}"
+        )
+    if required and parsed.isna().any():
+        missing = parsed.isna()
+        first_row = int(np.flatnonzero(missing.to_numpy())[0]) + 1
+        raise InputDataError(
+            f"{origin}: column '{column}': {int(missing.sum())} rows have no value, e.g. data row {first_row}"
+        )
+    return parsed
+
+
+def _far_outside(ts: pd.Series) -> int:
+    """Timestamps further from the bulk (1st..99th percentile) than the bulk is wide."""
+    if len(ts) < 100:
+        return 0
+    low, high = ts.quantile([0.01, 0.99])
+    margin = max(high - low, pd.Timedelta(days=30))
+    return int(((ts < low - margin) | (ts > high + margin)).sum())
+
+
+def standardize_transactions(raw: pd.DataFrame, source: TransactionsSource, *, origin: str) -> tuple[pd.DataFrame, list[str]]:
+    """Validate a raw transaction table and return it with canonical columns, plus warnings."""
+    cols = source.columns
+    _require_columns(raw, cols.model_dump(), origin)
+    _require_rows(raw, origin)
+    out = pd.DataFrame(
+        {
+            "customer_id": _parse_ids(raw[cols.customer_id], origin, cols.customer_id),
+            "ts": _parse_timestamps(raw[cols.timestamp], origin, cols.timestamp, source.timestamp_format, required=True),
+            "amount": _parse_numbers(raw[cols.amount], origin, cols.amount, required=True),
+            "line_no": np.arange(len(raw), dtype="int64"),
+        }
+    )
+    too_large = out["amount"].abs() >= _MAX_AMOUNT
+    if too_large.any():
+        raise InputDataError(
+            f"{origin}: column '{cols.amount}': {int(too_large.sum())} amounts are too large to be money "
+            f"(at least {_MAX_AMOUNT:.0e}), e.g. {_example(raw[cols.amount][too_large.to_numpy()])}"
+        )
+    if cols.order_id is not None:
+        out["order_id"] = _parse_ids(raw[cols.order_id], origin, cols.order_id)
+    if cols.quantity is not None:
+        out["quantity"] = _parse_numbers(raw[cols.quantity], origin, cols.quantity, required=False)
+    for role in ("category", "channel"):
+        column = getattr(cols, role)
+        if column is not None:
+            out[role] = raw[column].astype("str").where(raw[column].notna()).to_numpy()
+    out = out.reset_index(drop=True)
+
+    warnings: list[str] = []
+    first_purchase = out.loc[out["amount"] > 0].groupby("customer_id")["ts"].min()
+    refunds = out.loc[out["amount"] < 0, ["customer_id", "ts"]]
+    refund_first_purchase = refunds["customer_id"].map(first_purchase)
+    orphan = refund_first_purchase.isna() | (refunds["ts"] < refund_first_purchase)
+    if orphan.any():
+        warnings.append(f"{origin}: {int(orphan.sum())} refund rows come before any purchase of their customer (kept)")
+    duplicated = out.drop(columns="line_no").duplicated()
+    if duplicated.any():
+        warnings.append(f"{origin}: {int(duplicated.sum())} rows repeat an earlier row exactly (kept as separate lines)")
+    outliers = _far_outside(out["ts"])
+    if outliers:
+        warnings.append(f"{origin}: column '{cols.timestamp}': {outliers} timestamps lie far outside the rest of the data (kept)")
+    return out, warnings
+
+
+def standardize_events(raw: pd.DataFrame, source: EventsSource, *, origin: str, features: FeatureConfig) -> tuple[pd.DataFrame, list[str]]:
+    """Validate a raw event table and return it with canonical columns, plus warnings."""
+    cols = source.columns
+    _require_columns(raw, cols.model_dump(), origin)
+    _require_rows(raw, origin)
+    event_type = raw[cols.event_type]
+    if event_type.isna().any():
+        missing = event_type.isna()
+        first_row = int(np.flatnonzero(missing.to_numpy())[0]) + 1
+        raise InputDataError(
+            f"{origin}: column '{cols.event_type}': {int(missing.sum())} rows have no event type, e.g. data row {first_row}"
+        )
+    out = pd.DataFrame(
+        {
+            "customer_id": _parse_ids(raw[cols.customer_id], origin, cols.customer_id),
+            "ts": _parse_timestamps(raw[cols.timestamp], origin, cols.timestamp, source.timestamp_format, required=True),
+            "event_type": event_type.astype("str").to_numpy(),
+        }
+    )
+    if cols.value is not None:
+        out["value"] = _parse_numbers(raw[cols.value], origin, cols.value, required=False)
+    out = out.reset_index(drop=True)
+
+    warnings: list[str] = []
+    unknown = ~out["event_type"].isin(list(features.event_types))
+    if unknown.any():
+        counts = out.loc[unknown, "event_type"].value_counts().head(3)
+        listed = ", ".join(f"{name!r} ({n})" for name, n in counts.items())
+        warnings.append(
+            f"{origin}: {int(unknown.sum())} events have types not in features.event_types and feed no feature: {listed}"
+        )
+    outliers = _far_outside(out["ts"])
+    if outliers:
+        warnings.append(f"{origin}: column '{cols.timestamp}': {outliers} timestamps lie far outside the rest of the data (kept)")
+    return out, warnings
+
+
+def standardize_customers(raw: pd.DataFrame, source: CustomersSource, *, origin: str) -> pd.DataFrame:
+    """Validate a raw customer table; returns ``customer_id``, ``signup_ts`` and ``attr_*`` columns."""
+    cols = source.columns
+    _require_columns(raw, cols.model_dump(), origin)
+    _require_rows(raw, origin)
+    taken = {cols.customer_id, cols.signup_date}
+    if source.attributes is None:
+        attributes = [c for c in raw.columns if c not in taken]
+    else:
+        _require_columns(raw, {f"attribute {a}": a for a in source.attributes}, origin)
+        attributes = list(source.attributes)
+    ids = _parse_ids(raw[cols.customer_id], origin, cols.customer_id)
+    repeated = ids.duplicated()
+    if repeated.any():
+        raise InputDataError(
+            f"{origin}: column '{cols.customer_id}': {int(repeated.sum())} customer ids appear more than once, "
+            f"e.g. {_example(ids[repeated])}"
+        )
+    out = pd.DataFrame({"customer_id": ids})
+    if cols.signup_date is not None:
+        out["signup_ts"] = _parse_timestamps(
+            raw[cols.signup_date], origin, cols.signup_date, source.timestamp_format, required=False
+        )
+    else:
+        out["signup_ts"] = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
+    seen: dict[str, str] = {}
+    for attribute in attributes:
+        slug = feature_slug(str(attribute))
+        if not slug or slug in seen:
+            clash = f"collides with '{seen[slug]}'" if slug in seen else "has no letter or digit"
+            raise InputDataError(f"{origin}: column '{attribute}': attribute name {clash} once made a feature name")
+        seen[slug] = str(attribute)
+        values = raw[attribute]
+        out[f"attr_{slug}"] = values.astype("str").where(values.notna()).to_numpy()
+    return out.reset_index(drop=True)
+
+
+def _empty_events() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Series(dtype="str"),
+            "ts": pd.Series(dtype="datetime64[us]"),
+            "event_type": pd.Series(dtype="str"),
+        }
+    )
+
+
+def inputs_from_frames(
+    transactions: pd.DataFrame,
+    *,
+    data: DataConfig,
+    features: FeatureConfig,
+    events: pd.DataFrame | None = None,
+    customers: pd.DataFrame | None = None,
+    origins: dict[str, str] | None = None,
+) -> InputData:
+    """Validate raw DataFrames (columns named as in ``data``) into :class:`InputData`.
+
+    ``origins`` names each table in error messages (a file path, say);
+    DataFrames passed from Python are called e.g. "transactions DataFrame".
+    """
+    origins = origins or {}
+    tx, warnings = standardize_transactions(
+        transactions, data.transactions, origin=origins.get("transactions", "transactions DataFrame")
+    )
+    if events is not None:
+        source = data.events or EventsSource(path="")
+        ev, event_warnings = standardize_events(
+            events, source, origin=origins.get("events", "events DataFrame"), features=features
+        )
+        warnings += event_warnings
+    else:
+        ev = _empty_events()
+    cust = None
+    if customers is not None:
+        source = data.customers or CustomersSource(path="")
+        cust = standardize_customers(customers, source, origin=origins.get("customers", "customers DataFrame"))
+    return InputData(transactions=tx, events=ev, customers=cust, warnings=tuple(warnings))

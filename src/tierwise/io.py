@@ -1,0 +1,144 @@
+"""All file reading and writing: inputs in, tables out.
+
+Paths starting with ``tierwise:`` point inside the installed package (the
+bundled CDNOW log), so configs work from any working directory. Outputs are
+written to a temporary file in the target folder and renamed into place, so a
+reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tierwise.config import DataConfig, FeatureConfig, FileFormat, TierwiseConfig
+from tierwise.errors import InputDataError
+from tierwise.inputs import InputData, inputs_from_frames
+from tierwise.synthetic import DemoData
+
+PACKAGE_PREFIX = "tierwise:"
+_PARQUET_MAGIC = b"PAR1"
+
+
+def resolve_path(path: str | Path) -> Path:
+    """Resolve ``tierwise:<relative path>`` to a file shipped inside the package."""
+    text = str(path)
+    if text.startswith(PACKAGE_PREFIX):
+        return Path(str(resources.files("tierwise").joinpath(text[len(PACKAGE_PREFIX) :])))
+    return Path(text)
+
+
+def infer_format(path: Path, declared: FileFormat | None) -> FileFormat:
+    if declared is not None:
+        return declared
+    suffix = path.suffix.lower()
+    if suffix in {".parquet", ".pq"}:
+        return "parquet"
+    if suffix in {".csv", ".tsv", ".txt"}:
+        return "csv"
+    raise InputDataError(f"{path}: cannot tell the file format from the suffix '{suffix}'; set format: csv or parquet")
+
+
+def read_table(path: str | Path, declared: FileFormat | None = None) -> pd.DataFrame:
+    """Read a CSV, whitespace-separated or Parquet file; text columns stay text for validation."""
+    resolved = resolve_path(path)
+    if not resolved.is_file():
+        raise InputDataError(f"{path}: file not found")
+    file_format = infer_format(resolved, declared)
+    if resolved.stat().st_size == 0:
+        raise InputDataError(f"{path}: the file is empty")
+    with resolved.open("rb") as handle:
+        head = handle.read(8192)
+    if file_format == "parquet":
+        if not head.startswith(_PARQUET_MAGIC):
+            raise InputDataError(f"{path}: not a Parquet file (it lacks the Parquet header); set format: csv if it is text")
+        try:
+            return pq.read_table(resolved).to_pandas()
+        except (pa.ArrowException, OSError) as exc:
+            raise InputDataError(f"{path}: unreadable Parquet file: {str(exc).splitlines()[0]}") from None
+    if head.startswith(_PARQUET_MAGIC) or b"\x00" in head:
+        raise InputDataError(f"{path}: not a text {file_format.upper()} file (it holds binary data, e.g. Parquet)")
+    separator = r"\s+" if file_format == "whitespace" else ","
+    try:
+        return pd.read_csv(
+            resolved, sep=separator, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8"
+        )
+    except UnicodeDecodeError:
+        raise InputDataError(f"{path}: not UTF-8 text") from None
+    except pd.errors.EmptyDataError:
+        raise InputDataError(f"{path}: the file is empty") from None
+    except pd.errors.ParserError as exc:
+        raise InputDataError(f"{path}: malformed {file_format}: {str(exc).strip().splitlines()[-1]}") from None
+
+
+def read_inputs(data: DataConfig, features: FeatureConfig) -> InputData:
+    """Read and validate every input named in the data config."""
+    events = customers = None
+    origins = {"transactions": data.transactions.path}
+    transactions = read_table(data.transactions.path, data.transactions.format)
+    if data.events is not None:
+        events = read_table(data.events.path, data.events.format)
+        origins["events"] = data.events.path
+    if data.customers is not None:
+        customers = read_table(data.customers.path, data.customers.format)
+        origins["customers"] = data.customers.path
+    return inputs_from_frames(
+        transactions, data=data, features=features, events=events, customers=customers, origins=origins
+    )
+
+
+def read_config_inputs(config: TierwiseConfig) -> InputData:
+    return read_inputs(config.data, config.features)
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it over ``target`` only on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+
+
+def _write_atomically(target: str | Path, write: Callable[[Path], None]) -> Path:
+    with atomic_path(target) as temporary:
+        write(temporary)
+    return Path(target)
+
+
+def write_parquet(frame: pd.DataFrame, target: str | Path) -> Path:
+    """Write a DataFrame as Parquet, atomically, with the same bytes for the same frame."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return _write_atomically(target, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def write_csv(frame: pd.DataFrame, target: str | Path) -> Path:
+    """Write a DataFrame as UTF-8 CSV with ISO dates, atomically."""
+    return _write_atomically(
+        target, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8", date_format="%Y-%m-%d", lineterminator="\n")
+    )
+
+
+def write_demo_data(demo: DemoData, out_dir: str | Path, file_format: FileFormat = "parquet") -> list[Path]:
+    """Write the synthetic retailer's three tables into ``out_dir``."""
+    out_dir = Path(out_dir)
+    writer, suffix = (write_csv, "csv") if file_format == "csv" else (write_parquet, "parquet")
+    return [
+        writer(demo.transactions, out_dir / f"transactions.{suffix}"),
+        writer(demo.events, out_dir / f"events.{suffix}"),
+        writer(demo.customers, out_dir / f"customers.{suffix}"),
+    ]
