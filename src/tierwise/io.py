@@ -49,6 +49,13 @@ def infer_format(path: Path, declared: FileFormat | None) -> FileFormat:
 
 def read_table(path: str | Path, declared: FileFormat | None = None) -> pd.DataFrame:
     """Read a CSV, whitespace-separated or Parquet file; text columns stay text for validation."""
+    frame = _read_any(path, declared)
+    if frame.empty:
+        raise InputDataError(f"{path}: no data rows (the file has only a header)")
+    return frame
+
+
+def _read_any(path: str | Path, declared: FileFormat | None) -> pd.DataFrame:
     resolved = resolve_path(path)
     if not resolved.is_file():
         raise InputDataError(f"{path}: file not found")

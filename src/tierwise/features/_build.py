@@ -109,7 +109,7 @@ lines AS (
 ),
 orders AS (
   SELECT customer_id, MAX(age_s) AS age_s, SUM(amount) AS order_value
-  FROM lines WHERE amount > 0
+  FROM lines WHERE amount >= 0  -- a zero-value line is still an order (a free item)
   GROUP BY customer_id, order_key
 ),
 order_gaps AS (

@@ -1,0 +1,106 @@
+"""Feature-engine speed and memory at scale (not a test: run it by hand).
+
+    python benchmarks/features.py --customers 1000000 --transactions 10000000 --events 10000000
+
+Writes synthetic Parquet inputs to a temporary folder, then, in a fresh
+process so that peak memory is the measured step's own, reads and validates
+them and builds the point-in-time features. Prints wall time per step and the
+peak resident memory of that process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def write_inputs(folder: Path, customers: int, transactions: int, events: int, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    ids = np.char.add("C", np.arange(customers).astype(str))
+    start = np.datetime64("2023-01-01T00:00:00", "s")
+    span_s = 3 * 365 * 86_400
+    # Skewed activity: a few customers own most of the rows.
+    weights = rng.gamma(0.8, 1.0, customers)
+    weights /= weights.sum()
+    who = rng.choice(customers, transactions, p=weights)
+    pd.DataFrame(
+        {
+            "customer_id": ids[who],
+            "timestamp": start + rng.integers(0, span_s, transactions).astype("timedelta64[s]"),
+            "amount": np.round(rng.lognormal(3.5, 0.8, transactions) * np.where(rng.random(transactions) < 0.03, -1, 1), 2),
+        }
+    ).to_parquet(folder / "transactions.parquet")
+    who = rng.choice(customers, events, p=weights)
+    types = np.array(["visit", "email_open", "email_click", "complaint", "return", "support_ticket"])
+    pd.DataFrame(
+        {
+            "customer_id": ids[who],
+            "timestamp": start + rng.integers(0, span_s, events).astype("timedelta64[s]"),
+            "event_type": types[rng.choice(len(types), events, p=[0.5, 0.3, 0.1, 0.03, 0.03, 0.04])],
+        }
+    ).to_parquet(folder / "events.parquet")
+
+
+def measure(folder: Path, as_of: str) -> dict:
+    from tierwise.config import DataConfig, EventsSource, FeatureConfig, TransactionsSource
+    from tierwise.features import build_features
+    from tierwise.io import read_inputs
+
+    data = DataConfig(
+        transactions=TransactionsSource(path=str(folder / "transactions.parquet")),
+        events=EventsSource(path=str(folder / "events.parquet")),
+    )
+    features = FeatureConfig()
+    began = time.perf_counter()
+    inputs = read_inputs(data, features)
+    loaded = time.perf_counter()
+    frame = build_features(inputs, as_of=as_of, config=features)
+    built = time.perf_counter()
+    return {
+        "transactions": len(inputs.transactions),
+        "events": len(inputs.events),
+        "customers_out": len(frame),
+        "features": frame.shape[1] - 2,
+        "read_and_validate_s": round(loaded - began, 2),
+        "build_features_s": round(built - loaded, 2),
+        "total_s": round(built - began, 2),
+        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--transactions", type=int, default=10_000_000)
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--as-of", default="2025-07-01")
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.as_of)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        began = time.perf_counter()
+        write_inputs(folder, args.customers, args.transactions, args.events)
+        print(f"generated inputs in {time.perf_counter() - began:.1f} s", file=sys.stderr)
+        result = subprocess.run(
+            [sys.executable, __file__, "--measure", str(folder), "--as-of", args.as_of],
+            check=True, capture_output=True, text=True,
+        )
+        figures = json.loads(result.stdout)
+    for key, value in figures.items():
+        print(f"{key:>22}: {value:,}" if isinstance(value, int) else f"{key:>22}: {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Each broken input gives one line naming the file, the column and the problem, and exit code 2."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from cli_helpers import run_cli
+from tierwise.config import DataConfig, FeatureConfig, TransactionsSource
+from tierwise.inputs import inputs_from_frames
+
+CONFIG = """
+data:
+  transactions:
+    path: unused.csv
+    columns: {customer_id: cust, timestamp: day, amount: value}
+features:
+  event_types: []
+"""
+
+GOOD = "cust,day,value\n1,2024-01-01,10.5\n2,2024-01-03,7\n"
+
+
+def _run_features(tmp_path, capsys, monkeypatch, name: str, content: bytes | str):
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG)
+    data_file = tmp_path / name
+    data_file.write_bytes(content.encode() if isinstance(content, str) else content)
+    return run_cli(
+        ["features", "--config", config, "--transactions", data_file, "--as-of", "2024-02-01", "--out", tmp_path / "f.parquet"],
+        capsys,
+        monkeypatch,
+    )
+
+
+def _parquet_bytes(tmp_path) -> bytes:
+    path = tmp_path / "real.parquet"
+    pd.DataFrame({"cust": ["1"], "day": ["2024-01-01"], "value": [1.0]}).to_parquet(path)
+    return path.read_bytes()
+
+
+CASES = [
+    ("missing column", "tx.csv", "cust,day\n1,2024-01-01\n", ["tx.csv", "column 'value'", "missing"]),
+    ("bad timestamps", "tx.csv", "cust,day,value\n1,2024-01-01,3\n2,yesterday,4\n3,32/13/2024,5\n",
+     ["tx.csv", "column 'day'", "2 rows are not dates", "'yesterday'"]),
+    ("bad amounts", "tx.csv", "cust,day,value\n1,2024-01-01,n/a\n2,2024-01-02,4\n",
+     ["tx.csv", "column 'value'", "1 rows are not numbers", "'n/a'"]),
+    ("null ids", "tx.csv", "cust,day,value\n1,2024-01-01,3\n,2024-01-02,4\n,2024-01-02,5\n",
+     ["tx.csv", "column 'cust'", "2 rows have no customer id", "data row 2"]),
+    ("empty file", "tx.csv", "", ["tx.csv", "empty"]),
+    ("header only", "tx.csv", "cust,day,value\n", ["tx.csv", "no data rows"]),
+    ("csv named parquet", "tx.parquet", GOOD, ["tx.parquet", "not a Parquet file"]),
+]
+
+
+@pytest.mark.parametrize(("case", "name", "content", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_gives_one_line_error(tmp_path, capsys, monkeypatch, case, name, content, expected):
+    code, _, err = _run_features(tmp_path, capsys, monkeypatch, name, content)
+    assert code == 2
+    assert "Traceback" not in err
+    message = " ".join(err.split())
+    assert message.startswith("error:")
+    for fragment in expected:
+        assert fragment in message, (fragment, message)
+
+
+def test_parquet_named_csv_is_refused(tmp_path, capsys, monkeypatch):
+    code, _, err = _run_features(tmp_path, capsys, monkeypatch, "tx.csv", _parquet_bytes(tmp_path))
+    assert code == 2
+    assert "tx.csv" in err and "not a text CSV file" in " ".join(err.split())
+
+
+def test_good_file_passes(tmp_path, capsys, monkeypatch):
+    code, _, err = _run_features(tmp_path, capsys, monkeypatch, "tx.csv", GOOD)
+    assert code == 0, err
+    features = pd.read_parquet(tmp_path / "f.parquet")
+    assert list(features["customer_id"]) == ["1", "2"]
+
+
+def test_unknown_config_key_names_file_and_key(tmp_path, capsys, monkeypatch):
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG.replace("features:", "features:\n  spend_windowz: [3]"))
+    code, _, err = run_cli(["features", "--config", config, "--as-of", "2024-01-01", "--out", tmp_path / "x"], capsys, monkeypatch)
+    assert code == 2
+    assert "config.yaml: features.spend_windowz: Extra inputs are not permitted" in " ".join(err.split())
+
+
+def test_bad_as_of(tmp_path, capsys, monkeypatch):
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG)
+    code, _, err = run_cli(["features", "--config", config, "--as-of", "soon", "--out", tmp_path / "x"], capsys, monkeypatch)
+    assert code == 2 and "as_of: 'soon' is not a date" in err
+
+
+def test_suspicious_rows_are_kept_and_counted():
+    rows = [("a", "2024-01-05", -5.0), ("a", "2024-01-10", 20.0), ("a", "2024-01-10", 20.0), ("b", "2024-01-11", 3.0)]
+    rows += [("c", f"2024-01-{d:02d}", 1.0) for d in range(1, 29)] * 4 + [("c", "1970-01-01", 1.0)]
+    frame = pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount"])
+    data = DataConfig(transactions=TransactionsSource(path="t"))
+    inputs = inputs_from_frames(frame, data=data, features=FeatureConfig())
+    assert len(inputs.transactions) == len(rows)
+    text = " | ".join(inputs.warnings)
+    assert "1 refund rows come before any purchase" in text
+    assert "85 rows repeat an earlier row" in text
+    assert "1 timestamps lie far outside" in text
+
+
+def test_cli_prints_warnings(tmp_path, capsys, monkeypatch):
+    code, _, err = _run_features(tmp_path, capsys, monkeypatch, "tx.csv", GOOD + "1,2024-01-01,10.5\n")
+    assert code == 0
+    assert "warning:" in err and "1 rows repeat an earlier row" in " ".join(err.split())
