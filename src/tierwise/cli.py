@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from tierwise.config import TierwiseConfig, load_config
+from tierwise.config import TierwiseConfig, demo_config, load_config
 from tierwise.errors import TierwiseError
 from tierwise.features import build_features, normalize_as_of
 from tierwise.inputs import InputData
@@ -92,37 +92,125 @@ def features(
     )
 
 
+_CHURN_COLUMNS = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "brier": "Brier", "log_loss": "log loss",
+                  "precision_top_decile": "prec@10%", "lift_top_decile": "lift@10%"}
+_VALUE_COLUMNS = {"spearman": "Spearman", "normalized_gini": "norm. Gini", "top_decile_revenue_share": "top10% share",
+                  "mae": "MAE", "total_predicted": "pred. total", "total_actual": "actual total"}
+
+
+def _stdout() -> Console:
+    return Console(width=None if sys.stdout.isatty() else 120)
+
+
+def _number(value: float) -> str:
+    if value != value:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}"
+
+
+def _print_backtest(result) -> None:
+    out = _stdout()
+    for title, table, columns in (
+        (f"Churn backtest at {result.churn_plan.test.date()} ({result.churn_plan.horizon_days}-day horizon)",
+         result.churn, _CHURN_COLUMNS),
+        (f"Value backtest at {result.value_plan.test.date()} ({result.value_plan.horizon_days}-day window)",
+         result.value, _VALUE_COLUMNS),
+    ):
+        rich_table = Table(title=title)
+        rich_table.add_column("method")
+        for header in columns.values():
+            rich_table.add_column(header, justify="right")
+        for method, row in table.iterrows():
+            rich_table.add_row(method, *(_number(row[c]) for c in columns))
+        out.print(rich_table)
+    calibration = Table(title="Churn reliability at the test cutoff, before and after calibration")
+    for header in ("bin", "n before", "mean p before", "observed", "n after", "mean p after", "observed "):
+        calibration.add_column(header, justify="right")
+    before, after = result.reliability_before, result.reliability_after
+    for label in before.index.union(after.index):
+        cells = []
+        for table in (before, after):
+            if label in table.index:
+                row = table.loc[label]
+                cells += [f"{int(row['customers']):,}", f"{row['mean_predicted']:.3f}", f"{row['observed_rate']:.3f}"]
+            else:
+                cells += ["0", "-", "-"]
+        calibration.add_row(label, *cells)
+    out.print(calibration)
+
+
+@app.command()
+def backtest(
+    config: ConfigOption,
+    transactions: TransactionsOption = None,
+    events: EventsOption = None,
+    customers: CustomersOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Train on the past and judge at the latest fully observed cutoff, beside the baselines; registers nothing."""
+    from tierwise.training import run_backtest
+
+    cfg = _configure(config, set_, transactions, events, customers)
+    result = run_backtest(_read_inputs(cfg), features=cfg.features, training=cfg.training)
+    _print_backtest(result)
+
+
+@app.command()
+def train(
+    config: ConfigOption,
+    transactions: TransactionsOption = None,
+    events: EventsOption = None,
+    customers: CustomersOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Backtest, fit on the latest snapshots, and record the run and both models in MLflow."""
+    from tierwise.training import tracking_uri, train_and_register
+
+    cfg = _configure(config, set_, transactions, events, customers)
+    result, run = train_and_register(_read_inputs(cfg), cfg)
+    _print_backtest(result)
+    console.print(
+        f"MLflow run {run.run_id} in {tracking_uri()}: {cfg.registry.churn_model_name} v{run.churn_version}, "
+        f"{cfg.registry.value_model_name} v{run.value_version} are '{'champion' if run.promoted else 'candidate'}'"
+    )
+
+
+@app.command()
+def promote(config: ConfigOption, set_: SetOption = None) -> None:
+    """Make the candidate versions of both models the champion."""
+    from tierwise.training import promote as promote_candidates
+
+    cfg = load_config(config, set_ or [])
+    moved = promote_candidates(cfg.registry)
+    console.print("champion -> " + ", ".join(f"{name} v{version}" for name, version in moved.items()))
+
+
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Working folder for the demo's data and outputs.")] = Path("tierwise-demo"),
+    out: Annotated[Path, typer.Option(help="Working folder for the demo's data.")] = Path("tierwise-demo"),
     customers: Annotated[int, typer.Option("--customers", min=100, help="Number of synthetic customers.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:
-    """Run the pipeline on the built-in synthetic retailer."""
-    from tierwise.config import demo_config
+    """Run the pipeline on the built-in synthetic retailer: generate, build features, train and register."""
+    from tierwise.training import tracking_uri, train_and_register
 
     data_dir = out / "data"
-    demo_data = generate_demo_data(customers, seed=seed)
-    write_demo_data(demo_data, data_dir)
-    console.print(f"[1/2] Generated {customers:,} customers, {len(demo_data.transactions):,} transactions -> {data_dir}/")
+    with console.status("Generating the synthetic retailer..."):
+        demo_data = generate_demo_data(customers, seed=seed)
+        write_demo_data(demo_data, data_dir)
+    console.print(
+        f"[1/2] Generated {customers:,} customers, {len(demo_data.transactions):,} transactions and "
+        f"{len(demo_data.events):,} events -> {data_dir}/"
+    )
     cfg = demo_config(data_dir)
-    inputs = _read_inputs(cfg)
-    cutoff = normalize_as_of("2025-01-01")
-    frame = build_features(inputs, as_of=cutoff, config=cfg.features)
-    write_parquet(frame, out / "features.parquet")
-    console.print(f"[2/2] Built {frame.shape[1] - 2} features for {len(frame):,} customers as of {cutoff.date()}")
-    _print_feature_summary(frame)
-    console.print("Training and scoring are not part of this version yet; the demo stops after the features.")
-
-
-def _print_feature_summary(frame) -> None:
-    table = Table(title="Feature summary (median over customers)")
-    table.add_column("feature")
-    table.add_column("median", justify="right")
-    for name in ("recency_days", "frequency_orders", "monetary_total", "rhythm_gap_mean_days", "spend_trend_90d_vs_prior_90d"):
-        if name in frame:
-            table.add_row(name, f"{frame[name].median():,.2f}")
-    Console().print(table)
+    with console.status("Backtesting and training the churn and value models..."):
+        result, run = train_and_register(_read_inputs(cfg), cfg)
+    _print_backtest(result)
+    console.print(
+        f"[2/2] Trained and registered {cfg.registry.churn_model_name} v{run.churn_version} and "
+        f"{cfg.registry.value_model_name} v{run.value_version} (MLflow run {run.run_id}, store {tracking_uri()})"
+    )
+    console.print("Scoring, tiers and reasons are not part of this version yet: the demo stops after training.")
 
 
 def main() -> None:

@@ -124,11 +124,74 @@ class FeatureConfig(_Section):
         return event_types
 
 
+class ChurnModelConfig(_Section):
+    """LightGBM churn classifier; small trees keep exact SHAP reasons fast."""
+
+    num_leaves: int = Field(default=31, ge=2)
+    max_depth: int = Field(default=6, ge=-1)
+    learning_rate: float = Field(default=0.05, gt=0, le=1)
+    max_rounds: int = Field(default=400, ge=1, description="upper bound; early stopping on the validation snapshot picks fewer")
+    early_stopping_rounds: int = Field(default=30, ge=1)
+    min_child_samples: int = Field(default=40, ge=1)
+    feature_fraction: float = Field(default=0.8, gt=0, le=1)
+    bagging_fraction: float = Field(default=0.8, gt=0, le=1)
+    lambda_l2: float = Field(default=1.0, ge=0)
+    calibration: Literal["isotonic", "sigmoid", "none"] = "isotonic"
+
+
+class ValueModelConfig(_Section):
+    """LightGBM value regressor; Tweedie suits zero-inflated, heavy-tailed spend."""
+
+    objective: Literal["tweedie", "regression"] = "tweedie"
+    tweedie_variance_power: float = Field(default=1.3, gt=1, lt=2)
+    num_leaves: int = Field(default=31, ge=2)
+    max_depth: int = Field(default=6, ge=-1)
+    learning_rate: float = Field(default=0.05, gt=0, le=1)
+    max_rounds: int = Field(default=600, ge=1)
+    early_stopping_rounds: int = Field(default=40, ge=1)
+    min_child_samples: int = Field(default=40, ge=1)
+    feature_fraction: float = Field(default=0.8, gt=0, le=1)
+    bagging_fraction: float = Field(default=0.8, gt=0, le=1)
+    lambda_l2: float = Field(default=1.0, ge=0)
+
+
+class TrainingConfig(_Section):
+    """Labels, rolling snapshots and the two models."""
+
+    churn_horizon_days: int = Field(default=90, ge=1, description="lapsed = no purchase in [as_of, as_of + this)")
+    value_horizon_days: int = Field(default=365, ge=1, description="value = net spend in [as_of, as_of + this)")
+    active_lookback_days: int = Field(
+        default=365, ge=1, description="churn rows: customers with a purchase this recently; older ones are already lost"
+    )
+    snapshot_step_days: int = Field(default=30, ge=1)
+    training_snapshots: int = Field(default=6, ge=1, description="how many rolling cutoffs to stack for training")
+    min_history_days: int = Field(default=90, ge=0, description="no snapshot earlier than this many days into the data")
+    cancellation_event: str | None = Field(
+        default=None, description="contractual churn: lapsed = this event type inside the churn horizon"
+    )
+    seed: int = 7
+    churn_model: ChurnModelConfig = ChurnModelConfig()
+    value_model: ValueModelConfig = ValueModelConfig()
+
+
+class RegistryConfig(_Section):
+    """Where runs and models go (MLflow); MLFLOW_TRACKING_URI overrides the store."""
+
+    experiment: str = "tierwise"
+    churn_model_name: str = "tierwise-churn"
+    value_model_name: str = "tierwise-value"
+    auto_promote: bool = Field(
+        default=True, description="make a new version champion when it beats the champion's backtest churn ROC AUC"
+    )
+
+
 class TierwiseConfig(_Section):
     """The whole pipeline's settings; see configs/demo.yaml for a commented example."""
 
     data: DataConfig
     features: FeatureConfig = FeatureConfig()
+    training: TrainingConfig = TrainingConfig()
+    registry: RegistryConfig = RegistryConfig()
 
     @model_validator(mode="after")
     def _order_id_grouping_needs_order_ids(self) -> TierwiseConfig:

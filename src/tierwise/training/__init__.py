@@ -1,0 +1,53 @@
+"""Training: labels after each cutoff, rolling snapshots, models, backtests, MLflow."""
+
+from tierwise.training._backtest import BacktestResult, TrainedModels, model_features, run_backtest, train_models
+from tierwise.training._labels import data_end, data_start, make_labels
+from tierwise.training._metrics import churn_metrics, normalized_gini, reliability_table, rfm_score, value_metrics
+from tierwise.training._models import ChurnModel, ValueModel, apply_calibration
+from tierwise.training._plots import (
+    backtest_figures,
+    plot_feature_importance,
+    plot_gain,
+    plot_precision_recall,
+    plot_reliability,
+    plot_roc,
+    plot_value_deciles,
+)
+from tierwise.training._snapshots import SnapshotPlan, fitted_value_horizon, plan_snapshots
+from tierwise.training._tracking import TrainingRun, data_fingerprint, log_training, promote, tracking_uri
+from tierwise.training._train import train_and_register
+
+__all__ = [
+    "BacktestResult",
+    "ChurnModel",
+    "SnapshotPlan",
+    "TrainedModels",
+    "TrainingRun",
+    "ValueModel",
+    "apply_calibration",
+    "backtest_figures",
+    "churn_metrics",
+    "data_end",
+    "data_fingerprint",
+    "data_start",
+    "fitted_value_horizon",
+    "log_training",
+    "make_labels",
+    "model_features",
+    "normalized_gini",
+    "plan_snapshots",
+    "plot_feature_importance",
+    "plot_gain",
+    "plot_precision_recall",
+    "plot_reliability",
+    "plot_roc",
+    "plot_value_deciles",
+    "promote",
+    "reliability_table",
+    "rfm_score",
+    "run_backtest",
+    "tracking_uri",
+    "train_and_register",
+    "train_models",
+    "value_metrics",
+]

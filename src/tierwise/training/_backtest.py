@@ -1,0 +1,174 @@
+"""Time-based backtest and the final fit.
+
+The backtest trains on snapshots whose labels are observed before the test
+cutoff T (the latest cutoff whose label window is fully inside the data),
+calibrates and early-stops on a later validation snapshot, and judges the
+models at T beside the baselines, on the very same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from tierwise.config import FeatureConfig, TrainingConfig, ValueModelConfig
+from tierwise.features import attribute_columns, describe_features
+from tierwise.inputs import InputData
+from tierwise.training._metrics import (
+    churn_metrics,
+    reliability_table,
+    rfm_lookup,
+    rfm_score,
+    value_metrics,
+)
+from tierwise.training._models import ChurnModel, ValueModel
+from tierwise.training._snapshots import SnapshotBuilder, SnapshotPlan, fitted_value_horizon, plan_snapshots
+
+logger = logging.getLogger(__name__)
+
+
+def model_features(inputs: InputData, features: FeatureConfig) -> list[str]:
+    """The feature columns the models use, in order."""
+    return [spec.name for spec in describe_features(features, attribute_columns(inputs))]
+
+
+@dataclass
+class BacktestResult:
+    """Metrics of the models and baselines at the test cutoff, and what the plots need."""
+
+    churn_plan: SnapshotPlan
+    value_plan: SnapshotPlan
+    churn: pd.DataFrame
+    value: pd.DataFrame
+    reliability_before: pd.DataFrame
+    reliability_after: pd.DataFrame
+    churn_predictions: pd.DataFrame
+    value_predictions: pd.DataFrame
+    feature_importance: pd.Series
+    training_rows: dict[str, int] = field(default_factory=dict)
+
+    def metrics(self) -> dict[str, float]:
+        """Flat ``<target>_<method>_<metric>`` numbers, for MLflow and JSON."""
+        flat: dict[str, float] = {}
+        for target, table in (("churn", self.churn), ("value", self.value)):
+            for method, row in table.iterrows():
+                for metric, number in row.items():
+                    if pd.notna(number):
+                        flat[f"{target}_{method}_{metric}"] = float(number)
+        return flat
+
+
+def _fit_churn(builder: SnapshotBuilder, plan: SnapshotPlan, columns: list[str], training: TrainingConfig):
+    train = builder.stacked(plan.train, builder.churn_rows)
+    valid = builder.churn_rows(plan.validation)
+    model = ChurnModel(training.churn_model, seed=training.seed)
+    model.fit(train[columns], train["lapsed"], X_valid=valid[columns], y_valid=valid["lapsed"])
+    return model, train
+
+
+def _fit_value(builder, plan, columns, training, config: ValueModelConfig, scale: float = 1.0):
+    rows_at = lambda cutoff: builder.value_rows(cutoff, plan.horizon_days)  # noqa: E731
+    train = builder.stacked(plan.train, rows_at)
+    valid = rows_at(plan.validation)
+    model = ValueModel(config, seed=training.seed, scale=scale)
+    model.fit(train[columns], train["value"], X_valid=valid[columns], y_valid=valid["value"])
+    return model, train
+
+
+def run_backtest(
+    inputs: InputData, *, features: FeatureConfig, training: TrainingConfig, builder: SnapshotBuilder | None = None
+) -> BacktestResult:
+    """Train on the past, judge at the latest fully observed cutoff, beside RFM and 'last period' baselines.
+
+    ``builder`` shares already built snapshots with a later :func:`train_models` call.
+    """
+    builder = builder or SnapshotBuilder(inputs, features, training)
+    columns = model_features(inputs, features)
+
+    churn_plan = plan_snapshots(inputs, training, horizon_days=training.churn_horizon_days, for_backtest=True)
+    churn_model, churn_train = _fit_churn(builder, churn_plan, columns, training)
+    test = builder.churn_rows(churn_plan.test)
+    raw = churn_model.raw_predict(test[columns])
+    calibrated = churn_model.predict_proba(test[columns])[:, 1]
+    rfm_prob = rfm_lookup(rfm_score(churn_train), churn_train["lapsed"], rfm_score(test))
+    churn = pd.DataFrame(
+        {
+            "model": churn_metrics(test["lapsed"], calibrated, is_probability=True),
+            "model_uncalibrated": churn_metrics(test["lapsed"], raw, is_probability=True),
+            "rfm_score": churn_metrics(test["lapsed"], rfm_prob, is_probability=True),
+            "recency_rank": churn_metrics(test["lapsed"], test["recency_days"].to_numpy(), is_probability=False),
+        }
+    ).T
+
+    value_horizon = fitted_value_horizon(inputs, training, for_backtest=True)
+    value_plan = plan_snapshots(inputs, training, horizon_days=value_horizon, for_backtest=True)
+    value_model, value_train = _fit_value(builder, value_plan, columns, training, training.value_model)
+    l2_config = training.value_model.model_copy(update={"objective": "regression"})
+    l2_model, _ = _fit_value(builder, value_plan, columns, training, l2_config)
+    value_test = builder.value_rows(value_plan.test, value_horizon)
+    predicted = value_model.predict(value_test[columns])
+    rfm_value = rfm_lookup(rfm_score(value_train), value_train["value"], rfm_score(value_test))
+    value = pd.DataFrame(
+        {
+            "model": value_metrics(value_test["value"], predicted),
+            "model_squared_error": value_metrics(value_test["value"], l2_model.predict(value_test[columns])),
+            "rfm_score": value_metrics(value_test["value"], rfm_value),
+            "last_period": value_metrics(value_test["value"], value_test["previous_value"]),
+        }
+    ).T
+    importance = pd.Series(
+        churn_model.booster_.feature_importance("gain"), index=churn_model.feature_names_in_, name="gain"
+    ).sort_values(ascending=False)
+    return BacktestResult(
+        churn_plan=churn_plan,
+        value_plan=value_plan,
+        churn=churn,
+        value=value,
+        reliability_before=reliability_table(test["lapsed"], raw),
+        reliability_after=reliability_table(test["lapsed"], calibrated),
+        churn_predictions=pd.DataFrame(
+            {"customer_id": test["customer_id"], "lapsed": test["lapsed"], "probability": calibrated, "raw": raw,
+             "recency_days": test["recency_days"], "rfm_probability": rfm_prob}
+        ),
+        value_predictions=pd.DataFrame(
+            {"customer_id": value_test["customer_id"], "actual": value_test["value"], "predicted": predicted,
+             "last_period": value_test["previous_value"]}
+        ),
+        feature_importance=importance,
+        training_rows={"churn": len(churn_train), "value": len(value_train)},
+    )
+
+
+@dataclass
+class TrainedModels:
+    """The models fitted on the most recent snapshots, ready to register and score with."""
+
+    churn: ChurnModel
+    value: ValueModel
+    churn_plan: SnapshotPlan
+    value_plan: SnapshotPlan
+    feature_names: list[str]
+
+
+def train_models(
+    inputs: InputData, *, features: FeatureConfig, training: TrainingConfig, builder: SnapshotBuilder | None = None
+) -> TrainedModels:
+    """Fit both models on the latest snapshots whose labels are fully observed."""
+    builder = builder or SnapshotBuilder(inputs, features, training)
+    columns = model_features(inputs, features)
+    churn_plan = plan_snapshots(inputs, training, horizon_days=training.churn_horizon_days, for_backtest=False)
+    churn_model, _ = _fit_churn(builder, churn_plan, columns, training)
+    value_horizon = fitted_value_horizon(inputs, training, for_backtest=False)
+    if value_horizon < training.value_horizon_days:
+        logger.warning(
+            "value: the data hold a %d-day label window at most; predictions are scaled by %d/%d",
+            value_horizon, training.value_horizon_days, value_horizon,
+        )
+    value_plan = plan_snapshots(inputs, training, horizon_days=value_horizon, for_backtest=False)
+    value_model, _ = _fit_value(
+        builder, value_plan, columns, training, training.value_model, scale=training.value_horizon_days / value_horizon
+    )
+    return TrainedModels(churn_model, value_model, churn_plan, value_plan, columns)

@@ -1,0 +1,91 @@
+"""Labels from what happened after each cutoff.
+
+The label window rule is written once, in :func:`_in_window`: a record counts
+for the label at ``as_of`` when ``as_of <= ts < as_of + horizon``. Features see
+``ts < as_of``, so a record never feeds both.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from tierwise.errors import InputDataError
+from tierwise.features import normalize_as_of
+from tierwise.features._build import AsOf
+from tierwise.features._sql import quote_literal
+from tierwise.inputs import InputData
+
+
+def data_end(inputs: InputData) -> pd.Timestamp:
+    """The first day after the last transaction: label windows must end by then."""
+    return inputs.transactions["ts"].max().normalize() + pd.Timedelta(days=1)
+
+
+def data_start(inputs: InputData) -> pd.Timestamp:
+    return inputs.transactions["ts"].min().normalize()
+
+
+def _in_window(days: int) -> str:
+    return f"ts >= p.as_of_ts AND ts < p.as_of_ts + INTERVAL ({days}) DAY"
+
+
+def make_labels(
+    inputs: InputData,
+    *,
+    as_of: AsOf,
+    churn_horizon_days: int,
+    value_horizon_days: int,
+    cancellation_event: str | None = None,
+) -> pd.DataFrame:
+    """What each customer did in the windows after ``as_of``.
+
+    Returns one row per customer with any transaction (or event) in the data:
+    ``customer_id``, ``lapsed`` (1 when no purchase in ``[as_of, as_of +
+    churn_horizon_days)``, or, when ``cancellation_event`` is set, 1 when that
+    event occurs in the window) and ``value`` (net spend in ``[as_of, as_of +
+    value_horizon_days)``, 0 when nothing was bought).
+
+    Raises :class:`InputDataError` when a window would reach past the data end:
+    such a label would call customers lapsed who simply were not observed yet.
+    """
+    cutoff = normalize_as_of(as_of)
+    end = data_end(inputs)
+    longest = max(churn_horizon_days, value_horizon_days)
+    if cutoff + pd.Timedelta(days=longest) > end:
+        raise InputDataError(
+            f"labels at {cutoff.date()}: a {longest}-day window reaches past the end of the data ({end.date()})"
+        )
+    if cancellation_event is None:
+        churn_rows = f"SELECT customer_id FROM transactions, p WHERE amount >= 0 AND {_in_window(churn_horizon_days)}"
+    else:
+        churn_rows = (
+            f"SELECT customer_id FROM events, p WHERE event_type = {quote_literal(cancellation_event)} "
+            f"AND {_in_window(churn_horizon_days)}"
+        )
+    # A purchase in the window means the customer stayed; a cancellation means they left.
+    if_hit, if_no_hit = ("0", "1") if cancellation_event is None else ("1", "0")
+    sql = f"""
+WITH p AS (SELECT CAST('{cutoff.isoformat(sep=" ")}' AS TIMESTAMP) AS as_of_ts),
+churn_hits AS ({churn_rows}),
+value_sums AS (
+  SELECT customer_id, SUM(CAST(amount AS DECIMAL(18, 4))) AS value
+  FROM transactions, p WHERE {_in_window(value_horizon_days)} GROUP BY customer_id
+),
+everyone AS (SELECT customer_id FROM transactions UNION SELECT customer_id FROM events)
+SELECT e.customer_id,
+       CASE WHEN e.customer_id IN (SELECT customer_id FROM churn_hits) THEN {if_hit} ELSE {if_no_hit} END AS lapsed,
+       CAST(COALESCE(v.value, 0) AS DOUBLE) AS value
+FROM everyone e LEFT JOIN value_sums v ON v.customer_id = e.customer_id
+ORDER BY e.customer_id
+"""
+    connection = duckdb.connect()
+    try:
+        connection.register("transactions", inputs.transactions[["customer_id", "ts", "amount"]])
+        connection.register("events", inputs.events[["customer_id", "ts", "event_type"]])
+        labels = connection.execute(sql).df()
+    finally:
+        connection.close()
+    labels["lapsed"] = labels["lapsed"].astype("int8")
+    labels.insert(1, "as_of", pd.Series(cutoff, index=labels.index, dtype="datetime64[us]"))
+    return labels

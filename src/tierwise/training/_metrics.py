@@ -1,0 +1,94 @@
+"""Backtest metrics and the baselines a marketer would otherwise use."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+RFM_FEATURES = ("recency_days", "frequency_orders", "monetary_total")
+
+
+def _top_decile(score: np.ndarray) -> np.ndarray:
+    """Indices of the 10% highest scores (ties broken by position, so the count is exact)."""
+    k = max(1, int(np.ceil(len(score) * 0.1)))
+    return np.argsort(-score, kind="stable")[:k]
+
+
+def churn_metrics(lapsed, score, *, is_probability: bool) -> dict[str, float]:
+    """ROC AUC, PR AUC, precision and lift in the top risk decile; Brier and log loss for probabilities."""
+    y, s = np.asarray(lapsed, int), np.asarray(score, float)
+    top = _top_decile(s)
+    precision = float(y[top].mean())
+    metrics = {
+        "roc_auc": float(roc_auc_score(y, s)),
+        "pr_auc": float(average_precision_score(y, s)),
+        "precision_top_decile": precision,
+        "lift_top_decile": precision / float(y.mean()),
+        "brier": float("nan"),
+        "log_loss": float("nan"),
+    }
+    if is_probability:
+        metrics["brier"] = float(brier_score_loss(y, s))
+        metrics["log_loss"] = float(log_loss(y, np.clip(s, 1e-6, 1 - 1e-6), labels=[0, 1]))
+    return metrics
+
+
+def normalized_gini(actual, predicted) -> float:
+    """Gini of the actual values ordered by prediction, over the Gini of the perfect order (1 is perfect)."""
+    actual, predicted = np.asarray(actual, float), np.asarray(predicted, float)
+
+    def gini(order_by: np.ndarray) -> float:
+        order = np.lexsort((np.arange(len(order_by)), -order_by))
+        cumulative = np.cumsum(actual[order]) / actual.sum()
+        return float(cumulative.sum() / len(actual) - (len(actual) + 1) / (2 * len(actual)))
+
+    return gini(predicted) / gini(actual)
+
+
+def value_metrics(actual, predicted) -> dict[str, float]:
+    """Ranking (Spearman, normalized Gini, top-decile revenue share) and level (MAE, totals)."""
+    actual, predicted = np.asarray(actual, float), np.asarray(predicted, float)
+    top = _top_decile(predicted)
+    return {
+        "spearman": float(spearmanr(actual, predicted).statistic),
+        "normalized_gini": normalized_gini(actual, predicted),
+        "top_decile_revenue_share": float(actual[top].sum() / actual.sum()),
+        "mae": float(np.abs(actual - predicted).mean()),
+        "total_predicted": float(predicted.sum()),
+        "total_actual": float(actual.sum()),
+        "predicted_over_actual": float(predicted.sum() / actual.sum()),
+    }
+
+
+def reliability_table(lapsed, probability, bins: int = 10) -> pd.DataFrame:
+    """Observed lapse rate against mean predicted probability, in equal-width probability bins."""
+    y, p = np.asarray(lapsed, float), np.asarray(probability, float)
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    table = pd.DataFrame({"bin": which, "p": p, "y": y}).groupby("bin").agg(
+        customers=("y", "size"), mean_predicted=("p", "mean"), observed_rate=("y", "mean")
+    )
+    table.index = [f"{edges[i]:.1f}-{edges[i + 1]:.1f}" for i in table.index]
+    return table.rename_axis("predicted")
+
+
+def rfm_score(features: pd.DataFrame) -> pd.Series:
+    """Classic RFM: quintile 1-5 of recency (recent is 5), frequency and monetary, summed to 3-15."""
+
+    def quintile(values: pd.Series, ascending: bool) -> pd.Series:
+        ranks = values.rank(method="first", ascending=ascending, pct=True)
+        return np.ceil(ranks * 5).clip(1, 5)
+
+    return (
+        quintile(-features["recency_days"].fillna(1e9), True)
+        + quintile(features["frequency_orders"], True)
+        + quintile(features["monetary_total"], True)
+    ).astype(int)
+
+
+def rfm_lookup(train_scores: pd.Series, train_target: pd.Series, scores: pd.Series) -> np.ndarray:
+    """Each RFM score's mean target in the training rows, applied to new scores."""
+    means = train_target.groupby(train_scores.to_numpy()).mean()
+    return scores.map(means).fillna(float(train_target.mean())).to_numpy(float)

@@ -1,0 +1,149 @@
+"""The churn classifier and the value regressor, with the scikit-learn contract.
+
+Both wrap a native LightGBM booster (saved in LightGBM's own text format, not
+pickled). ``fit`` takes the training snapshots and a later validation snapshot,
+used for early stopping and, for churn, to calibrate probabilities.
+"""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.validation import check_is_fitted
+
+from tierwise.config import ChurnModelConfig, ValueModelConfig
+from tierwise.errors import TierwiseError
+
+
+def _lgb_params(config, objective: dict, seed: int) -> dict:
+    return {
+        **objective,
+        "num_leaves": config.num_leaves,
+        "max_depth": config.max_depth,
+        "learning_rate": config.learning_rate,
+        "min_child_samples": config.min_child_samples,
+        "feature_fraction": config.feature_fraction,
+        "bagging_fraction": config.bagging_fraction,
+        "bagging_freq": 1,
+        "lambda_l2": config.lambda_l2,
+        "seed": seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": 2,
+        "verbosity": -1,
+    }
+
+
+class _BoosterModel(BaseEstimator):
+    def _prepare(self, X: pd.DataFrame, *, fitting: bool) -> pd.DataFrame:
+        """Fix column order and categorical levels so predictions match training."""
+        if fitting:
+            self.feature_names_in_ = np.array(X.columns, dtype=object)
+            self.categories_ = {
+                c: list(map(str, X[c].cat.categories)) for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)
+            }
+        missing = [c for c in self.feature_names_in_ if c not in X.columns]
+        if missing:
+            raise TierwiseError(f"features: the model needs columns that are missing: {', '.join(missing[:5])}")
+        X = X[list(self.feature_names_in_)].copy()
+        for column, levels in self.categories_.items():
+            X[column] = pd.Categorical(X[column].astype("object").where(X[column].notna()), categories=levels)
+        return X
+
+    def _train(self, X, y, X_valid, y_valid, params, config) -> lgb.Booster:
+        train_set = lgb.Dataset(self._prepare(X, fitting=True), label=y, free_raw_data=True)
+        valid_set = lgb.Dataset(self._prepare(X_valid, fitting=False), label=y_valid, reference=train_set)
+        booster = lgb.train(
+            params, train_set, num_boost_round=config.max_rounds, valid_sets=[valid_set],
+            callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
+        )
+        self.best_iteration_ = int(booster.best_iteration or config.max_rounds)
+        return booster
+
+    def raw_predict(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "booster_")
+        return self.booster_.predict(self._prepare(X, fitting=False), num_iteration=self.best_iteration_)
+
+
+class ChurnModel(ClassifierMixin, _BoosterModel):
+    """P(lapse within the churn horizon), calibrated on a later snapshot.
+
+    Parameters
+    ----------
+    config : ChurnModelConfig
+        Tree shape, learning rate, rounds and the calibration method.
+    seed : int
+        Makes the fit deterministic.
+    """
+
+    def __init__(self, config=None, seed: int = 7):
+        self.config = config
+        self.seed = seed
+
+    def fit(self, X: pd.DataFrame, y, *, X_valid: pd.DataFrame, y_valid) -> ChurnModel:
+        config = self.config or ChurnModelConfig()
+        params = _lgb_params(config, {"objective": "binary", "metric": "binary_logloss"}, self.seed)
+        self.booster_ = self._train(X, np.asarray(y), X_valid, np.asarray(y_valid), params, config)
+        self.classes_ = np.array([0, 1])
+        raw = self.raw_predict(X_valid)
+        self.calibration_ = _fit_calibration(config.calibration, raw, np.asarray(y_valid))
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        lapse = apply_calibration(self.calibration_, self.raw_predict(X))
+        return np.column_stack([1 - lapse, lapse])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+class ValueModel(RegressorMixin, _BoosterModel):
+    """Expected net spend over the value horizon (never negative).
+
+    ``scale`` multiplies predictions when the model learned a shorter window
+    than the horizon it reports (see ``fitted_value_horizon``).
+    """
+
+    def __init__(self, config=None, seed: int = 7, scale: float = 1.0):
+        self.config = config
+        self.seed = seed
+        self.scale = scale
+
+    def fit(self, X: pd.DataFrame, y, *, X_valid: pd.DataFrame, y_valid) -> ValueModel:
+        config = self.config or ValueModelConfig()
+        if config.objective == "tweedie":
+            objective = {"objective": "tweedie", "tweedie_variance_power": config.tweedie_variance_power, "metric": "tweedie"}
+        else:
+            objective = {"objective": "regression", "metric": "l2"}
+        # Spend net of refunds can dip below zero; the target is what the customer will bring, at least 0.
+        y, y_valid = np.clip(np.asarray(y, float), 0, None), np.clip(np.asarray(y_valid, float), 0, None)
+        self.booster_ = self._train(X, y, X_valid, y_valid, _lgb_params(config, objective, self.seed), config)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return np.clip(self.raw_predict(X), 0, None) * self.scale
+
+
+def _fit_calibration(method: str, raw: np.ndarray, y: np.ndarray) -> dict:
+    """A calibration map that is plain numbers (stored with the model, no pickle)."""
+    if method == "isotonic":
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
+        return {"method": "isotonic", "x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
+    if method == "sigmoid":
+        logit = np.log(np.clip(raw, 1e-7, 1 - 1e-7) / np.clip(1 - raw, 1e-7, 1))
+        lr = LogisticRegression(C=1e6).fit(logit.reshape(-1, 1), y)
+        return {"method": "sigmoid", "a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])}
+    return {"method": "none"}
+
+
+def apply_calibration(calibration: dict, raw: np.ndarray) -> np.ndarray:
+    if calibration["method"] == "isotonic":
+        return np.interp(raw, calibration["x"], calibration["y"])
+    if calibration["method"] == "sigmoid":
+        logit = np.log(np.clip(raw, 1e-7, 1 - 1e-7) / np.clip(1 - raw, 1e-7, 1))
+        return 1 / (1 + np.exp(-(calibration["a"] * logit + calibration["b"])))
+    return raw

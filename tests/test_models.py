@@ -1,0 +1,83 @@
+"""Snapshot planning, model determinism and calibration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.metrics import brier_score_loss
+
+from tierwise.config import ChurnModelConfig, TrainingConfig, load_config
+from tierwise.io import read_config_inputs
+from tierwise.training import ChurnModel, ValueModel, data_end, fitted_value_horizon, normalized_gini, plan_snapshots
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("for_backtest", [True, False])
+def test_plans_keep_label_windows_inside_the_data(small_demo_config, for_backtest):
+    inputs = read_config_inputs(small_demo_config)
+    training = TrainingConfig()
+    end = data_end(inputs)
+    plan = plan_snapshots(inputs, training, horizon_days=90, for_backtest=for_backtest)
+    horizon = pd.Timedelta(days=90)
+    cutoffs = [*plan.train, plan.validation] + ([plan.test] if plan.test is not None else [])
+    assert all(cutoff + horizon <= end for cutoff in cutoffs)
+    assert max(plan.train) < plan.validation
+    if for_backtest:
+        assert plan.validation + horizon <= plan.test and plan.test + horizon == end
+        assert all(cutoff + horizon < plan.test for cutoff in plan.train)
+
+
+def test_cdnow_value_window_is_shortened_to_fit():
+    config = load_config(ROOT / "configs" / "cdnow.yaml")
+    inputs = read_config_inputs(config)
+    backtest = fitted_value_horizon(inputs, config.training, for_backtest=True)
+    final = fitted_value_horizon(inputs, config.training, for_backtest=False)
+    assert backtest == (546 - 90 - 30) // 3 and final == (546 - 90 - 30) // 2
+
+
+def _drifting_data(seed: int, n: int, base: float):
+    """Two informative features; the lapse rate shifts by `base` between periods."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n)})
+    logit = 1.5 * X["x1"] - X["x2"] + base
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return X, y
+
+
+def test_fit_is_deterministic_and_clonable():
+    X, y = _drifting_data(0, 3000, 0.0)
+    Xv, yv = _drifting_data(1, 1000, 0.0)
+    first = ChurnModel(ChurnModelConfig(max_rounds=60), seed=3).fit(X, y, X_valid=Xv, y_valid=yv)
+    second = clone(first).fit(X, y, X_valid=Xv, y_valid=yv)
+    np.testing.assert_array_equal(first.predict_proba(Xv), second.predict_proba(Xv))
+
+
+def test_calibration_on_a_later_snapshot_improves_brier_on_held_out_data():
+    X, y = _drifting_data(0, 6000, -1.5)  # the past: few lapse
+    X_later, y_later = _drifting_data(1, 3000, 1.0)  # later: many lapse
+    X_test, y_test = _drifting_data(2, 3000, 1.0)  # held out, same regime as the later snapshot
+    model = ChurnModel(ChurnModelConfig(max_rounds=80), seed=1).fit(X, y, X_valid=X_later, y_valid=y_later)
+    before = brier_score_loss(y_test, model.raw_predict(X_test))
+    after = brier_score_loss(y_test, model.predict_proba(X_test)[:, 1])
+    assert after < before - 0.02
+
+
+def test_value_model_never_negative_and_scaled():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=2000)})
+    y = np.where(rng.random(2000) < 0.5, 0.0, np.exp(X["x"] + 3))
+    model = ValueModel(seed=1).fit(X, y, X_valid=X, y_valid=y)
+    doubled = ValueModel(seed=1, scale=2.0).fit(X, y, X_valid=X, y_valid=y)
+    assert (model.predict(X) >= 0).all()
+    np.testing.assert_allclose(doubled.predict(X), 2 * model.predict(X))
+
+
+def test_normalized_gini_bounds():
+    actual = np.array([0, 0, 5, 10, 100.0])
+    assert normalized_gini(actual, actual) == pytest.approx(1.0)
+    assert normalized_gini(actual, -actual) < 0
