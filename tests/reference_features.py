@@ -32,7 +32,7 @@ def reference_features(inputs, *, as_of, config: FeatureConfig) -> pd.DataFrame:
     universe = set(tx["customer_id"]) | set(ev["customer_id"])
     signup_age = {}
     if customers is not None:
-        for cid, signup in zip(customers["customer_id"], customers["signup_ts"]):
+        for cid, signup in zip(customers["customer_id"], customers["signup_ts"], strict=True):
             if pd.notna(signup) and signup < as_of:
                 universe.add(cid)
                 signup_age[cid] = as_of_s - math.floor(signup.timestamp())

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from pydantic import ValidationError
+
 from tierwise.config import demo_config, load_config
 from tierwise.errors import ConfigError
 
@@ -31,7 +33,7 @@ def test_cli_path_keeps_columns_and_format():
 
 def test_config_is_frozen():
     config = demo_config("demo")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         config.features = None  # type: ignore[misc]
 
 

@@ -45,10 +45,6 @@ class InputData:
     customers: pd.DataFrame | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
-    @property
-    def last_transaction_ts(self) -> pd.Timestamp:
-        return self.transactions["ts"].max()
-
 
 def _example(values: pd.Series) -> str:
     return repr(str(values.iloc[0]))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from tierwise.config import FeatureConfig, TrainingConfig, ValueModelConfig
