@@ -81,3 +81,18 @@ def test_normalized_gini_bounds():
     actual = np.array([0, 0, 5, 10, 100.0])
     assert normalized_gini(actual, actual) == pytest.approx(1.0)
     assert normalized_gini(actual, -actual) < 0
+
+
+def test_tuning_is_reproducible_and_uses_only_the_validation_snapshot():
+    from tierwise.training._tuning import tune_config
+
+    X, y = _drifting_data(0, 2000, 0.0)
+    Xv, yv = _drifting_data(1, 800, 0.0)
+    config = ChurnModelConfig(max_rounds=30)
+    first = tune_config(ChurnModel, config, X, y, X_valid=Xv, y_valid=yv, trials=3, seed=5)
+    second = tune_config(ChurnModel, config, X, y, X_valid=Xv, y_valid=yv, trials=3, seed=5)
+    assert first == second
+    assert first != config  # the search moved away from the defaults
+    tuned = ChurnModel(first, seed=5).fit(X, y, X_valid=Xv, y_valid=yv)
+    default = ChurnModel(config, seed=5).fit(X, y, X_valid=Xv, y_valid=yv)
+    assert tuned.validation_loss_ <= default.validation_loss_ + 1e-3

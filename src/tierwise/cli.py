@@ -38,11 +38,16 @@ SetOption = Annotated[
 ]
 TransactionsOption = Annotated[Optional[Path], typer.Option(help="Transactions file; keeps the config's columns and format.")]
 EventsOption = Annotated[Optional[Path], typer.Option(help="Engagement events file; keeps the config's columns and format.")]
+TuneOption = Annotated[
+    int, typer.Option("--tune", min=0, help="Optuna trials per model on the validation snapshot (0: defaults).")
+]
 CustomersOption = Annotated[Optional[Path], typer.Option(help="Customer table file; keeps the config's columns and format.")]
 
 
-def _configure(config_path: Path, overrides: list[str] | None, transactions, events, customers) -> TierwiseConfig:
-    config = load_config(config_path, overrides or [])
+def _configure(
+    config_path: Path, overrides: list[str] | None, transactions, events, customers, tune: int = 0
+) -> TierwiseConfig:
+    config = load_config(config_path, [*(overrides or []), *([f"training.tuning_trials={tune}"] if tune else [])])
     return config.with_paths(transactions=transactions, events=events, customers=customers)
 
 
@@ -146,11 +151,12 @@ def backtest(
     events: EventsOption = None,
     customers: CustomersOption = None,
     set_: SetOption = None,
+    tune: TuneOption = 0,
 ) -> None:
     """Train on the past and judge at the latest fully observed cutoff, beside the baselines; registers nothing."""
     from tierwise.training import run_backtest
 
-    cfg = _configure(config, set_, transactions, events, customers)
+    cfg = _configure(config, set_, transactions, events, customers, tune)
     result = run_backtest(_read_inputs(cfg), features=cfg.features, training=cfg.training)
     _print_backtest(result)
 
@@ -162,11 +168,12 @@ def train(
     events: EventsOption = None,
     customers: CustomersOption = None,
     set_: SetOption = None,
+    tune: TuneOption = 0,
 ) -> None:
     """Backtest, fit on the latest snapshots, and record the run and both models in MLflow."""
     from tierwise.training import tracking_uri, train_and_register
 
-    cfg = _configure(config, set_, transactions, events, customers)
+    cfg = _configure(config, set_, transactions, events, customers, tune)
     result, run = train_and_register(_read_inputs(cfg), cfg)
     _print_backtest(result)
     console.print(

@@ -170,6 +170,9 @@ class TrainingConfig(_Section):
         default=None, description="contractual churn: lapsed = this event type inside the churn horizon"
     )
     seed: int = 7
+    tuning_trials: int = Field(
+        default=0, ge=0, description="Optuna trials per model, scored on the validation snapshot; 0 keeps the defaults"
+    )
     churn_model: ChurnModelConfig = ChurnModelConfig()
     value_model: ValueModelConfig = ValueModelConfig()
 

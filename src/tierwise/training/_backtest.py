@@ -24,6 +24,7 @@ from tierwise.training._metrics import (
     value_metrics,
 )
 from tierwise.training._models import ChurnModel, ValueModel
+from tierwise.training._tuning import tune_config
 from tierwise.training._snapshots import SnapshotBuilder, SnapshotPlan, fitted_value_horizon, plan_snapshots
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,13 @@ class BacktestResult:
 def _fit_churn(builder: SnapshotBuilder, plan: SnapshotPlan, columns: list[str], training: TrainingConfig):
     train = builder.stacked(plan.train, builder.churn_rows)
     valid = builder.churn_rows(plan.validation)
-    model = ChurnModel(training.churn_model, seed=training.seed)
+    config = training.churn_model
+    if training.tuning_trials:
+        config = tune_config(
+            ChurnModel, config, train[columns], train["lapsed"], X_valid=valid[columns], y_valid=valid["lapsed"],
+            trials=training.tuning_trials, seed=training.seed,
+        )
+    model = ChurnModel(config, seed=training.seed)
     model.fit(train[columns], train["lapsed"], X_valid=valid[columns], y_valid=valid["lapsed"])
     return model, train
 
@@ -72,6 +79,11 @@ def _fit_value(builder, plan, columns, training, config: ValueModelConfig, scale
     rows_at = lambda cutoff: builder.value_rows(cutoff, plan.horizon_days)  # noqa: E731
     train = builder.stacked(plan.train, rows_at)
     valid = rows_at(plan.validation)
+    if training.tuning_trials:
+        config = tune_config(
+            ValueModel, config, train[columns], train["value"], X_valid=valid[columns], y_valid=valid["value"],
+            trials=training.tuning_trials, seed=training.seed,
+        )
     model = ValueModel(config, seed=training.seed, scale=scale)
     model.fit(train[columns], train["value"], X_valid=valid[columns], y_valid=valid["value"])
     return model, train

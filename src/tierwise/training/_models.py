@@ -62,6 +62,7 @@ class _BoosterModel(BaseEstimator):
             callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
         )
         self.best_iteration_ = int(booster.best_iteration or config.max_rounds)
+        self.validation_loss_ = float(booster.best_score["valid_0"][params["metric"]])
         return booster
 
     def raw_predict(self, X: pd.DataFrame) -> np.ndarray:

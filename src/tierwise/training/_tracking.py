@@ -140,6 +140,8 @@ def log_training(
     registry = config.registry
     with mlflow.start_run(experiment_id=experiment_id) as run:
         mlflow.log_params(_flat_params(config))
+        mlflow.log_params({f"fitted.churn_model.{k}": str(v) for k, v in models.churn.config.model_dump().items()})
+        mlflow.log_params({f"fitted.value_model.{k}": str(v) for k, v in models.value.config.model_dump().items()})
         mlflow.log_dict(config.model_dump(mode="json"), "config.json")
         mlflow.log_dict(data_fingerprint(inputs), "data_fingerprint.json")
         mlflow.log_metrics(result.metrics())

@@ -1,0 +1,37 @@
+"""Optional hyper-parameter search (Optuna), judged on the validation snapshot only.
+
+The test cutoff of a backtest is never seen: each trial fits on the training
+snapshots and is scored by its early-stopping loss on the later validation
+snapshot. The sampler is seeded, so the same data give the same choice.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import optuna
+
+logger = logging.getLogger(__name__)
+
+
+def tune_config(model_class, config, X, y, *, X_valid, y_valid, trials: int, seed: int):
+    """Return ``config`` with the tree shape and learning rate that minimise the validation loss."""
+
+    def objective(trial: optuna.Trial) -> float:
+        candidate = config.model_copy(
+            update={
+                "num_leaves": trial.suggest_int("num_leaves", 7, 63),
+                "max_depth": trial.suggest_int("max_depth", 3, 8),
+                "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
+                "min_child_samples": trial.suggest_int("min_child_samples", 10, 200, log=True),
+                "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True),
+            }
+        )
+        model = model_class(candidate, seed=seed).fit(X, y, X_valid=X_valid, y_valid=y_valid)
+        return model.validation_loss_
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
+    study.optimize(objective, n_trials=trials)
+    logger.info("%s: best validation loss %.5f with %s", model_class.__name__, study.best_value, study.best_params)
+    return config.model_copy(update=study.best_params)
