@@ -192,32 +192,165 @@ def promote(config: ConfigOption, set_: SetOption = None) -> None:
     console.print("champion -> " + ", ".join(f"{name} v{version}" for name, version in moved.items()))
 
 
+def _model_option_help() -> str:
+    return "champion, candidate, a version number, or runs:/<run id>."
+
+
+ModelOption = Annotated[str, typer.Option("--model", help=_model_option_help())]
+AsOfOption = Annotated[
+    Optional[str], typer.Option("--as-of", help="Cutoff date; default: the day after the last transaction.")
+]
+
+
+def _scoring_cutoff(inputs: InputData, as_of: str | None):
+    from tierwise.inference import default_as_of
+
+    if as_of is not None:
+        return normalize_as_of(as_of)
+    cutoff = default_as_of(inputs)
+    console.print(f"as_of not given: scoring as of {cutoff.date()}, the day after the last transaction")
+    return cutoff
+
+
+def _print_summary(scores, out: Console) -> None:
+    by_tier = scores.groupby("tier", sort=False).agg(
+        customers=("customer_id", "size"), value_at_risk=("value_at_risk", "sum"), predicted_value=("predicted_value", "sum"),
+    ).sort_values("value_at_risk", ascending=False)
+    table = Table(title=f"Tiers as of {scores['as_of'].iloc[0].date()}")
+    for header in ("tier", "customers", "value at risk", "predicted value", "action"):
+        table.add_column(header, justify="left" if header in ("tier", "action") else "right")
+    actions = scores.drop_duplicates("tier").set_index("tier")["tier_action"]
+    for tier, row in by_tier.iterrows():
+        table.add_row(str(tier), f"{int(row['customers']):,}", f"{row['value_at_risk']:,.0f}",
+                      f"{row['predicted_value']:,.0f}", str(actions[tier]))
+    out.print(table)
+    top = scores[scores["outreach_rank"].notna()].head(10)
+    at_risk = Table(title="The ten customers most likely to lapse")
+    for header in ("rank", "customer", "P(lapse)", "value at risk", "tier", "reasons"):
+        at_risk.add_column(header, justify="right" if header in ("rank", "P(lapse)", "value at risk") else "left")
+    for _, row in top.iterrows():
+        reasons = "; ".join(r for r in (row["reason_1"], row["reason_2"], row["reason_3"]) if isinstance(r, str))
+        at_risk.add_row(str(row["outreach_rank"]), str(row["customer_id"]), f"{row['churn_probability']:.2f}",
+                        f"{row['value_at_risk']:,.0f}", str(row["tier"]), reasons)
+    out.print(at_risk)
+
+
+def _write_scores(scores, out_dir: Path) -> list[Path]:
+    from tierwise.io import write_csv
+
+    ranked = scores[scores["outreach_rank"].notna()]
+    return [write_parquet(scores, out_dir / "scores.parquet"), write_csv(ranked, out_dir / "outreach.csv")]
+
+
+@app.command()
+def score(
+    config: ConfigOption,
+    out: Annotated[Path, typer.Option(help="Folder for scores.parquet (everyone) and outreach.csv (ranked list).")],
+    as_of: AsOfOption = None,
+    model: ModelOption = "champion",
+    rank_by: Annotated[str, typer.Option(help="churn_probability or value_at_risk.")] = "churn_probability",
+    reasons_for: Annotated[
+        Optional[str], typer.Option(help="Customers at the top of the list who get reasons: a number or 'all'.")
+    ] = None,
+    transactions: TransactionsOption = None,
+    events: EventsOption = None,
+    customers: CustomersOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Score every customer known at the cutoff: risk, value, tier, action and reasons."""
+    from tierwise.inference import load_models, score_customers
+
+    if rank_by not in ("churn_probability", "value_at_risk"):
+        raise TierwiseError(f"--rank-by: {rank_by!r} is not one of churn_probability, value_at_risk")
+    if reasons_for is not None and reasons_for != "all" and not reasons_for.isdigit():
+        raise TierwiseError(f"--reasons-for: {reasons_for!r} is not a number or 'all'")
+    cfg = _configure(config, set_, transactions, events, customers)
+    if reasons_for is not None:
+        cfg = cfg.model_copy(update={"scoring": cfg.scoring.model_copy(
+            update={"reasons_top_n": None if reasons_for == "all" else int(reasons_for)})})
+    inputs = _read_inputs(cfg)
+    cutoff = _scoring_cutoff(inputs, as_of)
+    models = load_models(cfg.registry, model)
+    scores = score_customers(inputs, as_of=cutoff, config=cfg, models=models, rank_by=rank_by)  # type: ignore[arg-type]
+    paths = _write_scores(scores, out)
+    _print_summary(scores, _stdout())
+    console.print(f"Scored {len(scores):,} customers with {models.version} -> {', '.join(map(str, paths))}")
+
+
+@app.command()
+def explain(
+    config: ConfigOption,
+    customer: Annotated[str, typer.Option("--customer", help="Customer id.")],
+    as_of: AsOfOption = None,
+    model: ModelOption = "champion",
+    plot: Annotated[Optional[Path], typer.Option(help="Save a SHAP waterfall plot to this PNG file.")] = None,
+    transactions: TransactionsOption = None,
+    events: EventsOption = None,
+    customers: CustomersOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Print one customer's full churn breakdown: every feature's value, contribution and meaning."""
+    from matplotlib.figure import Figure
+
+    from tierwise.inference import explain_customer, load_models, plot_waterfall
+    from tierwise.io import atomic_path
+
+    cfg = _configure(config, set_, transactions, events, customers)
+    inputs = _read_inputs(cfg)
+    cutoff = _scoring_cutoff(inputs, as_of)
+    explanation = explain_customer(inputs, customer, as_of=cutoff, config=cfg, models=load_models(cfg.registry, model))
+    out = _stdout()
+    attrs = explanation.attrs
+    table = Table(title=f"Customer {customer} as of {cutoff.date()}: churn probability {attrs['churn_probability']:.1%} "
+                        f"(uncalibrated {attrs['raw_probability']:.1%}; average log-odds {attrs['bias']:+.3f})")
+    for header in ("feature", "value", "contribution", "in words", "what it is"):
+        table.add_column(header, justify="right" if header in ("value", "contribution") else "left")
+    for _, row in explanation.iterrows():
+        value = row["value"]
+        shown = f"{value:,.3f}" if isinstance(value, float) else str(value)
+        table.add_row(row["feature"], shown, f"{row['contribution']:+.4f}", row["sentence"], f"{row['description']} ({row['unit']})")
+    out.print(table)
+    if plot is not None:
+        figure = Figure(figsize=(9, 6), layout="constrained")
+        plot_waterfall(explanation, figure.add_subplot())
+        with atomic_path(plot) as temporary:
+            figure.savefig(temporary, format="png")
+        console.print(f"Waterfall plot -> {plot}")
+
+
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Working folder for the demo's data.")] = Path("tierwise-demo"),
+    out: Annotated[Path, typer.Option(help="Working folder for the demo's data and outputs.")] = Path("tierwise-demo"),
     customers: Annotated[int, typer.Option("--customers", min=100, help="Number of synthetic customers.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:
-    """Run the pipeline on the built-in synthetic retailer: generate, build features, train and register."""
+    """The whole path on the built-in synthetic retailer: generate, train and register, score, summarise."""
+    from tierwise.inference import default_as_of, load_models, score_customers
     from tierwise.training import tracking_uri, train_and_register
 
     data_dir = out / "data"
-    with console.status("Generating the synthetic retailer..."):
+    with console.status("[1/3] Generating the synthetic retailer..."):
         demo_data = generate_demo_data(customers, seed=seed)
         write_demo_data(demo_data, data_dir)
     console.print(
-        f"[1/2] Generated {customers:,} customers, {len(demo_data.transactions):,} transactions and "
+        f"[1/3] Generated {customers:,} customers, {len(demo_data.transactions):,} transactions and "
         f"{len(demo_data.events):,} events -> {data_dir}/"
     )
     cfg = demo_config(data_dir)
-    with console.status("Backtesting and training the churn and value models..."):
-        result, run = train_and_register(_read_inputs(cfg), cfg)
+    inputs = _read_inputs(cfg)
+    with console.status("[2/3] Backtesting and training the churn and value models..."):
+        result, run = train_and_register(inputs, cfg)
     _print_backtest(result)
     console.print(
-        f"[2/2] Trained and registered {cfg.registry.churn_model_name} v{run.churn_version} and "
+        f"[2/3] Trained and registered {cfg.registry.churn_model_name} v{run.churn_version} and "
         f"{cfg.registry.value_model_name} v{run.value_version} (MLflow run {run.run_id}, store {tracking_uri()})"
     )
-    console.print("Scoring, tiers and reasons are not part of this version yet: the demo stops after training.")
+    cutoff = default_as_of(inputs)
+    with console.status(f"[3/3] Scoring every customer as of {cutoff.date()}..."):
+        scores = score_customers(inputs, as_of=cutoff, config=cfg, models=load_models(cfg.registry, "champion"))
+        paths = _write_scores(scores, out)
+    _print_summary(scores, _stdout())
+    console.print(f"[3/3] Scored {len(scores):,} customers as of {cutoff.date()} -> {', '.join(map(str, paths))}")
 
 
 def main() -> None:

@@ -136,7 +136,10 @@ class ChurnModelConfig(_Section):
     feature_fraction: float = Field(default=0.8, gt=0, le=1)
     bagging_fraction: float = Field(default=0.8, gt=0, le=1)
     lambda_l2: float = Field(default=1.0, ge=0)
-    calibration: Literal["isotonic", "sigmoid", "none"] = "isotonic"
+    calibration: Literal["sigmoid", "isotonic", "none"] = Field(
+        default="sigmoid",
+        description="sigmoid (Platt) keeps the model's ranking; isotonic can flatten the top of the list into ties",
+    )
 
 
 class ValueModelConfig(_Section):
@@ -188,6 +191,88 @@ class RegistryConfig(_Section):
     )
 
 
+LIFECYCLES = ("prospect", "new", "active", "lost")
+ACTIVITY_CLASSES = ("loyal", "potential", "drifting", "lapsing")
+RISK_BANDS = ("high", "medium", "low")
+CATEGORICAL_SCORE_FIELDS = ("lifecycle", "value_grade", "risk_band", "activity_class")
+NUMERIC_SCORE_FIELDS = ("churn_probability", "predicted_value", "value_at_risk", "value_percentile")
+
+
+class Range(_Section):
+    """A numeric condition: min <= value < max (either end may be left open)."""
+
+    min: float | None = None
+    max: float | None = None
+
+
+class TierRule(_Section):
+    """One tier: the first rule whose conditions all hold gives a customer its tier and action."""
+
+    tier: str = Field(min_length=1)
+    action: str = Field(min_length=1)
+    when: dict[str, tuple[str, ...] | Range] = Field(
+        default_factory=dict,
+        description="field -> allowed values (lifecycle, value_grade, risk_band, activity_class) or a {min, max} range",
+    )
+
+
+class ScoringConfig(_Section):
+    """Batch scoring: bands, lifecycle, value grades and reasons."""
+
+    high_risk_from: float = Field(default=0.6, gt=0, lt=1)
+    medium_risk_from: float = Field(default=0.3, gt=0, lt=1)
+    new_customer_days: int = Field(default=30, ge=0, description="first purchase this recent: lifecycle 'new'")
+    staleness_limit_days: int = Field(
+        default=31, ge=0, description="refuse to score when the last transaction is this much older than as_of"
+    )
+    reasons_top_n: int | None = Field(
+        default=10_000, ge=0, description="write reasons for this many customers at the top of the outreach list; null: all"
+    )
+    value_grades: dict[str, float] = Field(
+        default_factory=lambda: {"VIP": 0.95, "important": 0.80, "ordinary": 0.40, "potential": 0.0},
+        description="grade -> lowest predicted-value percentile (0-1) of that grade, highest grade first",
+    )
+    drifting_spend_trend: float = Field(
+        default=-0.3, description="spend_trend_90d_vs_prior_90d at or below this marks a low-risk customer as drifting"
+    )
+    loyal_min_orders: int = Field(default=3, ge=1, description="low-risk customers with this many orders are loyal")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScoringConfig:
+        if self.medium_risk_from >= self.high_risk_from:
+            raise ValueError("medium_risk_from must be below high_risk_from")
+        cutoffs = list(self.value_grades.values())
+        if not cutoffs or cutoffs != sorted(cutoffs, reverse=True) or cutoffs[-1] != 0.0:
+            raise ValueError("value_grades must go from the highest percentile down to a last grade at 0.0")
+        return self
+
+
+def default_tiers() -> tuple[TierRule, ...]:
+    """The segmentation marketers know, on predicted values: value grade x loyal/potential/drifting/lapsing."""
+    rule = TierRule.model_validate
+    return (
+        rule({"tier": "lost", "when": {"lifecycle": ["lost"]},
+              "action": "Low-cost win-back mailing; stop regular campaigns"}),
+        rule({"tier": "prospect", "when": {"lifecycle": ["prospect"]},
+              "action": "Conversion offer: a first-purchase discount or a trial"}),
+        rule({"tier": "new customer", "when": {"lifecycle": ["new"]},
+              "action": "Welcome series and a second-purchase offer"}),
+        rule({"tier": "VIP at risk", "when": {"value_grade": ["VIP"], "activity_class": ["lapsing", "drifting"]},
+              "action": "Personal call from the account manager"}),
+        rule({"tier": "VIP", "when": {"value_grade": ["VIP"]},
+              "action": "VIP care: early access and a personal thank-you"}),
+        rule({"tier": "important, lapsing", "when": {"value_grade": ["important"], "activity_class": ["lapsing"]},
+              "action": "Win-back call or survey with a personal offer"}),
+        rule({"tier": "lapsing", "when": {"activity_class": ["lapsing"]},
+              "action": "Win-back survey with an offer"}),
+        rule({"tier": "drifting", "when": {"activity_class": ["drifting"]},
+              "action": "Limited-time offer"}),
+        rule({"tier": "loyal", "when": {"activity_class": ["loyal"]},
+              "action": "Loyalty rewards and a referral invitation"}),
+        rule({"tier": "potential", "action": "Conversion offer: a trial of a new category"}),
+    )
+
+
 class TierwiseConfig(_Section):
     """The whole pipeline's settings; see configs/demo.yaml for a commented example."""
 
@@ -195,6 +280,38 @@ class TierwiseConfig(_Section):
     features: FeatureConfig = FeatureConfig()
     training: TrainingConfig = TrainingConfig()
     registry: RegistryConfig = RegistryConfig()
+    scoring: ScoringConfig = ScoringConfig()
+    tiers: tuple[TierRule, ...] = Field(default_factory=default_tiers)
+
+    @model_validator(mode="after")
+    def _tiers_cover_everyone_and_name_known_fields(self) -> TierwiseConfig:
+        from tierwise.features._catalog import feature_catalog
+
+        if not self.tiers or self.tiers[-1].when:
+            raise ValueError("the last tier rule must have no 'when', so that every customer gets a tier")
+        names = [rule.tier for rule in self.tiers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"tier names must be distinct, got {names}")
+        allowed_values = {
+            "lifecycle": LIFECYCLES, "activity_class": ACTIVITY_CLASSES, "risk_band": RISK_BANDS,
+            "value_grade": tuple(self.scoring.value_grades),
+        }
+        numeric = set(NUMERIC_SCORE_FIELDS) | {spec.name for spec in feature_catalog(self.features)}
+        for index, rule in enumerate(self.tiers):
+            for field_name, condition in rule.when.items():
+                where = f"tier rule {index + 1} ('{rule.tier}'): field '{field_name}'"
+                if field_name in allowed_values:
+                    if isinstance(condition, Range):
+                        raise ValueError(f"{where} takes a list of values, not a range")
+                    unknown = [v for v in condition if v not in allowed_values[field_name]]
+                    if unknown:
+                        raise ValueError(f"{where}: unknown value {unknown[0]!r}; known: {list(allowed_values[field_name])}")
+                elif field_name in numeric or field_name.startswith("attr_"):
+                    if not isinstance(condition, Range) and not field_name.startswith("attr_"):
+                        raise ValueError(f"{where} is numeric: use {{min: ..., max: ...}}")
+                else:
+                    raise ValueError(f"{where} is not a score field or a feature")
+        return self
 
     @model_validator(mode="after")
     def _order_id_grouping_needs_order_ids(self) -> TierwiseConfig:
@@ -246,7 +363,8 @@ def config_from_dict(raw: dict[str, Any], *, origin: str = "config", overrides: 
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        raise ConfigError(f"{origin}: {where}: {first['msg']}{more}") from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{origin}: {where}: {message}{more}") from None
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> TierwiseConfig:

@@ -148,3 +148,21 @@ def apply_calibration(calibration: dict, raw: np.ndarray) -> np.ndarray:
         logit = np.log(np.clip(raw, 1e-7, 1 - 1e-7) / np.clip(1 - raw, 1e-7, 1))
         return 1 / (1 + np.exp(-(calibration["a"] * logit + calibration["b"])))
     return raw
+
+
+def restore_model(booster: lgb.Booster, metadata: dict) -> ChurnModel | ValueModel:
+    """Rebuild a fitted model from its saved booster and the metadata logged beside it."""
+    kind = metadata.get("tierwise_kind")
+    if kind == "churn":
+        model: ChurnModel | ValueModel = ChurnModel()
+        model.calibration_ = metadata["calibration"]
+        model.classes_ = np.array([0, 1])
+    elif kind == "value":
+        model = ValueModel(scale=float(metadata["scale"]))
+    else:
+        raise TierwiseError(f"model: metadata names kind {kind!r}; expected a tierwise churn or value model")
+    model.booster_ = booster
+    model.feature_names_in_ = np.array(metadata["feature_names"], dtype=object)
+    model.categories_ = {k: list(v) for k, v in metadata["categories"].items()}
+    model.best_iteration_ = int(metadata["best_iteration"])
+    return model

@@ -1,0 +1,22 @@
+"""Inference: batch scores, forward-looking tiers, reasons, from the registered models."""
+
+from tierwise.inference._explain import explain_customer, plot_waterfall
+from tierwise.inference._models import ScoringModels, load_models
+from tierwise.inference._reasons import churn_contributions, reason_sentence, top_reasons
+from tierwise.inference._score import SCORE_COLUMNS, check_compatible, default_as_of, score_customers
+from tierwise.inference._tiers import assign_tiers
+
+__all__ = [
+    "SCORE_COLUMNS",
+    "ScoringModels",
+    "assign_tiers",
+    "check_compatible",
+    "churn_contributions",
+    "default_as_of",
+    "explain_customer",
+    "load_models",
+    "plot_waterfall",
+    "reason_sentence",
+    "score_customers",
+    "top_reasons",
+]

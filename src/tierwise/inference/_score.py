@@ -1,0 +1,159 @@
+"""Batch scoring at a cutoff: one row per customer known before ``as_of``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from tierwise.config import TierwiseConfig
+from tierwise.errors import TierwiseError
+from tierwise.features import attribute_columns, build_features, describe_features, normalize_as_of
+from tierwise.features._build import AsOf
+from tierwise.inference._models import ScoringModels
+from tierwise.inference._reasons import churn_contributions, top_reasons
+from tierwise.inference._tiers import assign_tiers
+from tierwise.inputs import InputData
+from tierwise.training import model_features
+
+logger = logging.getLogger(__name__)
+
+RankBy = Literal["churn_probability", "value_at_risk"]
+
+SCORE_COLUMNS = [
+    "customer_id", "as_of", "lifecycle", "churn_probability", "risk_band", "predicted_value", "value_at_risk",
+    "value_percentile", "value_grade", "activity_class", "tier", "tier_action", "outreach_rank",
+    "recency_days", "frequency_orders", "avg_days_between_orders", "expected_next_order_date",
+    "reason_1", "reason_2", "reason_3", "model_version",
+]
+
+
+def default_as_of(inputs: InputData) -> pd.Timestamp:
+    """The day after the last transaction: score on everything there is."""
+    return inputs.transactions["ts"].max().normalize() + pd.Timedelta(days=1)
+
+
+def check_compatible(inputs: InputData, config: TierwiseConfig, models: ScoringModels) -> list[str]:
+    """Refuse a model whose features differ from what this config and data build now."""
+    built = model_features(inputs, config.features)
+    expected = list(models.churn.feature_names_in_)
+    if built != expected:
+        missing = [f for f in expected if f not in built]
+        extra = [f for f in built if f not in expected]
+        detail = "; ".join(p for p in (
+            f"missing now: {', '.join(missing[:4])}" if missing else "", f"new now: {', '.join(extra[:4])}" if extra else "",
+        ) if p) or "same features in another order"
+        raise TierwiseError(f"model: {models.version} was trained on other features than the data and config give ({detail})")
+    trained = models.metadata.get("features")
+    if trained is not None and trained != config.features.model_dump(mode="json"):
+        raise TierwiseError(f"model: {models.version} was trained with other feature settings (features section of the config)")
+    return built
+
+
+def _check_fresh(inputs: InputData, as_of: pd.Timestamp, limit_days: int) -> None:
+    last = inputs.transactions["ts"].max()
+    stale = (as_of - last) / pd.Timedelta(days=1)
+    if stale > limit_days:
+        raise TierwiseError(
+            f"transactions: the last transaction ({last.date()}) is {stale:.0f} days before as_of {as_of.date()}; "
+            f"the limit is {limit_days} days (scoring.staleness_limit_days)"
+        )
+
+
+def score_customers(
+    inputs: InputData,
+    *,
+    as_of: AsOf,
+    config: TierwiseConfig,
+    models: ScoringModels,
+    rank_by: RankBy = "churn_probability",
+    reasons_top_n: int | None = None,
+) -> pd.DataFrame:
+    """Score every customer known before ``as_of``.
+
+    Returns the columns of ``SCORE_COLUMNS``, ordered by ``outreach_rank`` (the
+    modelled customers, most at risk first) and then by customer id.
+    ``lifecycle`` is ``prospect`` (never bought), ``new`` (first purchase within
+    ``scoring.new_customer_days``), ``active`` or ``lost`` (no purchase within
+    the churn model's lookback). Only ``new`` and ``active`` customers get a
+    churn probability; everyone gets a predicted value.
+
+    ``value_at_risk`` = churn_probability x predicted_value: the part of the
+    customer's predicted spend over the value horizon that hangs on keeping
+    them, what outreach can protect. Reasons are written for the top
+    ``reasons_top_n`` of the outreach list (default ``scoring.reasons_top_n``).
+    """
+    cutoff = normalize_as_of(as_of)
+    scoring = config.scoring
+    _check_fresh(inputs, cutoff, scoring.staleness_limit_days)
+    columns = check_compatible(inputs, config, models)
+    features = build_features(inputs, as_of=cutoff, config=config.features)
+    lookback = float(models.metadata.get("active_lookback_days", config.training.active_lookback_days))
+
+    frequency = features["frequency_orders"]
+    recency = features["recency_days"]
+    lifecycle = np.select(
+        [frequency == 0, recency > lookback, features["tenure_days"] <= scoring.new_customer_days],
+        ["prospect", "lost", "new"], default="active",
+    )
+    modelled = np.isin(lifecycle, ["new", "active"])
+    scores = pd.DataFrame({"customer_id": features["customer_id"], "as_of": features["as_of"], "lifecycle": lifecycle})
+    probability = np.full(len(features), np.nan)
+    if modelled.any():
+        probability[modelled] = models.churn.predict_proba(features.loc[modelled, columns])[:, 1]
+    scores["churn_probability"] = probability
+    scores["risk_band"] = np.where(
+        ~modelled, None,
+        np.where(probability >= scoring.high_risk_from, "high",
+                 np.where(probability >= scoring.medium_risk_from, "medium", "low")),
+    )
+    scores["predicted_value"] = models.value.predict(features[columns])
+    scores["value_at_risk"] = scores["churn_probability"] * scores["predicted_value"]
+    scores["value_percentile"] = scores["predicted_value"].rank(method="average", pct=True)
+    grades = list(scoring.value_grades.items())
+    scores["value_grade"] = np.select(
+        [scores["value_percentile"] >= floor for _, floor in grades[:-1]], [name for name, _ in grades[:-1]],
+        default=grades[-1][0],
+    )
+    falling = features["spend_trend_90d_vs_prior_90d"] <= scoring.drifting_spend_trend if (
+        "spend_trend_90d_vs_prior_90d" in features) else pd.Series(False, index=features.index)
+    scores["activity_class"] = np.where(
+        ~modelled, None,
+        np.select(
+            [scores["risk_band"] == "high", (scores["risk_band"] == "medium") | falling,
+             frequency >= scoring.loyal_min_orders],
+            ["lapsing", "drifting", "loyal"], default="potential",
+        ),
+    )
+    for column in features.columns:
+        if column not in scores.columns and column != "as_of":
+            scores[column] = features[column]
+    scores[["tier", "tier_action"]] = assign_tiers(scores, config.tiers)
+
+    key = scores[rank_by].where(modelled)
+    order = np.lexsort((scores["customer_id"].to_numpy(), -key.fillna(-np.inf).to_numpy()))
+    rank = np.empty(len(scores), dtype=float)
+    rank[order] = np.arange(1, len(scores) + 1)
+    rank[~modelled] = np.inf
+    scores["outreach_rank"] = pd.array(np.where(modelled, rank, np.nan), dtype="Int64")
+
+    scores["avg_days_between_orders"] = features["rhythm_gap_mean_days"]
+    last_order = cutoff - pd.to_timedelta(recency, unit="D")
+    scores["expected_next_order_date"] = (
+        last_order + pd.to_timedelta(features["rhythm_gap_mean_days"], unit="D")
+    ).dt.normalize().astype("datetime64[us]")
+
+    top_n = scoring.reasons_top_n if reasons_top_n is None else reasons_top_n
+    explained = scores.index[rank <= (np.inf if top_n is None else top_n)]
+    reasons = pd.DataFrame(None, index=scores.index, columns=["reason_1", "reason_2", "reason_3"], dtype="object")
+    if len(explained):
+        specs = {s.name: s for s in describe_features(config.features, attribute_columns(inputs))}
+        contributions = churn_contributions(models.churn, features.loc[explained, columns])
+        reasons.loc[explained] = top_reasons(contributions, features, specs).to_numpy()
+    scores[["reason_1", "reason_2", "reason_3"]] = reasons
+    scores["model_version"] = models.version
+    scores = scores.iloc[np.lexsort((scores["customer_id"].to_numpy(), rank))]
+    logger.info("scored %d customers as of %s, reasons for %d", len(scores), cutoff.date(), len(explained))
+    return scores[SCORE_COLUMNS].reset_index(drop=True)

@@ -1,0 +1,153 @@
+"""Scoring, tiers and reasons, end to end through the CLI on a tiny synthetic retailer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import shap
+
+from cli_helpers import run_cli
+from tierwise.config import config_from_dict, demo_config
+from tierwise.errors import ConfigError
+from tierwise.inference import churn_contributions, default_as_of, load_models, reason_sentence, score_customers
+from tierwise.io import read_config_inputs
+from tierwise.training import model_features
+
+FAST = ["--set", "training.training_snapshots=2", "--set", "training.churn_model.max_rounds=40",
+        "--set", "training.value_model.max_rounds=40"]
+
+
+@pytest.fixture(scope="module")
+def trained(small_demo_dir, tmp_path_factory):
+    """Train once on the small demo into a temporary MLflow store."""
+    folder = tmp_path_factory.mktemp("scoring")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    config_path = folder / "demo.json"
+    config = demo_config(small_demo_dir)
+    config_path.write_text(json.dumps(config.model_dump(mode="json")))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        patch.chdir(folder)
+        from tierwise import cli
+
+        patch.setattr("sys.argv", ["tierwise", "train", "--config", str(config_path), *FAST])
+        with pytest.raises(SystemExit) as done:
+            cli.main()
+            raise SystemExit(0)
+        assert done.value.code in (0, None)
+    return folder, uri, config_path
+
+
+@pytest.fixture
+def store(trained, monkeypatch):
+    folder, uri, config_path = trained
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(folder)
+    return config_path
+
+
+def test_score_writes_every_customer_once_with_one_tier(store, tmp_path, capsys, monkeypatch):
+    code, out, err = run_cli(["score", "--config", store, "--out", tmp_path / "out"], capsys, monkeypatch)
+    assert code == 0, err
+    assert "as_of not given: scoring as of 2026-01-01" in " ".join(err.split())
+    scores = pd.read_parquet(tmp_path / "out" / "scores.parquet")
+    assert scores["customer_id"].is_unique
+    assert scores["tier"].notna().all() and scores["tier_action"].notna().all()
+    assert {"lost", "prospect"} <= set(scores["lifecycle"])
+    lost = scores[scores["lifecycle"] == "lost"]
+    assert (lost["tier"] == "lost").all() and lost["churn_probability"].isna().all() and lost["outreach_rank"].isna().all()
+    ranked = scores.dropna(subset=["outreach_rank"]).sort_values("outreach_rank")
+    assert list(ranked["outreach_rank"]) == list(range(1, len(ranked) + 1))
+    assert ranked["churn_probability"].is_monotonic_decreasing
+    assert ranked["reason_1"].notna().mean() > 0.9
+    assert "Tiers as of" in out and "most likely to lapse" in out
+    outreach = pd.read_csv(tmp_path / "out" / "outreach.csv")
+    assert len(outreach) == len(ranked)
+
+
+def test_rerun_gives_identical_files(store, tmp_path, capsys, monkeypatch):
+    for name in ("a", "b"):
+        code, _, err = run_cli(["score", "--config", store, "--out", tmp_path / name, "--as-of", "2026-01-01"], capsys, monkeypatch)
+        assert code == 0, err
+    assert (tmp_path / "a" / "outreach.csv").read_bytes() == (tmp_path / "b" / "outreach.csv").read_bytes()
+    assert (tmp_path / "a" / "scores.parquet").read_bytes() == (tmp_path / "b" / "scores.parquet").read_bytes()
+
+
+def test_pred_contrib_is_exact_tree_shap_and_reasons_follow_it(store, small_demo_config):
+    models = load_models(small_demo_config.registry)
+    inputs = read_config_inputs(small_demo_config)
+    from tierwise.features import attribute_columns, build_features, describe_features
+
+    features = build_features(inputs, as_of="2025-06-01", config=small_demo_config.features)
+    active = features[features["recency_days"] <= 365].head(60)
+    columns = model_features(inputs, small_demo_config.features)
+    ours = churn_contributions(models.churn, active[columns])
+    prepared = models.churn._prepare(active[columns], fitting=False)
+    theirs = shap.TreeExplainer(models.churn.booster_).shap_values(prepared)
+    np.testing.assert_allclose(ours.drop(columns="bias").to_numpy(), np.asarray(theirs), atol=1e-6)
+
+    scores = score_customers(inputs, as_of="2025-06-01", config=small_demo_config, models=models, reasons_top_n=None)
+    specs = {s.name: s for s in describe_features(small_demo_config.features, attribute_columns(inputs))}
+    scored = scores.set_index("customer_id")
+    for customer_id, contributions in ours.drop(columns="bias").set_index(active["customer_id"]).iterrows():
+        if customer_id not in scored.index or pd.isna(scored.loc[customer_id, "outreach_rank"]):
+            continue
+        top = contributions.idxmax()
+        if contributions[top] <= 0:
+            assert pd.isna(scored.loc[customer_id, "reason_1"])
+            continue
+        row = features.set_index("customer_id").loc[customer_id].to_dict()
+        assert scored.loc[customer_id, "reason_1"] == reason_sentence(top, row, specs.get(top))
+
+
+def test_schema_mismatch_is_refused(store, tmp_path, capsys, monkeypatch):
+    code, _, err = run_cli(
+        ["score", "--config", store, "--out", tmp_path / "x", "--set", "features.event_windows_days=[14]"], capsys, monkeypatch
+    )
+    assert code == 2
+    message = " ".join(err.split())
+    assert "error: model: tierwise-churn v1" in message and "trained on other features" in message
+    assert "Traceback" not in err
+
+
+def test_stale_data_is_refused(store, tmp_path, capsys, monkeypatch):
+    code, _, err = run_cli(["score", "--config", store, "--out", tmp_path / "x", "--as-of", "2026-06-01"], capsys, monkeypatch)
+    assert code == 2
+    assert "(2025-12-31) is 151 days before as_of 2026-06-01; the limit is 31 days" in " ".join(err.split())
+
+
+def test_explain_prints_breakdown_and_saves_plot(store, tmp_path, capsys, monkeypatch):
+    code, _, err = run_cli(["score", "--config", store, "--out", tmp_path / "s"], capsys, monkeypatch)
+    assert code == 0, err
+    first = pd.read_csv(tmp_path / "s" / "outreach.csv", dtype={"customer_id": str})["customer_id"].iloc[0]
+    code, out, err = run_cli(["explain", "--config", store, "--customer", first, "--plot", tmp_path / "w.png"], capsys, monkeypatch)
+    assert code == 0, err
+    assert f"Customer {first}" in out and "recency_days" in out and "days since the last purchase" in out
+    assert (tmp_path / "w.png").read_bytes()[:4] == b"\x89PNG"
+    code, _, err = run_cli(["explain", "--config", store, "--customer", "nobody"], capsys, monkeypatch)
+    assert code == 2 and "customer 'nobody'" in err
+
+
+def test_tiers_in_any_language_and_bad_rules_refused():
+    base = {"data": {"transactions": {"path": "t.csv"}}}
+    chinese = config_from_dict({**base, "scoring": {"value_grades": {"重要价值": 0.8, "一般价值": 0.0}}, "tiers": [
+        {"tier": "重要挽留客户", "when": {"value_grade": ["重要价值"], "activity_class": ["lapsing"]}, "action": "客户经理电话回访"},
+        {"tier": "一般客户", "action": "常规营销"},
+    ]})
+    assert chinese.tiers[0].tier == "重要挽留客户"
+    with pytest.raises(ConfigError, match="the last tier rule must have no 'when'"):
+        config_from_dict({**base, "tiers": [{"tier": "a", "action": "b", "when": {"lifecycle": ["new"]}}]})
+    with pytest.raises(ConfigError, match="field 'churn_prob' is not a score field or a feature"):
+        config_from_dict({**base, "tiers": [{"tier": "a", "action": "b", "when": {"churn_prob": {"min": 0.5}}},
+                                            {"tier": "c", "action": "d"}]})
+    with pytest.raises(ConfigError, match="unknown value 'VIPP'"):
+        config_from_dict({**base, "tiers": [{"tier": "a", "action": "b", "when": {"value_grade": ["VIPP"]}},
+                                            {"tier": "c", "action": "d"}]})
+
+
+def test_default_as_of_is_the_day_after_the_last_transaction(small_demo_config):
+    inputs = read_config_inputs(small_demo_config)
+    assert default_as_of(inputs) == inputs.transactions["ts"].max().normalize() + pd.Timedelta(days=1)
