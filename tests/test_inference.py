@@ -151,3 +151,20 @@ def test_tiers_in_any_language_and_bad_rules_refused():
 def test_default_as_of_is_the_day_after_the_last_transaction(small_demo_config):
     inputs = read_config_inputs(small_demo_config)
     assert default_as_of(inputs) == inputs.transactions["ts"].max().normalize() + pd.Timedelta(days=1)
+
+
+def test_score_options_reach_the_export_and_database(store, tmp_path, capsys, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    args = ["score", "--config", store, "--out", tmp_path / "o", "--top", 50, "--rank-by", "value_at_risk", "--db", url,
+            "--set", "outreach.cost_per_contact=0.5"]
+    code, _, err = run_cli(args, capsys, monkeypatch)
+    assert code == 0, err
+    exported = pd.read_csv(tmp_path / "o" / "outreach.csv")
+    assert len(exported) <= 50 and exported["value_at_risk"].is_monotonic_decreasing
+    assert (exported["expected_saving"] >= 0.5).all()
+    assert "expected saving" in " ".join(err.split()) and "Upserted" in err
+    code, _, err = run_cli(args, capsys, monkeypatch)  # a rerun updates, never duplicates
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "crm.db") as connection:
+        assert connection.execute("SELECT COUNT(*) FROM tierwise_outreach").fetchone()[0] == len(exported)

@@ -235,11 +235,30 @@ def _print_summary(scores, out: Console) -> None:
     out.print(at_risk)
 
 
-def _write_scores(scores, out_dir: Path) -> list[Path]:
-    from tierwise.io import write_csv
+def _deliver(scores, cfg: TierwiseConfig, out_dir: Path) -> None:
+    """Write everyone's scores, the outreach export and its manifest; upsert when a database is set."""
+    import datetime as dt
 
-    ranked = scores[scores["outreach_rank"].notna()]
-    return [write_parquet(scores, out_dir / "scores.parquet"), write_csv(ranked, out_dir / "outreach.csv")]
+    from tierwise.inference import EXPORT_SCHEMA_VERSION, build_outreach_list, outreach_summary
+    from tierwise.io import upsert_outreach, write_export
+
+    write_parquet(scores, out_dir / "scores.parquet")
+    outreach = build_outreach_list(scores, cfg.outreach)
+    manifest = write_export(
+        outreach, out_dir, schema_version=EXPORT_SCHEMA_VERSION, model_version=str(scores["model_version"].iloc[0]),
+        as_of=scores["as_of"].iloc[0], scored_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    )
+    summary = outreach_summary(outreach, cfg.outreach)
+    line = (f"Outreach list: {summary['customers']:,} customers ({summary['contacted']:,} to contact, "
+            f"{summary['control']:,} held out as control), expected saving {summary['expected_saving']:,.0f}")
+    if cfg.outreach.cost_per_contact is not None:
+        line += f" for a contact cost of {summary['contact_cost']:,.0f} (net {summary['expected_net']:,.0f})"
+    console.print(line)
+    console.print(f"Wrote {out_dir}/scores.parquet, outreach.csv, outreach.parquet and manifest.json "
+                  f"({manifest['row_count']:,} rows, schema v{manifest['schema_version']})")
+    if cfg.export.database_url:
+        written = upsert_outreach(outreach, cfg.export.database_url, cfg.export.table)
+        console.print(f"Upserted {written:,} rows into {cfg.export.table}")
 
 
 @app.command()
@@ -248,7 +267,11 @@ def score(
     out: Annotated[Path, typer.Option(help="Folder for scores.parquet (everyone) and outreach.csv (ranked list).")],
     as_of: AsOfOption = None,
     model: ModelOption = "champion",
-    rank_by: Annotated[str, typer.Option(help="churn_probability or value_at_risk.")] = "churn_probability",
+    rank_by: Annotated[
+        Optional[str], typer.Option(help="Order the list by churn_probability (default) or value_at_risk.")
+    ] = None,
+    top: Annotated[Optional[int], typer.Option("--top", min=1, help="At most this many customers on the list.")] = None,
+    db: Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL to upsert the list into.")] = None,
     reasons_for: Annotated[
         Optional[str], typer.Option(help="Customers at the top of the list who get reasons: a number or 'all'.")
     ] = None,
@@ -260,21 +283,22 @@ def score(
     """Score every customer known at the cutoff: risk, value, tier, action and reasons."""
     from tierwise.inference import load_models, score_customers
 
-    if rank_by not in ("churn_probability", "value_at_risk"):
-        raise TierwiseError(f"--rank-by: {rank_by!r} is not one of churn_probability, value_at_risk")
     if reasons_for is not None and reasons_for != "all" and not reasons_for.isdigit():
         raise TierwiseError(f"--reasons-for: {reasons_for!r} is not a number or 'all'")
-    cfg = _configure(config, set_, transactions, events, customers)
+    flags = [f"outreach.rank_by={rank_by}"] if rank_by else []
+    flags += [f"outreach.top_k={top}"] if top else []
+    flags += [f"export.database_url={db}"] if db else []
+    cfg = _configure(config, [*(set_ or []), *flags], transactions, events, customers)
     if reasons_for is not None:
         cfg = cfg.model_copy(update={"scoring": cfg.scoring.model_copy(
             update={"reasons_top_n": None if reasons_for == "all" else int(reasons_for)})})
     inputs = _read_inputs(cfg)
     cutoff = _scoring_cutoff(inputs, as_of)
     models = load_models(cfg.registry, model)
-    scores = score_customers(inputs, as_of=cutoff, config=cfg, models=models, rank_by=rank_by)  # type: ignore[arg-type]
-    paths = _write_scores(scores, out)
+    scores = score_customers(inputs, as_of=cutoff, config=cfg, models=models, rank_by=cfg.outreach.rank_by)
     _print_summary(scores, _stdout())
-    console.print(f"Scored {len(scores):,} customers with {models.version} -> {', '.join(map(str, paths))}")
+    console.print(f"Scored {len(scores):,} customers as of {cutoff.date()} with {models.version}")
+    _deliver(scores, cfg, out)
 
 
 @app.command()
@@ -348,9 +372,9 @@ def demo(
     cutoff = default_as_of(inputs)
     with console.status(f"[3/3] Scoring every customer as of {cutoff.date()}..."):
         scores = score_customers(inputs, as_of=cutoff, config=cfg, models=load_models(cfg.registry, "champion"))
-        paths = _write_scores(scores, out)
     _print_summary(scores, _stdout())
-    console.print(f"[3/3] Scored {len(scores):,} customers as of {cutoff.date()} -> {', '.join(map(str, paths))}")
+    console.print(f"[3/3] Scored {len(scores):,} customers as of {cutoff.date()}")
+    _deliver(scores, cfg, out)
 
 
 def main() -> None:

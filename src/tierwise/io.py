@@ -9,6 +9,9 @@ reader never sees half a file.
 from __future__ import annotations
 
 import contextlib
+import glob
+import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -20,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tierwise.config import DataConfig, FeatureConfig, FileFormat, TierwiseConfig
-from tierwise.errors import InputDataError
+from tierwise.errors import InputDataError, TierwiseError
 from tierwise.inputs import InputData, inputs_from_frames
 from tierwise.synthetic import DemoData
 
@@ -108,9 +111,16 @@ def read_config_inputs(config: TierwiseConfig) -> InputData:
 
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it over ``target`` only on success."""
+    """Yield a temporary path beside ``target``; rename it over ``target`` only on success.
+
+    A process killed mid-write leaves ``target`` as it was; its hidden
+    ``.<name>.*.tmp`` file is removed by the next write of the same target.
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
     try:
@@ -149,3 +159,107 @@ def write_demo_data(demo: DemoData, out_dir: str | Path, file_format: FileFormat
         writer(demo.events, out_dir / f"events.{suffix}"),
         writer(demo.customers, out_dir / f"customers.{suffix}"),
     ]
+
+
+def _export_csv_frame(outreach: pd.DataFrame) -> pd.DataFrame:
+    """Fixed number formats so the CSV reads the same in every CRM and reruns give the same bytes."""
+    frame = outreach.copy()
+    for column in ("churn_probability",):
+        frame[column] = frame[column].round(6)
+    for column in ("predicted_value", "value_at_risk", "expected_saving", "avg_days_between_orders"):
+        frame[column] = frame[column].round(2)
+    frame["control"] = frame["control"].map({True: "true", False: "false"})
+    return frame
+
+
+def write_export(
+    outreach: pd.DataFrame, out_dir: str | Path, *, schema_version: int, model_version: str, as_of: pd.Timestamp,
+    scored_at: str,
+) -> dict:
+    """Write the CRM export (CSV and Parquet) atomically, then its manifest; returns the manifest.
+
+    Both data files are complete before either is renamed into place, and the
+    manifest (with their sha256) comes last, so a loader that checks it never
+    takes a half-written or mismatched export. Only the manifest carries the
+    wall-clock time; the data files are the same bytes on a rerun.
+    """
+    out_dir = Path(out_dir)
+    csv_path, parquet_path = out_dir / "outreach.csv", out_dir / "outreach.parquet"
+    table = pa.Table.from_pandas(outreach, preserve_index=False)
+    # Both files are staged first and renamed into place only when both are complete.
+    with atomic_path(csv_path) as csv_tmp, atomic_path(parquet_path) as parquet_tmp:
+        _export_csv_frame(outreach).to_csv(
+            csv_tmp, index=False, encoding="utf-8", date_format="%Y-%m-%d", lineterminator="\n"
+        )
+        pq.write_table(table, parquet_tmp, compression="zstd")
+    manifest = {
+        "schema_version": schema_version,
+        "columns": list(outreach.columns),
+        "row_count": len(outreach),
+        "as_of": as_of.date().isoformat(),
+        "model_version": model_version,
+        "scored_at": scored_at,
+        "files": {
+            path.name: {"sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "bytes": path.stat().st_size}
+            for path in (csv_path, parquet_path)
+        },
+    }
+    _write_atomically(
+        out_dir / "manifest.json",
+        lambda tmp: tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"),
+    )
+    return manifest
+
+
+def upsert_outreach(outreach: pd.DataFrame, url: str, table: str) -> int:
+    """Insert or update the export rows keyed by (customer_id, as_of), in one transaction.
+
+    Reruns update their rows instead of duplicating them; rows of other as_of
+    dates stay. A table whose columns differ from the export is refused, never
+    altered. Returns the number of rows written.
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    try:
+        engine = sa.create_engine(url)
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        raise TierwiseError(f"export.database_url: {str(exc).splitlines()[0]}") from None
+    frame = outreach.copy()
+    frame["as_of"] = frame["as_of"].dt.date
+    frame["expected_next_order_date"] = frame["expected_next_order_date"].dt.date
+    types = {
+        "customer_id": sa.String(), "as_of": sa.Date(), "list_position": sa.Integer(), "control": sa.Boolean(),
+        "expected_next_order_date": sa.Date(),
+    }
+    columns = [
+        sa.Column(name, types.get(name, sa.Float() if pd.api.types.is_float_dtype(frame[name]) else sa.String()),
+                  primary_key=name in ("customer_id", "as_of"))
+        for name in frame.columns
+    ]
+    target = sa.Table(table, sa.MetaData(), *columns)
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    try:
+        with engine.begin() as connection:
+            existing = sa.inspect(connection)
+            if existing.has_table(table):
+                found = [c["name"] for c in existing.get_columns(table)]
+                if found != list(frame.columns):
+                    raise TierwiseError(
+                        f"{table}: the table's columns differ from the export schema; found {', '.join(found[:6])}..."
+                    )
+            else:
+                target.create(connection)
+            dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(connection.dialect.name)
+            if dialect is None:
+                raise TierwiseError(f"export.database_url: upsert supports sqlite and postgresql, not {connection.dialect.name}")
+            chunk = max(1, 30_000 // len(frame.columns))  # SQLite allows about 32k bound values per statement
+            for start in range(0, len(records), chunk):
+                statement = dialect.insert(target).values(records[start : start + chunk])
+                updates = {c.name: statement.excluded[c.name] for c in target.columns if not c.primary_key}
+                connection.execute(statement.on_conflict_do_update(index_elements=["customer_id", "as_of"], set_=updates))
+    except sa.exc.SQLAlchemyError as exc:
+        raise TierwiseError(f"{table}: database error: {str(exc).splitlines()[0][:200]}") from None
+    finally:
+        engine.dispose()
+    return len(records)

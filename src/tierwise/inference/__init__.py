@@ -2,11 +2,23 @@
 
 from tierwise.inference._explain import explain_customer, plot_waterfall
 from tierwise.inference._models import ScoringModels, load_models
+from tierwise.inference._outreach import (
+    EXPORT_COLUMNS,
+    EXPORT_SCHEMA_VERSION,
+    build_outreach_list,
+    control_draw,
+    outreach_summary,
+)
 from tierwise.inference._reasons import churn_contributions, reason_sentence, top_reasons
 from tierwise.inference._score import SCORE_COLUMNS, check_compatible, default_as_of, score_customers
 from tierwise.inference._tiers import assign_tiers
 
 __all__ = [
+    "EXPORT_COLUMNS",
+    "EXPORT_SCHEMA_VERSION",
+    "build_outreach_list",
+    "control_draw",
+    "outreach_summary",
     "SCORE_COLUMNS",
     "ScoringModels",
     "assign_tiers",

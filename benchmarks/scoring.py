@@ -1,0 +1,104 @@
+"""End-to-end scoring speed and memory at scale (not a test: run it by hand).
+
+    python benchmarks/scoring.py --customers 1000000 --transactions 10000000 --events 10000000 --reasons 100000
+
+Trains both models on the 20,000-customer demo retailer (not timed), writes
+synthetic Parquet inputs of the given size, then times in one fresh process:
+reading and validating the inputs, building features, both predictions, tiers,
+exact SHAP reasons for the top of the outreach list, and writing
+scores.parquet and outreach.csv. Peak memory is that process's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from features import write_inputs  # benchmarks/features.py
+
+from tierwise.config import DataConfig, EventsSource, TierwiseConfig, TransactionsSource
+
+
+def _config(folder: Path, reasons: int) -> TierwiseConfig:
+    return TierwiseConfig(
+        data=DataConfig(
+            transactions=TransactionsSource(path=str(folder / "transactions.parquet")),
+            events=EventsSource(path=str(folder / "events.parquet")),
+        ),
+        scoring={"reasons_top_n": reasons, "staleness_limit_days": 10_000},
+    )
+
+
+def _models():
+    """Both models trained on the demo retailer, without its customer table (the big inputs have none)."""
+    from tierwise.config import demo_config
+    from tierwise.inference import ScoringModels
+    from tierwise.inputs import inputs_from_frames
+    from tierwise.synthetic import generate_demo_data
+    from tierwise.training import train_models
+
+    demo = generate_demo_data(20_000, seed=7)
+    config = demo_config("unused")
+    inputs = inputs_from_frames(demo.transactions, events=demo.events, data=config.data, features=config.features)
+    trained = train_models(inputs, features=config.features, training=config.training)
+    metadata = {"active_lookback_days": config.training.active_lookback_days}
+    return ScoringModels(trained.churn, trained.value, metadata, "benchmark"), trained
+
+
+def measure(folder: Path, reasons: int) -> dict:
+    from tierwise.inference import score_customers
+    from tierwise.io import read_config_inputs, write_csv, write_parquet
+
+    models, trained = _models()
+    config = _config(folder, reasons)
+    began = time.perf_counter()
+    inputs = read_config_inputs(config)
+    loaded = time.perf_counter()
+    scores = score_customers(inputs, as_of="2026-01-01", config=config, models=models)
+    scored = time.perf_counter()
+    write_parquet(scores, folder / "out" / "scores.parquet")
+    write_csv(scores[scores["outreach_rank"].notna()], folder / "out" / "outreach.csv")
+    written = time.perf_counter()
+    return {
+        "customers_scored": len(scores),
+        "with_reasons": int(scores["reason_1"].notna().sum()),
+        "churn_trees": trained.churn.best_iteration_,
+        "read_and_validate_s": round(loaded - began, 1),
+        "features_predictions_tiers_reasons_s": round(scored - loaded, 1),
+        "write_outputs_s": round(written - scored, 1),
+        "total_s": round(written - began, 1),
+        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--transactions", type=int, default=10_000_000)
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--reasons", type=int, default=100_000)
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.reasons)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        write_inputs(folder, args.customers, args.transactions, args.events)
+        result = subprocess.run(
+            [sys.executable, __file__, "--measure", str(folder), "--reasons", str(args.reasons)],
+            check=True, capture_output=True, text=True,
+        )
+        figures = json.loads(result.stdout.strip().splitlines()[-1])
+    for key, value in figures.items():
+        print(f"{key:>38}: {value:,}" if isinstance(value, int) else f"{key:>38}: {value}")
+
+
+if __name__ == "__main__":
+    main()

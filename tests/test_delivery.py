@@ -1,0 +1,163 @@
+"""The outreach list, the CRM export contract and the database upsert."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tierwise.config import OutreachConfig
+from tierwise.errors import TierwiseError
+from tierwise.inference import EXPORT_COLUMNS, build_outreach_list, control_draw, outreach_summary
+from tierwise.io import upsert_outreach, write_export
+
+AS_OF = pd.Timestamp("2025-01-01")
+
+
+def scores(rows: list[tuple]) -> pd.DataFrame:
+    """Hand-made scores: (customer_id, churn_probability, predicted_value, tier)."""
+    frame = pd.DataFrame(rows, columns=["customer_id", "churn_probability", "predicted_value", "tier"])
+    n = len(frame)
+    frame["value_at_risk"] = frame["churn_probability"] * frame["predicted_value"]
+    frame["outreach_rank"] = pd.array(range(1, n + 1), dtype="Int64")
+    frame = frame.assign(
+        as_of=AS_OF, tier_action="call", risk_band="high", value_grade="VIP", lifecycle="active",
+        reason_1="No purchase for 94 days; usually buys every 21 days", reason_2=None, reason_3=None,
+        avg_days_between_orders=21.0, expected_next_order_date=pd.Timestamp("2024-10-20"), model_version="v1",
+    )
+    frame["expected_next_order_date"] = frame["expected_next_order_date"].astype("datetime64[us]")
+    frame["as_of"] = frame["as_of"].astype("datetime64[us]")
+    return frame
+
+
+def test_budget_stops_where_saving_no_longer_covers_the_cost():
+    table = scores([
+        ("a", 0.9, 1000.0, "VIP"),  # saving 0.9 * 1000 * 0.1 = 90
+        ("b", 0.5, 100.0, "VIP"),  # saving 5.0: exactly the cost, kept
+        ("c", 0.8, 40.0, "loyal"),  # saving 3.2 < 5: not worth a contact
+        ("d", 0.2, 2000.0, "loyal"),  # saving 40
+        ("e", 0.99, 10.0, "loyal"),  # saving 0.99
+    ])
+    config = OutreachConfig(rank_by="value_at_risk", cost_per_contact=5.0, save_rate=0.1, control_share=0.0)
+    outreach = build_outreach_list(table, config)
+    assert list(outreach["customer_id"]) == ["a", "d", "b"]
+    assert list(outreach["list_position"]) == [1, 2, 3]
+    assert outreach["expected_saving"].tolist() == pytest.approx([90.0, 40.0, 5.0])
+    summary = outreach_summary(outreach, config)
+    assert summary["contact_cost"] == 15.0 and summary["expected_net"] == pytest.approx(120.0)
+
+    capped = build_outreach_list(table, config.model_copy(update={"max_total_cost": 10.0}))
+    assert list(capped["customer_id"]) == ["a", "d"]
+    by_risk = build_outreach_list(table, OutreachConfig(control_share=0.0, tier_quotas={"loyal": 1}, top_k=2))
+    assert list(by_risk["customer_id"]) == ["e", "a"]  # most likely to lapse first; one loyal only
+    assert list(by_risk.columns) == EXPORT_COLUMNS
+
+
+def test_control_group_is_reproducible_per_customer_and_as_of():
+    ids = pd.Series([f"c{i}" for i in range(20_000)])
+    first = control_draw(ids, AS_OF, "tierwise")
+    np.testing.assert_array_equal(first, control_draw(ids, AS_OF, "tierwise"))
+    assert abs((first < 0.1).mean() - 0.1) < 0.01
+    # A customer's draw does not depend on who else is on the list.
+    np.testing.assert_array_equal(control_draw(ids[5000:], AS_OF, "tierwise"), first[5000:])
+    other_day = control_draw(ids, AS_OF + pd.Timedelta(days=7), "tierwise")
+    assert ((first < 0.1) != (other_day < 0.1)).mean() > 0.1
+    table = scores([(f"c{i}", 0.5, 10.0, "VIP") for i in range(500)])
+    outreach = build_outreach_list(table, OutreachConfig(control_share=0.2))
+    assert 70 < outreach["control"].sum() < 130
+
+
+def _export(tmp_path, table, scored_at="2025-01-01T06:00:00+00:00"):
+    outreach = build_outreach_list(table, OutreachConfig())
+    return outreach, write_export(outreach, tmp_path, schema_version=1, model_version="v1", as_of=AS_OF, scored_at=scored_at)
+
+
+def test_export_is_byte_identical_on_rerun_and_manifest_matches(tmp_path):
+    table = scores([(f"c{i}", 1 - i / 100, 10.0 + i, "VIP") for i in range(50)])
+    _, first = _export(tmp_path / "a", table)
+    _, second = _export(tmp_path / "b", table, scored_at="2025-01-02T06:00:00+00:00")
+    for name in ("outreach.csv", "outreach.parquet"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert first["files"] == second["files"] and first["scored_at"] != second["scored_at"]
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["row_count"] == 50 and manifest["columns"] == EXPORT_COLUMNS and manifest["as_of"] == "2025-01-01"
+    csv = (tmp_path / "a" / "outreach.csv").read_text(encoding="utf-8").splitlines()
+    assert csv[0] == ",".join(EXPORT_COLUMNS)
+    assert csv[1].startswith("c0,2025-01-01,1,")  # ISO dates, documented order
+
+
+def test_failure_while_writing_keeps_the_previous_export(tmp_path, monkeypatch):
+    table = scores([(f"c{i}", 0.5, 10.0, "VIP") for i in range(20)])
+    _export(tmp_path, table)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def broken_write(table, where, **kwargs):
+        with open(where, "wb") as handle:
+            handle.write(b"PAR1 half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr("tierwise.io.pq.write_table", broken_write)
+    with pytest.raises(OSError, match="disk full"):
+        _export(tmp_path, scores([(f"x{i}", 0.5, 10.0, "VIP") for i in range(5)]))
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no partial or temporary file
+
+
+def test_a_killed_writer_leaves_the_previous_export_intact(tmp_path):
+    table = scores([(f"c{i}", 0.5, 10.0, "VIP") for i in range(20)])
+    _export(tmp_path, table)
+    before = (tmp_path / "outreach.csv").read_bytes()
+    script = textwrap.dedent(f"""
+        import time, pandas as pd
+        from tierwise.io import write_csv
+        real = pd.DataFrame.to_csv
+        def slow(self, path, **kwargs):
+            with open(path, "w") as handle:
+                handle.write("customer_id,as_of\\nhalf")
+                handle.flush()
+            time.sleep(60)
+        pd.DataFrame.to_csv = slow
+        write_csv(pd.DataFrame({{"a": [1]}}), {str(tmp_path / "outreach.csv")!r})
+    """)
+    writer = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.time() + 60
+    while not list(tmp_path.glob(".outreach.csv.*.tmp")) and time.time() < deadline:
+        time.sleep(0.1)
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    assert (tmp_path / "outreach.csv").read_bytes() == before
+    assert list(tmp_path.glob(".outreach.csv.*.tmp"))  # the killed writer's leftover
+    _export(tmp_path, table)  # the next run removes it
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_upsert_updates_reruns_and_keeps_history(tmp_path):
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    table = scores([(f"c{i}", 0.5, 10.0 + i, "VIP") for i in range(30)])
+    outreach = build_outreach_list(table, OutreachConfig())
+    assert upsert_outreach(outreach, url, "tierwise_outreach") == 30
+    changed = outreach.assign(predicted_value=outreach["predicted_value"] + 1)
+    upsert_outreach(changed, url, "tierwise_outreach")  # rerun of the same as_of
+    later = outreach.assign(as_of=outreach["as_of"] + pd.Timedelta(days=7)).head(10)
+    upsert_outreach(later, url, "tierwise_outreach")
+    with sqlite3.connect(tmp_path / "crm.db") as connection:
+        rows = connection.execute(
+            "SELECT as_of, COUNT(*), COUNT(DISTINCT customer_id), MIN(predicted_value) FROM tierwise_outreach GROUP BY as_of"
+        ).fetchall()
+    assert rows == [("2025-01-01", 30, 30, 11.0), ("2025-01-08", 10, 10, 10.0)]
+
+
+def test_upsert_refuses_a_table_with_another_schema(tmp_path):
+    with sqlite3.connect(tmp_path / "crm.db") as connection:
+        connection.execute("CREATE TABLE tierwise_outreach (customer_id TEXT, score REAL)")
+    outreach = build_outreach_list(scores([("a", 0.5, 10.0, "VIP")]), OutreachConfig())
+    with pytest.raises(TierwiseError, match="tierwise_outreach: the table's columns differ from the export schema"):
+        upsert_outreach(outreach, f"sqlite:///{tmp_path / 'crm.db'}", "tierwise_outreach")
