@@ -1,6 +1,7 @@
 """Inference: batch scores, forward-looking tiers, reasons, from the registered models."""
 
 from tierwise.inference._explain import explain_customer, plot_waterfall
+from tierwise.inference._horizon import lapse_probability_over, records_before
 from tierwise.inference._models import ScoringModels, load_models
 from tierwise.inference._outreach import (
     EXPORT_COLUMNS,
@@ -26,9 +27,11 @@ __all__ = [
     "churn_contributions",
     "default_as_of",
     "explain_customer",
+    "lapse_probability_over",
     "load_models",
     "plot_waterfall",
     "reason_sentence",
+    "records_before",
     "score_customers",
     "top_reasons",
 ]

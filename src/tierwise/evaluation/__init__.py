@@ -1,0 +1,15 @@
+"""Evaluation on real data against the Buy-Till-You-Die standard."""
+
+from tierwise.evaluation._btyd import BetaGeoFit, GammaGammaFit, fit_bgnbd, fit_gamma_gamma, rfm_summary
+from tierwise.evaluation._cdnow import CdnowBenchmark, plot_decile_chart, run_cdnow_benchmark
+
+__all__ = [
+    "BetaGeoFit",
+    "CdnowBenchmark",
+    "GammaGammaFit",
+    "fit_bgnbd",
+    "fit_gamma_gamma",
+    "plot_decile_chart",
+    "rfm_summary",
+    "run_cdnow_benchmark",
+]
