@@ -446,3 +446,11 @@ def demo_config(data_dir: str | Path) -> TierwiseConfig:
             ),
         )
     )
+
+
+def cdnow_config(overrides: Sequence[str] = ()) -> TierwiseConfig:
+    """configs/cdnow.yaml as shipped in the package, so ``tierwise benchmark cdnow`` runs anywhere."""
+    from importlib import resources
+
+    text = resources.files("tierwise").joinpath("data/cdnow/cdnow.yaml").read_text(encoding="utf-8")
+    return config_from_dict(yaml.safe_load(text), origin="tierwise:data/cdnow/cdnow.yaml", overrides=overrides)
