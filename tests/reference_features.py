@@ -58,6 +58,9 @@ def reference_features(inputs, *, as_of, config: FeatureConfig) -> pd.DataFrame:
         row["net_spend_total"] = float(lines["amount"].sum())
         starts = [a for a in (orders["age_s"].max() if n else None, signup_age.get(cid)) if a is not None]
         row["tenure_days"] = max(starts) / DAY if starts else math.nan
+        tenure = row["tenure_days"]
+        row["frequency_orders_per_30d"] = 30.0 * n / tenure if tenure else math.nan
+        row["monetary_per_30d"] = 30.0 * row["monetary_total"] / tenure if tenure else math.nan
         gap_mean = gaps.mean() if len(gaps) else math.nan
         row["rhythm_gap_mean_days"] = gap_mean / DAY
         row["rhythm_gap_std_days"] = gaps.std(ddof=1) / DAY if len(gaps) > 1 else math.nan

@@ -30,6 +30,8 @@ class FeatureSpec:
     family: str = ""
 
 
+_TENURE_DAYS = f"GREATEST(o.first_order_age_s, c.signup_age_s) / {DAY_SECONDS}.0"
+
 # Gap statistics from exact integer sums (seconds), so they do not depend on summation order.
 _GAP_MEAN_S = "CAST(o.gap_sum_s AS DOUBLE) / NULLIF(o.gaps, 0)"
 _GAP_STD_S = (
@@ -57,8 +59,14 @@ def transaction_features(config: FeatureConfig) -> list[FeatureSpec]:
                     "largest single order", "currency", family="monetary"),
         FeatureSpec("net_spend_total", "COALESCE(l.net_spend, 0)",
                     "total spend net of refunds and returns", "currency", family="monetary"),
-        FeatureSpec("tenure_days", f"GREATEST(o.first_order_age_s, c.signup_age_s) / {DAY_SECONDS}.0",
+        FeatureSpec("tenure_days", _TENURE_DAYS,
                     "days since the first purchase or signup, whichever came first", "days", family="tenure"),
+        FeatureSpec("frequency_orders_per_30d", f"30.0 * COALESCE(o.orders, 0) / NULLIF({_TENURE_DAYS}, 0)",
+                    "orders per 30 days since the first purchase or signup (comparable across customer ages)",
+                    "orders per 30 days", family="frequency"),
+        FeatureSpec("monetary_per_30d", f"30.0 * COALESCE(o.order_value_sum, 0) / NULLIF({_TENURE_DAYS}, 0)",
+                    "order value per 30 days since the first purchase or signup (comparable across customer ages)",
+                    "currency per 30 days", family="monetary"),
         FeatureSpec("rhythm_gap_mean_days", f"{_GAP_MEAN_S} / {DAY_SECONDS}.0",
                     "average days between orders", "days", family="rhythm"),
         FeatureSpec("rhythm_gap_std_days", f"{_GAP_STD_S} / {DAY_SECONDS}.0",
