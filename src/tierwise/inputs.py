@@ -50,6 +50,19 @@ def _example(values: pd.Series) -> str:
     return repr(str(values.iloc[0]))
 
 
+def _refuse_missing(missing: pd.Series, origin: str, column: str, what: str) -> None:
+    """One line naming how many rows lack ``what`` and the first such data row."""
+    if missing.any():
+        first_row = int(np.flatnonzero(missing.to_numpy())[0]) + 1
+        raise InputDataError(f"{origin}: column '{column}': {int(missing.sum())} rows have no {what}, e.g. data row {first_row}")
+
+
+def _as_text(raw: pd.Series) -> pd.Series:
+    """Values as strings, with empty or blank cells as missing."""
+    text = raw.astype("str").where(raw.notna())
+    return text.where(text.str.strip().ne(""))
+
+
 def _require_columns(raw: pd.DataFrame, wanted: dict[str, str | None], origin: str) -> None:
     for role, column in wanted.items():
         if column is not None and column not in raw.columns:
@@ -65,14 +78,7 @@ def _require_rows(raw: pd.DataFrame, origin: str) -> None:
 
 
 def _parse_ids(raw: pd.Series, origin: str, column: str) -> pd.Series:
-    missing = raw.isna()
-    if raw.dtype == object or pd.api.types.is_string_dtype(raw):
-        missing |= raw.astype("str").str.strip().eq("")
-    if missing.any():
-        first_row = int(np.flatnonzero(missing.to_numpy())[0]) + 1
-        raise InputDataError(
-            f"{origin}: column '{column}': {int(missing.sum())} rows have no customer id, e.g. data row {first_row}"
-        )
+    _refuse_missing(_as_text(raw).isna(), origin, column, "customer id")
     if pd.api.types.is_float_dtype(raw):
         fractional = raw != np.floor(raw)
         if fractional.any():
@@ -91,8 +97,7 @@ def _parse_timestamps(raw: pd.Series, origin: str, column: str, fmt: str | None,
             parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
         bad = pd.Series(False, index=raw.index)
     else:
-        text = raw.astype("str").where(raw.notna())
-        text = text.where(text.str.strip().ne(""))
+        text = _as_text(raw)
         parsed = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
         bad = parsed.isna() & text.notna()
         if bad.any():
@@ -100,12 +105,8 @@ def _parse_timestamps(raw: pd.Series, origin: str, column: str, fmt: str | None,
             raise InputDataError(
                 f"{origin}: column '{column}': {int(bad.sum())} rows are not dates {how}, e.g. {_example(raw[bad])}"
             )
-    if required and parsed.isna().any():
-        missing = parsed.isna()
-        first_row = int(np.flatnonzero(missing.to_numpy())[0]) + 1
-        raise InputDataError(
-            f"{origin}: column '{column}': {int(missing.sum())} rows have no timestamp, e.g. data row {first_row}"
-        )
+    if required:
+        _refuse_missing(parsed.isna(), origin, column, "timestamp")
     return parsed.astype("datetime64[us]")
 
 
@@ -116,8 +117,7 @@ def _parse_numbers(raw: pd.Series, origin: str, column: str, *, required: bool) 
         parsed = raw.astype("float64")
         not_number = pd.Series(False, index=raw.index)
     else:
-        text = raw.astype("str").where(raw.notna())
-        text = text.where(text.str.strip().ne(""))
+        text = _as_text(raw)
         parsed = pd.to_numeric(text, errors="coerce").astype("float64")
         not_number = parsed.isna() & text.notna()
     not_number |= np.isinf(parsed)
@@ -125,12 +125,8 @@ def _parse_numbers(raw: pd.Series, origin: str, column: str, *, required: bool) 
         raise InputDataError(
             f"{origin}: column '{column}': {int(not_number.sum())} rows are not numbers, e.g. {_example(raw[not_number])}"
         )
-    if required and parsed.isna().any():
-        missing = parsed.isna()
-        first_row = int(np.flatnonzero(missing.to_numpy())[0]) + 1
-        raise InputDataError(
-            f"{origin}: column '{column}': {int(missing.sum())} rows have no value, e.g. data row {first_row}"
-        )
+    if required:
+        _refuse_missing(parsed.isna(), origin, column, "value")
     return parsed
 
 
@@ -193,12 +189,7 @@ def standardize_events(raw: pd.DataFrame, source: EventsSource, *, origin: str, 
     cols = source.columns
     _require_columns(raw, cols.model_dump(), origin)
     event_type = raw[cols.event_type]
-    if event_type.isna().any():
-        missing = event_type.isna()
-        first_row = int(np.flatnonzero(missing.to_numpy())[0]) + 1
-        raise InputDataError(
-            f"{origin}: column '{cols.event_type}': {int(missing.sum())} rows have no event type, e.g. data row {first_row}"
-        )
+    _refuse_missing(_as_text(event_type).isna(), origin, cols.event_type, "event type")
     out = pd.DataFrame(
         {
             "customer_id": _parse_ids(raw[cols.customer_id], origin, cols.customer_id),
