@@ -168,3 +168,23 @@ def test_score_options_reach_the_export_and_database(store, tmp_path, capsys, mo
 
     with sqlite3.connect(tmp_path / "crm.db") as connection:
         assert connection.execute("SELECT COUNT(*) FROM tierwise_outreach").fetchone()[0] == len(exported)
+
+
+def test_models_load_by_alias_version_and_run(store, small_demo_config):
+    from mlflow.tracking import MlflowClient
+
+    from tierwise.training import tracking_uri
+
+    run_id = MlflowClient(tracking_uri()).get_model_version("tierwise-churn", "1").run_id
+    inputs = read_config_inputs(small_demo_config)
+    from tierwise.features import build_features
+
+    features = build_features(inputs, as_of="2025-06-01", config=small_demo_config.features)
+    columns = model_features(inputs, small_demo_config.features)
+    predictions = [
+        load_models(small_demo_config.registry, selector).churn.predict_proba(features[columns])[:, 1]
+        for selector in ("champion", "1", f"runs:/{run_id}")
+    ]
+    np.testing.assert_array_equal(predictions[0], predictions[1])
+    np.testing.assert_array_equal(predictions[0], predictions[2])
+    assert load_models(small_demo_config.registry, f"runs:/{run_id}").version == f"runs:/{run_id}"

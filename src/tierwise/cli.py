@@ -38,10 +38,10 @@ SetOption = Annotated[
 ]
 TransactionsOption = Annotated[Optional[Path], typer.Option(help="Transactions file; keeps the config's columns and format.")]
 EventsOption = Annotated[Optional[Path], typer.Option(help="Engagement events file; keeps the config's columns and format.")]
+CustomersOption = Annotated[Optional[Path], typer.Option(help="Customer table file; keeps the config's columns and format.")]
 TuneOption = Annotated[
     int, typer.Option("--tune", min=0, help="Optuna trials per model on the validation snapshot (0: defaults).")
 ]
-CustomersOption = Annotated[Optional[Path], typer.Option(help="Customer table file; keeps the config's columns and format.")]
 
 
 def _configure(
@@ -192,11 +192,9 @@ def promote(config: ConfigOption, set_: SetOption = None) -> None:
     console.print("champion -> " + ", ".join(f"{name} v{version}" for name, version in moved.items()))
 
 
-def _model_option_help() -> str:
-    return "champion, candidate, a version number, or runs:/<run id>."
-
-
-ModelOption = Annotated[str, typer.Option("--model", help=_model_option_help())]
+ModelOption = Annotated[
+    str, typer.Option("--model", help="champion, candidate, a version number, or runs:/<run id>.")
+]
 AsOfOption = Annotated[
     Optional[str], typer.Option("--as-of", help="Cutoff date; default: the day after the last transaction.")
 ]
