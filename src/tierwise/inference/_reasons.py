@@ -63,6 +63,10 @@ def reason_sentence(feature: str, row: Mapping[str, object], spec: FeatureSpec |
         return f"Only {orders:.0f} order{'s' if orders != 1 else ''} so far: no buying rhythm yet"
     if feature in ("rhythm_gap_mean_days", "rhythm_gap_std_days"):
         return f"Buys every {_days(gap)} on average" if has_gap else f"Irregular buying ({_days(value)} spread)"
+    if feature == "frequency_orders_per_30d" and not missing:
+        return f"{value:.2f} orders per 30 days since becoming a customer"
+    if feature == "monetary_per_30d" and not missing:
+        return f"Spends {_money(value)} per 30 days on average"
     if feature == "refund_share" and not missing:
         return f"Returned {value:.0%} of purchase value"
     if feature == "refund_count":
