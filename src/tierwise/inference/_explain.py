@@ -63,11 +63,17 @@ def plot_waterfall(explanation: pd.DataFrame, ax: Axes, *, top: int = 12) -> Axe
     steps = ([rest] if labels else []) + shown["contribution"].tolist()
     labels += [f"{f} = {v:.4g}" if isinstance(v, float) else f"{f} = {v}" for f, v in zip(shown["feature"], shown["value"], strict=True)]
     start = explanation.attrs["bias"]
+    reached = [start]
     for position, (label, step) in enumerate(zip(labels, steps, strict=True)):
         ax.barh(position, step, left=start, color="tab:red" if step > 0 else "tab:blue")
         start += step
+        reached.append(start)
     ax.set_yticks(range(len(labels)), labels)
-    ax.axvline(explanation.attrs["bias"], color="grey", linestyle=":")
+    ax.axvline(explanation.attrs["bias"], color="grey", linestyle=":", label="average customer")
+    ax.axvline(start, color="black", linewidth=1, label="this customer")
+    pad = 0.08 * (max(reached) - min(reached) or 1.0)
+    ax.set_xlim(min(reached) - pad, max(reached) + pad)
+    ax.legend(loc="lower right")
     ax.set(
         xlabel="log-odds of lapsing",
         title=f"Customer {explanation.attrs['customer_id']}: churn probability {explanation.attrs['churn_probability']:.0%}",
