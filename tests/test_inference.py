@@ -56,7 +56,9 @@ def test_score_writes_every_customer_once_with_one_tier(store, tmp_path, capsys,
     scores = pd.read_parquet(tmp_path / "out" / "scores.parquet")
     assert scores["customer_id"].is_unique
     assert scores["tier"].notna().all() and scores["tier_action"].notna().all()
-    assert {"lost", "prospect"} <= set(scores["lifecycle"])
+    assert {"lost", "prospect", "new", "active"} <= set(scores["lifecycle"])
+    assert (scores.loc[scores["lifecycle"] == "new", "tier"] == "new customer").all()
+    assert (scores.loc[scores["lifecycle"] == "prospect", "tier"] == "prospect").all()
     lost = scores[scores["lifecycle"] == "lost"]
     assert (lost["tier"] == "lost").all() and lost["churn_probability"].isna().all() and lost["outreach_rank"].isna().all()
     ranked = scores.dropna(subset=["outreach_rank"]).sort_values("outreach_rank")

@@ -7,6 +7,7 @@ import pytest
 
 from cli_helpers import run_cli
 from tierwise.config import DataConfig, FeatureConfig, TransactionsSource
+from tierwise.errors import InputDataError
 from tierwise.inputs import inputs_from_frames
 
 CONFIG = """
@@ -109,3 +110,14 @@ def test_cli_prints_warnings(tmp_path, capsys, monkeypatch):
     code, _, err = _run_features(tmp_path, capsys, monkeypatch, "tx.csv", GOOD + "1,2024-01-01,10.5\n")
     assert code == 0
     assert "warning:" in err and "1 rows repeat an earlier row" in " ".join(err.split())
+
+
+def test_integer_and_string_ids_are_both_accepted():
+    data = DataConfig(transactions=TransactionsSource(path="t"))
+    as_int = pd.DataFrame({"customer_id": [1, 2, 10], "timestamp": ["2024-01-01"] * 3, "amount": [1.0, 2.0, 3.0]})
+    as_text = as_int.assign(customer_id=["001", "002", "010"])
+    assert list(inputs_from_frames(as_int, data=data, features=FeatureConfig()).transactions["customer_id"]) == ["1", "2", "10"]
+    assert list(inputs_from_frames(as_text, data=data, features=FeatureConfig()).transactions["customer_id"]) == ["001", "002", "010"]
+    with_gap = as_int.assign(customer_id=[1.0, None, 3.0])
+    with pytest.raises(InputDataError, match="1 rows have no customer id, e.g. data row 2"):
+        inputs_from_frames(with_gap, data=data, features=FeatureConfig())

@@ -64,7 +64,7 @@ def generate_demo_data(n_customers: int = 20_000, *, seed: int = 7) -> DemoData:
     horizon = float((DEMO_END - DEMO_START).days)
     ids = np.char.add("C", np.char.zfill(np.arange(1, n + 1).astype(str), 7))
 
-    signup = rng.random(n) * (horizon - 30.0)
+    signup = rng.random(n) * (horizon - 1.0)
     region = rng.integers(0, len(REGIONS), n)
     channel = rng.choice(len(CHANNELS), n, p=[0.45, 0.25, 0.15, 0.15])
     loyalty = rng.random(n) < 0.3
