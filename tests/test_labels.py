@@ -57,3 +57,9 @@ def test_contractual_churn_uses_the_cancellation_event():
         inputs, as_of="2024-01-01", churn_horizon_days=30, value_horizon_days=30, cancellation_event="cancel"
     ).set_index("customer_id")
     assert labels["lapsed"].to_dict() == {"a": 1, "b": 0, "c": 0}
+
+
+def test_only_the_requested_labels_are_built():
+    inputs = _inputs([("a", "2024-01-05", 5.0), ("b", "2024-06-01", 1.0)])
+    assert list(make_labels(inputs, as_of="2024-01-01", churn_horizon_days=30).columns) == ["customer_id", "as_of", "lapsed"]
+    assert list(make_labels(inputs, as_of="2024-01-01", value_horizon_days=30).columns) == ["customer_id", "as_of", "value"]

@@ -80,7 +80,7 @@ def _rfm_baselines(calibration: InputData, config: TierwiseConfig, features: pd.
     """RFM score (3-15) and each score's mean spend over the next 13 weeks at an earlier cutoff, per day."""
     earlier = CALIBRATION_END - pd.Timedelta(days=91)
     past = build_features(calibration, as_of=earlier, config=config.features)
-    labels = make_labels(calibration, as_of=earlier, churn_horizon_days=91, value_horizon_days=91)
+    labels = make_labels(calibration, as_of=earlier, value_horizon_days=91)
     past = past.merge(labels[["customer_id", "value"]], on="customer_id", how="left").fillna({"value": 0.0})
     per_day = rfm_lookup(rfm_score(past), past["value"] / 91, rfm_score(features))
     return rfm_score(features), pd.Series(per_day, index=features["customer_id"])

@@ -34,49 +34,61 @@ def make_labels(
     inputs: InputData,
     *,
     as_of: AsOf,
-    churn_horizon_days: int,
-    value_horizon_days: int,
+    churn_horizon_days: int | None = None,
+    value_horizon_days: int | None = None,
     cancellation_event: str | None = None,
 ) -> pd.DataFrame:
     """What each customer did in the windows after ``as_of``.
 
     Returns one row per customer with any transaction (or event) in the data:
-    ``customer_id``, ``lapsed`` (1 when no purchase in ``[as_of, as_of +
-    churn_horizon_days)``, or, when ``cancellation_event`` is set, 1 when that
-    event occurs in the window) and ``value`` (net spend in ``[as_of, as_of +
-    value_horizon_days)``, 0 when nothing was bought).
+    ``customer_id``, ``as_of`` and, for each horizon given, ``lapsed`` (1 when
+    no purchase in ``[as_of, as_of + churn_horizon_days)``, or, when
+    ``cancellation_event`` is set, 1 when that event occurs in the window) and
+    ``value`` (net spend in ``[as_of, as_of + value_horizon_days)``, 0 when
+    nothing was bought).
 
     Raises :class:`InputDataError` when a window would reach past the data end:
     such a label would call customers lapsed who simply were not observed yet.
     """
+    horizons = [h for h in (churn_horizon_days, value_horizon_days) if h is not None]
+    if not horizons:
+        raise ValueError("make_labels needs churn_horizon_days, value_horizon_days or both")
     cutoff = normalize_as_of(as_of)
     end = data_end(inputs)
-    longest = max(churn_horizon_days, value_horizon_days)
+    longest = max(horizons)
     if cutoff + pd.Timedelta(days=longest) > end:
         raise InputDataError(
             f"labels at {cutoff.date()}: a {longest}-day window reaches past the end of the data ({end.date()})"
         )
-    if cancellation_event is None:
-        churn_rows = f"SELECT customer_id FROM transactions, p WHERE amount >= 0 AND {_in_window(churn_horizon_days)}"
-    else:
-        churn_rows = (
-            f"SELECT customer_id FROM events, p WHERE event_type = {quote_literal(cancellation_event)} "
-            f"AND {_in_window(churn_horizon_days)}"
+    outputs, ctes = [], []
+    if churn_horizon_days is not None:
+        if cancellation_event is None:
+            hits = f"SELECT customer_id FROM transactions, p WHERE amount >= 0 AND {_in_window(churn_horizon_days)}"
+        else:
+            hits = (
+                f"SELECT customer_id FROM events, p WHERE event_type = {quote_literal(cancellation_event)} "
+                f"AND {_in_window(churn_horizon_days)}"
+            )
+        # A purchase in the window means the customer stayed; a cancellation means they left.
+        if_hit, if_no_hit = ("0", "1") if cancellation_event is None else ("1", "0")
+        ctes.append(f"churn_hits AS ({hits})")
+        outputs.append(
+            f"CASE WHEN e.customer_id IN (SELECT customer_id FROM churn_hits) THEN {if_hit} ELSE {if_no_hit} END AS lapsed"
         )
-    # A purchase in the window means the customer stayed; a cancellation means they left.
-    if_hit, if_no_hit = ("0", "1") if cancellation_event is None else ("1", "0")
+    value_join = ""
+    if value_horizon_days is not None:
+        ctes.append(
+            "value_sums AS (SELECT customer_id, SUM(CAST(amount AS DECIMAL(18, 4))) AS value "
+            f"FROM transactions, p WHERE {_in_window(value_horizon_days)} GROUP BY customer_id)"
+        )
+        outputs.append("CAST(COALESCE(v.value, 0) AS DOUBLE) AS value")
+        value_join = "LEFT JOIN value_sums v ON v.customer_id = e.customer_id"
     sql = f"""
 WITH p AS (SELECT CAST('{cutoff.isoformat(sep=" ")}' AS TIMESTAMP) AS as_of_ts),
-churn_hits AS ({churn_rows}),
-value_sums AS (
-  SELECT customer_id, SUM(CAST(amount AS DECIMAL(18, 4))) AS value
-  FROM transactions, p WHERE {_in_window(value_horizon_days)} GROUP BY customer_id
-),
+{", ".join(ctes)},
 everyone AS (SELECT customer_id FROM transactions UNION SELECT customer_id FROM events)
-SELECT e.customer_id,
-       CASE WHEN e.customer_id IN (SELECT customer_id FROM churn_hits) THEN {if_hit} ELSE {if_no_hit} END AS lapsed,
-       CAST(COALESCE(v.value, 0) AS DOUBLE) AS value
-FROM everyone e LEFT JOIN value_sums v ON v.customer_id = e.customer_id
+SELECT e.customer_id, {", ".join(outputs)}
+FROM everyone e {value_join}
 ORDER BY e.customer_id
 """
     connection = duckdb.connect()
@@ -86,6 +98,7 @@ ORDER BY e.customer_id
         labels = connection.execute(sql).df()
     finally:
         connection.close()
-    labels["lapsed"] = labels["lapsed"].astype("int8")
+    if "lapsed" in labels:
+        labels["lapsed"] = labels["lapsed"].astype("int8")
     labels.insert(1, "as_of", pd.Series(cutoff, index=labels.index, dtype="datetime64[us]"))
     return labels

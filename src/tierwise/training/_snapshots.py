@@ -87,7 +87,7 @@ class SnapshotBuilder:
         features = self.features_at(as_of)
         active = features[features["recency_days"] <= self.training.active_lookback_days]
         labels = make_labels(
-            self.inputs, as_of=as_of, churn_horizon_days=self.training.churn_horizon_days, value_horizon_days=1,
+            self.inputs, as_of=as_of, churn_horizon_days=self.training.churn_horizon_days,
             cancellation_event=self.training.cancellation_event,
         )
         return active.merge(labels[["customer_id", "lapsed"]], on="customer_id", how="left", validate="one_to_one")
@@ -95,11 +95,11 @@ class SnapshotBuilder:
     def value_rows(self, as_of: pd.Timestamp, horizon_days: int) -> pd.DataFrame:
         """Every customer seen before ``as_of`` with ``value`` and ``previous_value`` (the window before)."""
         features = self.features_at(as_of)
-        labels = make_labels(self.inputs, as_of=as_of, churn_horizon_days=1, value_horizon_days=horizon_days)
+        labels = make_labels(self.inputs, as_of=as_of, value_horizon_days=horizon_days)
         rows = features.merge(labels[["customer_id", "value"]], on="customer_id", how="left", validate="one_to_one")
         rows["value"] = rows["value"].fillna(0.0)
         previous = make_labels(
-            self.inputs, as_of=as_of - pd.Timedelta(days=horizon_days), churn_horizon_days=1, value_horizon_days=horizon_days
+            self.inputs, as_of=as_of - pd.Timedelta(days=horizon_days), value_horizon_days=horizon_days
         )
         rows = rows.merge(
             previous[["customer_id", "value"]].rename(columns={"value": "previous_value"}), on="customer_id", how="left"
