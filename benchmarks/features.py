@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _process import measure_in_fresh_process, peak_rss_gib, print_figures
 
 
 def write_inputs(folder: Path, customers: int, transactions: int, events: int, seed: int = 0) -> None:
@@ -73,7 +72,7 @@ def measure(folder: Path, as_of: str) -> dict:
         "read_and_validate_s": round(loaded - began, 2),
         "build_features_s": round(built - loaded, 2),
         "total_s": round(built - began, 2),
-        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+        "peak_rss_gib": peak_rss_gib(),
     }
 
 
@@ -93,13 +92,8 @@ def main() -> None:
         began = time.perf_counter()
         write_inputs(folder, args.customers, args.transactions, args.events)
         print(f"generated inputs in {time.perf_counter() - began:.1f} s", file=sys.stderr)
-        result = subprocess.run(
-            [sys.executable, __file__, "--measure", str(folder), "--as-of", args.as_of],
-            check=True, capture_output=True, text=True,
-        )
-        figures = json.loads(result.stdout)
-    for key, value in figures.items():
-        print(f"{key:>22}: {value:,}" if isinstance(value, int) else f"{key:>22}: {value}")
+        figures = measure_in_fresh_process(__file__, str(folder), "--as-of", args.as_of)
+    print_figures(figures)
 
 
 if __name__ == "__main__":

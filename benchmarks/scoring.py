@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from _process import measure_in_fresh_process, peak_rss_gib, print_figures
 from features import write_inputs  # benchmarks/features.py
 
 from tierwise.config import DataConfig, EventsSource, TierwiseConfig, TransactionsSource
@@ -73,7 +71,7 @@ def measure(folder: Path, reasons: int) -> dict:
         "features_predictions_tiers_reasons_s": round(scored - loaded, 1),
         "write_outputs_s": round(written - scored, 1),
         "total_s": round(written - began, 1),
-        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+        "peak_rss_gib": peak_rss_gib(),
     }
 
 
@@ -91,13 +89,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         write_inputs(folder, args.customers, args.transactions, args.events)
-        result = subprocess.run(
-            [sys.executable, __file__, "--measure", str(folder), "--reasons", str(args.reasons)],
-            check=True, capture_output=True, text=True,
-        )
-        figures = json.loads(result.stdout.strip().splitlines()[-1])
-    for key, value in figures.items():
-        print(f"{key:>38}: {value:,}" if isinstance(value, int) else f"{key:>38}: {value}")
+        figures = measure_in_fresh_process(__file__, str(folder), "--reasons", str(args.reasons))
+    print_figures(figures)
 
 
 if __name__ == "__main__":

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _process import measure_in_fresh_process, peak_rss_gib, print_figures
 
 from tierwise.config import TrainingConfig, demo_config
 from tierwise.io import read_config_inputs, write_demo_data
@@ -46,7 +45,7 @@ def measure(folder: Path, snapshots: int) -> dict:
         "value_rounds": models.value.best_iteration_,
         "read_and_validate_s": round(loaded - began, 1),
         "features_labels_and_fits_s": round(trained - loaded, 1),
-        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+        "peak_rss_gib": peak_rss_gib(),
     }
 
 
@@ -65,14 +64,8 @@ def main() -> None:
         events = demo.events.sample(n=min(args.events, len(demo.events)), random_state=0).sort_index()
         write_demo_data(DemoData(demo.transactions, events, demo.customers), tmp)
         del demo, events
-        result = subprocess.run(
-            [sys.executable, __file__, "--measure", tmp, "--snapshots", str(args.snapshots)],
-            check=True, capture_output=True, text=True,
-        )
-        figures = json.loads(result.stdout.strip().splitlines()[-1])
-    print(f"customers: {args.customers:,}")
-    for key, value in figures.items():
-        print(f"{key:>28}: {value:,}" if isinstance(value, int) else f"{key:>28}: {value}")
+        figures = measure_in_fresh_process(__file__, tmp, "--snapshots", str(args.snapshots))
+    print_figures({"customers": args.customers, **figures})
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ def plot_waterfall(explanation: pd.DataFrame, ax: Axes, *, top: int = 12) -> Axe
     labels += [f"{f} = {v:.4g}" if isinstance(v, float) else f"{f} = {v}" for f, v in zip(shown["feature"], shown["value"], strict=True)]
     start = explanation.attrs["bias"]
     reached = [start]
-    for position, (label, step) in enumerate(zip(labels, steps, strict=True)):
+    for position, step in enumerate(steps):
         ax.barh(position, step, left=start, color="tab:red" if step > 0 else "tab:blue")
         start += step
         reached.append(start)

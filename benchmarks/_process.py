@@ -1,0 +1,24 @@
+"""Run a benchmark's measured step in a fresh process, so its peak memory is that step's own."""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+
+
+def peak_rss_gib() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
+
+
+def measure_in_fresh_process(script: str, *args: str) -> dict:
+    """Run ``script --measure ...`` and return the JSON figures it prints last."""
+    result = subprocess.run([sys.executable, script, "--measure", *args], check=True, capture_output=True, text=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def print_figures(figures: dict) -> None:
+    width = max(map(len, figures)) + 2
+    for key, value in figures.items():
+        print(f"{key:>{width}}: {value:,}" if isinstance(value, int) else f"{key:>{width}}: {value}")
