@@ -101,7 +101,7 @@ def _parse_timestamps(raw: pd.Series, origin: str, column: str, fmt: str | None,
         parsed = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
         bad = parsed.isna() & text.notna()
         if bad.any():
-            how = f"in format {fmt!r}" if fmt else "ISO dates (set timestamp_format for others)"
+            how = f"in format {fmt!r}" if fmt else "in ISO format (set timestamp_format for another)"
             raise InputDataError(
                 f"{origin}: column '{column}': {int(bad.sum())} rows are not dates {how}, e.g. {_example(raw[bad])}"
             )
