@@ -137,17 +137,22 @@ def _write_atomically(target: str | Path, write: Callable[[Path], None]) -> Path
     return Path(target)
 
 
+def _parquet_to(frame: pd.DataFrame, path: Path) -> None:
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, compression="zstd")
+
+
+def _csv_to(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False, encoding="utf-8", date_format="%Y-%m-%d", lineterminator="\n")
+
+
 def write_parquet(frame: pd.DataFrame, target: str | Path) -> Path:
     """Write a DataFrame as Parquet, atomically, with the same bytes for the same frame."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    return _write_atomically(target, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    return _write_atomically(target, lambda tmp: _parquet_to(frame, tmp))
 
 
 def write_csv(frame: pd.DataFrame, target: str | Path) -> Path:
     """Write a DataFrame as UTF-8 CSV with ISO dates, atomically."""
-    return _write_atomically(
-        target, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8", date_format="%Y-%m-%d", lineterminator="\n")
-    )
+    return _write_atomically(target, lambda tmp: _csv_to(frame, tmp))
 
 
 def write_demo_data(demo: DemoData, out_dir: str | Path, file_format: FileFormat = "parquet") -> list[Path]:
@@ -185,13 +190,10 @@ def write_export(
     """
     out_dir = Path(out_dir)
     csv_path, parquet_path = out_dir / "outreach.csv", out_dir / "outreach.parquet"
-    table = pa.Table.from_pandas(outreach, preserve_index=False)
     # Both files are staged first and renamed into place only when both are complete.
     with atomic_path(csv_path) as csv_tmp, atomic_path(parquet_path) as parquet_tmp:
-        _export_csv_frame(outreach).to_csv(
-            csv_tmp, index=False, encoding="utf-8", date_format="%Y-%m-%d", lineterminator="\n"
-        )
-        pq.write_table(table, parquet_tmp, compression="zstd")
+        _csv_to(_export_csv_frame(outreach), csv_tmp)
+        _parquet_to(outreach, parquet_tmp)
     manifest = {
         "schema_version": schema_version,
         "columns": list(outreach.columns),
