@@ -87,7 +87,7 @@ def test_pred_contrib_is_exact_tree_shap_and_reasons_follow_it(store, small_demo
     active = features[features["recency_days"] <= 365].head(60)
     columns = model_features(inputs, small_demo_config.features)
     ours = churn_contributions(models.churn, active[columns])
-    prepared = models.churn._prepare(active[columns], fitting=False)
+    prepared = models.churn.prepare(active[columns])
     theirs = shap.TreeExplainer(models.churn.booster_).shap_values(prepared)
     np.testing.assert_allclose(ours.drop(columns="bias").to_numpy(), np.asarray(theirs), atol=1e-6)
 

@@ -23,7 +23,7 @@ _TREND = re.compile(r"^(?P<stem>.+)_trend_(?P<days>\d+)d_vs_prior_\d+d$")
 
 def churn_contributions(model: ChurnModel, X: pd.DataFrame) -> pd.DataFrame:
     """Per-customer SHAP values (log-odds of lapsing), one column per feature plus ``bias``."""
-    prepared = model._prepare(X, fitting=False)
+    prepared = model.prepare(X)
     values = model.booster_.predict(prepared, pred_contrib=True, num_iteration=model.best_iteration_)
     return pd.DataFrame(values, index=X.index, columns=[*model.feature_names_in_, "bias"])
 

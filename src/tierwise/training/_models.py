@@ -65,9 +65,13 @@ class _BoosterModel(BaseEstimator):
         self.validation_loss_ = float(booster.best_score["valid_0"][params["metric"]])
         return booster
 
-    def raw_predict(self, X: pd.DataFrame) -> np.ndarray:
+    def prepare(self, X: pd.DataFrame) -> pd.DataFrame:
+        """``X`` as the booster expects it: training column order and categorical levels."""
         check_is_fitted(self, "booster_")
-        return self.booster_.predict(self._prepare(X, fitting=False), num_iteration=self.best_iteration_)
+        return self._prepare(X, fitting=False)
+
+    def raw_predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.booster_.predict(self.prepare(X), num_iteration=self.best_iteration_)
 
 
 class ChurnModel(ClassifierMixin, _BoosterModel):
