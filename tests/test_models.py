@@ -12,7 +12,16 @@ from sklearn.metrics import brier_score_loss
 
 from tierwise.config import ChurnModelConfig, TrainingConfig, load_config
 from tierwise.io import read_config_inputs
-from tierwise.training import ChurnModel, ValueModel, data_end, fitted_value_horizon, normalized_gini, plan_snapshots
+from tierwise.training import (
+    ChurnModel,
+    ValueModel,
+    churn_metrics,
+    data_end,
+    fitted_value_horizon,
+    normalized_gini,
+    plan_snapshots,
+    value_metrics,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,6 +90,21 @@ def test_normalized_gini_bounds():
     actual = np.array([0, 0, 5, 10, 100.0])
     assert normalized_gini(actual, actual) == pytest.approx(1.0)
     assert normalized_gini(actual, -actual) < 0
+
+
+def test_tied_scores_count_at_their_average_whatever_the_row_order():
+    # 20 customers, top decile = 2 places; the three tied at the top share them.
+    actual = np.array([90.0, 0.0, 30.0] + [1.0] * 17)
+    tied = np.array([5.0, 5.0, 5.0] + [1.0] * 17)
+    expected_share = 2 * (120 / 3) / actual.sum()
+    for order in (np.arange(20), np.arange(20)[::-1], np.r_[1, 2, 0, 3:20]):
+        metrics = value_metrics(actual[order], tied[order])
+        assert metrics["top_decile_revenue_share"] == pytest.approx(expected_share)
+        assert normalized_gini(actual[order], tied[order]) == pytest.approx(normalized_gini(actual, tied))
+    lapsed = np.array([1, 0, 0] + [0] * 17)
+    precision = churn_metrics(lapsed, tied, is_probability=False)["precision_top_decile"]
+    assert precision == pytest.approx(1 / 3)
+    assert churn_metrics(lapsed[::-1], tied[::-1], is_probability=False)["precision_top_decile"] == pytest.approx(1 / 3)
 
 
 def test_tuning_is_reproducible_and_uses_only_the_validation_snapshot():

@@ -10,17 +10,29 @@ from sklearn.metrics import average_precision_score, brier_score_loss, log_loss,
 RFM_FEATURES = ("recency_days", "frequency_orders", "monetary_total")
 
 
-def _top_decile(score: np.ndarray) -> np.ndarray:
-    """Indices of the 10% highest scores (ties broken by position, so the count is exact)."""
+def _tie_averaged(values: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """``values`` with each group of equal scores replaced by its mean.
+
+    A ranking that ties customers says nothing about their order, so metrics
+    that cut or accumulate along the ranking count a tied group at its average,
+    which is what a random order within the group gives on average; breaking
+    ties by position would let row order (often customer id, so signup date)
+    decide.
+    """
+    return pd.Series(values).groupby(score).transform("mean").to_numpy(float)
+
+
+def _top_decile_sum(values: np.ndarray, score: np.ndarray) -> float:
+    """Sum of ``values`` over the 10% highest scores, a tie at the cut counted at its average."""
     k = max(1, int(np.ceil(len(score) * 0.1)))
-    return np.argsort(-score, kind="stable")[:k]
+    order = np.argsort(-score, kind="stable")
+    return float(_tie_averaged(values, score)[order[:k]].sum())
 
 
 def churn_metrics(lapsed, score, *, is_probability: bool) -> dict[str, float]:
     """ROC AUC, PR AUC, precision and lift in the top risk decile; Brier and log loss for probabilities."""
     y, s = np.asarray(lapsed, int), np.asarray(score, float)
-    top = _top_decile(s)
-    precision = float(y[top].mean())
+    precision = _top_decile_sum(y, s) / max(1, int(np.ceil(len(s) * 0.1)))
     metrics = {
         "roc_auc": float(roc_auc_score(y, s)),
         "pr_auc": float(average_precision_score(y, s)),
@@ -36,12 +48,15 @@ def churn_metrics(lapsed, score, *, is_probability: bool) -> dict[str, float]:
 
 
 def normalized_gini(actual, predicted) -> float:
-    """Gini of the actual values ordered by prediction, over the Gini of the perfect order (1 is perfect)."""
+    """Gini of the actual values ordered by prediction, over the Gini of the perfect order (1 is perfect).
+
+    Tied predictions count at their average actual value.
+    """
     actual, predicted = np.asarray(actual, float), np.asarray(predicted, float)
 
     def gini(order_by: np.ndarray) -> float:
-        order = np.lexsort((np.arange(len(order_by)), -order_by))
-        cumulative = np.cumsum(actual[order]) / actual.sum()
+        order = np.argsort(-order_by, kind="stable")
+        cumulative = np.cumsum(_tie_averaged(actual, order_by)[order]) / actual.sum()
         return float(cumulative.sum() / len(actual) - (len(actual) + 1) / (2 * len(actual)))
 
     return gini(predicted) / gini(actual)
@@ -50,11 +65,10 @@ def normalized_gini(actual, predicted) -> float:
 def value_metrics(actual, predicted) -> dict[str, float]:
     """Ranking (Spearman, normalized Gini, top-decile revenue share) and level (MAE, totals)."""
     actual, predicted = np.asarray(actual, float), np.asarray(predicted, float)
-    top = _top_decile(predicted)
     return {
         "spearman": float(spearmanr(actual, predicted).statistic),
         "normalized_gini": normalized_gini(actual, predicted),
-        "top_decile_revenue_share": float(actual[top].sum() / actual.sum()),
+        "top_decile_revenue_share": _top_decile_sum(actual, predicted) / float(actual.sum()),
         "mae": float(np.abs(actual - predicted).mean()),
         "total_predicted": float(predicted.sum()),
         "total_actual": float(actual.sum()),
