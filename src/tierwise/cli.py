@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 from rich.console import Console
@@ -383,10 +383,17 @@ app.add_typer(benchmark_app, name="benchmark")
 def benchmark_cdnow(
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Default: the bundled configs/cdnow.yaml settings.")] = None,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write all figures to this JSON file.")] = None,
-    chart: Annotated[Path, typer.Option(help="PNG decile chart of the 39-week value predictions.")] = Path("cdnow_deciles.png"),
+    chart: Annotated[Path, typer.Option(help="PNG decile chart of the longest holdout's value predictions.")] = Path(
+        "cdnow_deciles.png"
+    ),
+    split: Annotated[
+        Literal["literature", "development"],
+        typer.Option(help="literature: calibration to 1997-09-30, 39- and 13-week holdouts. development: a half-scale "
+                          "copy inside the calibration period, for design choices."),
+    ] = "literature",
     set_: SetOption = None,
 ) -> None:
-    """tierwise vs BG/NBD + Gamma-Gamma, RFM and recency on CDNOW (calibration to 1997-09-30, 39- and 13-week holdouts)."""
+    """tierwise vs BG/NBD + Gamma-Gamma, RFM and recency on CDNOW, all on the same customers and holdouts."""
     import json
 
     from tierwise.config import cdnow_config
@@ -395,13 +402,16 @@ def benchmark_cdnow(
 
     cfg = load_config(config, set_ or []) if config is not None else cdnow_config(set_ or [])
     with console.status("Running tierwise, BG/NBD + Gamma-Gamma and the RFM baselines on CDNOW..."):
-        result = run_cdnow_benchmark(_read_inputs(cfg), cfg)
+        result = run_cdnow_benchmark(_read_inputs(cfg), cfg, split=split)
     out = _stdout()
     names = {**_CHURN_COLUMNS, **_VALUE_COLUMNS, "predicted_over_actual": "pred/actual"}
     for holdout in result.churn:
         for kind, table in (("churn", result.churn[holdout]), ("value", result.value[holdout])):
             columns = [c for c in table.columns if c not in ("total_predicted", "total_actual")]
-            rich_table = Table(title=f"CDNOW {kind}, {holdout} holdout from 1997-10-01 (23,570 customers)")
+            rich_table = Table(
+                title=f"CDNOW {kind}, {holdout} holdout from {result.split.calibration_end.date()} "
+                      f"({len(result.predictions[holdout]):,} customers)"
+            )
             rich_table.add_column("method")
             for column in columns:
                 rich_table.add_column(names.get(column, column), justify="right")
