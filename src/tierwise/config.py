@@ -149,16 +149,23 @@ class ChurnModelConfig(_Section):
 
 
 class ValueModelConfig(_Section):
-    """LightGBM value regressor; Tweedie suits zero-inflated, heavy-tailed spend."""
+    """LightGBM value regressor; Tweedie suits zero-inflated, heavy-tailed spend.
+
+    Small trees with many customers per leaf by default: a few big spenders
+    otherwise pull whole leaves up and crowd the top of the value ranking. On
+    the demo backtest and the CDNOW development split, 15 leaves, depth 4 and
+    200 rows per leaf beat 31 leaves, depth 6 and 40 rows on Spearman,
+    normalized Gini and top-decile revenue share.
+    """
 
     objective: Literal["tweedie", "regression"] = "tweedie"
     tweedie_variance_power: float = Field(default=1.3, gt=1, lt=2)
-    num_leaves: int = Field(default=31, ge=2)
-    max_depth: int = Field(default=6, ge=-1)
+    num_leaves: int = Field(default=15, ge=2)
+    max_depth: int = Field(default=4, ge=-1)
     learning_rate: float = Field(default=0.05, gt=0, le=1)
     max_rounds: int = Field(default=600, ge=1)
     early_stopping_rounds: int = Field(default=40, ge=1)
-    min_child_samples: int = Field(default=40, ge=1)
+    min_child_samples: int = Field(default=200, ge=1)
     feature_fraction: float = Field(default=0.8, gt=0, le=1)
     bagging_fraction: float = Field(default=0.8, gt=0, le=1)
     lambda_l2: float = Field(default=1.0, ge=0)
