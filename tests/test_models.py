@@ -86,6 +86,14 @@ def test_value_model_never_negative_and_scaled():
     np.testing.assert_allclose(doubled.predict(X), 2 * model.predict(X))
 
 
+def test_default_leaf_minimum_still_lets_a_small_data_set_split():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=300)})
+    y = np.where(rng.random(300) < 0.5, 0.0, np.exp(X["x"] + 3))
+    predicted = ValueModel(seed=1).fit(X, y, X_valid=X, y_valid=y).predict(X)
+    assert np.unique(predicted).size > 5 and np.corrcoef(predicted, X["x"])[0, 1] > 0.5
+
+
 def test_normalized_gini_bounds():
     actual = np.array([0, 0, 5, 10, 100.0])
     assert normalized_gini(actual, actual) == pytest.approx(1.0)

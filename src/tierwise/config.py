@@ -138,7 +138,9 @@ class ChurnModelConfig(_Section):
     learning_rate: float = Field(default=0.05, gt=0, le=1)
     max_rounds: int = Field(default=150, ge=1, description="upper bound; early stopping on the validation snapshot picks fewer")
     early_stopping_rounds: int = Field(default=30, ge=1)
-    min_child_samples: int = Field(default=40, ge=1)
+    min_child_samples: int = Field(
+        default=40, ge=1, description="rows per leaf at least; capped at 2% of the training rows (but not below 20)"
+    )
     feature_fraction: float = Field(default=0.8, gt=0, le=1)
     bagging_fraction: float = Field(default=0.8, gt=0, le=1)
     lambda_l2: float = Field(default=1.0, ge=0)
@@ -165,7 +167,9 @@ class ValueModelConfig(_Section):
     learning_rate: float = Field(default=0.05, gt=0, le=1)
     max_rounds: int = Field(default=600, ge=1)
     early_stopping_rounds: int = Field(default=40, ge=1)
-    min_child_samples: int = Field(default=200, ge=1)
+    min_child_samples: int = Field(
+        default=200, ge=1, description="rows per leaf at least; capped at 2% of the training rows (but not below 20)"
+    )
     feature_fraction: float = Field(default=0.8, gt=0, le=1)
     bagging_fraction: float = Field(default=0.8, gt=0, le=1)
     lambda_l2: float = Field(default=1.0, ge=0)

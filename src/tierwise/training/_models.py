@@ -55,6 +55,8 @@ class _BoosterModel(BaseEstimator):
         return X
 
     def _train(self, X, y, X_valid, y_valid, params, config) -> lgb.Booster:
+        # A leaf minimum sized for many customers would leave a small data set one constant leaf.
+        params = {**params, "min_child_samples": min(params["min_child_samples"], max(20, len(X) // 50))}
         train_set = lgb.Dataset(self._prepare(X, fitting=True), label=y, free_raw_data=True)
         valid_set = lgb.Dataset(self._prepare(X_valid, fitting=False), label=y_valid, reference=train_set)
         booster = lgb.train(
