@@ -66,6 +66,16 @@ def test_fit_is_deterministic_and_clonable():
     np.testing.assert_array_equal(first.predict_proba(Xv), second.predict_proba(Xv))
 
 
+def test_refit_learns_the_validation_snapshot_but_calibrates_on_the_first_fit():
+    X, y = _drifting_data(0, 3000, 0.0)
+    Xv, yv = _drifting_data(1, 1000, 0.0)
+    refit = ChurnModel(ChurnModelConfig(max_rounds=60), seed=3).fit(X, y, X_valid=Xv, y_valid=yv)
+    plain = ChurnModel(ChurnModelConfig(max_rounds=60, refit_on_validation=False), seed=3).fit(X, y, X_valid=Xv, y_valid=yv)
+    assert refit.calibration_ == plain.calibration_ and refit.best_iteration_ == plain.best_iteration_
+    assert refit.booster_.num_trees() == refit.best_iteration_
+    assert not np.allclose(refit.predict_proba(Xv), plain.predict_proba(Xv))
+
+
 def test_calibration_on_a_later_snapshot_improves_brier_on_held_out_data():
     X, y = _drifting_data(0, 6000, -1.5)  # the past: few lapse
     X_later, y_later = _drifting_data(1, 3000, 1.0)  # later: many lapse

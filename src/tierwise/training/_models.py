@@ -2,7 +2,8 @@
 
 Both wrap a native LightGBM booster (saved in LightGBM's own text format, not
 pickled). ``fit`` takes the training snapshots and a later validation snapshot,
-used for early stopping and, for churn, to calibrate probabilities.
+used for early stopping and, for churn, to calibrate probabilities; the churn
+model then learns from the validation snapshot too (``refit_on_validation``).
 """
 
 from __future__ import annotations
@@ -57,15 +58,23 @@ class _BoosterModel(BaseEstimator):
     def _train(self, X, y, X_valid, y_valid, params, config) -> lgb.Booster:
         # A leaf minimum sized for many customers would leave a small data set one constant leaf.
         params = {**params, "min_child_samples": min(params["min_child_samples"], max(20, len(X) // 50))}
-        train_set = lgb.Dataset(self._prepare(X, fitting=True), label=y, free_raw_data=True)
-        valid_set = lgb.Dataset(self._prepare(X_valid, fitting=False), label=y_valid, reference=train_set)
+        train_X, valid_X = self._prepare(X, fitting=True), self._prepare(X_valid, fitting=False)
+        train_set = lgb.Dataset(train_X, label=y)
+        valid_set = lgb.Dataset(valid_X, label=y_valid, reference=train_set)
         booster = lgb.train(
             params, train_set, num_boost_round=config.max_rounds, valid_sets=[valid_set],
             callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
         )
         self.best_iteration_ = int(booster.best_iteration or config.max_rounds)
         self.validation_loss_ = float(booster.best_score["valid_0"][params["metric"]])
-        return booster
+        validation_raw = booster.predict(valid_X, num_iteration=self.best_iteration_)
+        if config.refit_on_validation:
+            # The validation snapshot holds the newest labels: once it has chosen the rounds, learn from it too.
+            everything = lgb.Dataset(
+                pd.concat([train_X, valid_X], ignore_index=True), label=np.concatenate([np.asarray(y), np.asarray(y_valid)])
+            )
+            booster = lgb.train(params, everything, num_boost_round=self.best_iteration_)
+        return booster, validation_raw
 
     def prepare(self, X: pd.DataFrame) -> pd.DataFrame:
         """``X`` as the booster expects it: training column order and categorical levels."""
@@ -94,10 +103,10 @@ class ChurnModel(ClassifierMixin, _BoosterModel):
     def fit(self, X: pd.DataFrame, y, *, X_valid: pd.DataFrame, y_valid) -> ChurnModel:
         config = self.config or ChurnModelConfig()
         params = _lgb_params(config, {"objective": "binary", "metric": "binary_logloss"}, self.seed)
-        self.booster_ = self._train(X, np.asarray(y), X_valid, np.asarray(y_valid), params, config)
+        self.booster_, validation_raw = self._train(X, np.asarray(y), X_valid, np.asarray(y_valid), params, config)
         self.classes_ = np.array([0, 1])
-        raw = self.raw_predict(X_valid)
-        self.calibration_ = _fit_calibration(config.calibration, raw, np.asarray(y_valid))
+        # Calibrated on the first fit's predictions, made before the validation labels were learnt.
+        self.calibration_ = _fit_calibration(config.calibration, validation_raw, np.asarray(y_valid))
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
@@ -128,7 +137,7 @@ class ValueModel(RegressorMixin, _BoosterModel):
             objective = {"objective": "regression", "metric": "l2"}
         # Spend net of refunds can dip below zero; the target is what the customer will bring, at least 0.
         y, y_valid = np.clip(np.asarray(y, float), 0, None), np.clip(np.asarray(y_valid, float), 0, None)
-        self.booster_ = self._train(X, y, X_valid, y_valid, _lgb_params(config, objective, self.seed), config)
+        self.booster_, _ = self._train(X, y, X_valid, y_valid, _lgb_params(config, objective, self.seed), config)
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
