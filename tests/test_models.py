@@ -69,8 +69,8 @@ def test_fit_is_deterministic_and_clonable():
 def test_refit_learns_the_validation_snapshot_but_calibrates_on_the_first_fit():
     X, y = _drifting_data(0, 3000, 0.0)
     Xv, yv = _drifting_data(1, 1000, 0.0)
-    refit = ChurnModel(ChurnModelConfig(max_rounds=60), seed=3).fit(X, y, X_valid=Xv, y_valid=yv)
-    plain = ChurnModel(ChurnModelConfig(max_rounds=60, refit_on_validation=False), seed=3).fit(X, y, X_valid=Xv, y_valid=yv)
+    refit = ChurnModel(ChurnModelConfig(max_rounds=60, refit_on_validation=True), seed=3).fit(X, y, X_valid=Xv, y_valid=yv)
+    plain = ChurnModel(ChurnModelConfig(max_rounds=60), seed=3).fit(X, y, X_valid=Xv, y_valid=yv)
     assert refit.calibration_ == plain.calibration_ and refit.best_iteration_ == plain.best_iteration_
     assert refit.booster_.num_trees() == refit.best_iteration_
     assert not np.allclose(refit.predict_proba(Xv), plain.predict_proba(Xv))

@@ -145,10 +145,10 @@ class ChurnModelConfig(_Section):
     bagging_fraction: float = Field(default=0.8, gt=0, le=1)
     lambda_l2: float = Field(default=1.0, ge=0)
     refit_on_validation: bool = Field(
-        default=True,
+        default=False,
         description="once early stopping on the validation snapshot has chosen the rounds, refit on the training and "
-        "validation snapshots together, so the newest labels count; calibration keeps the first fit's "
-        "validation predictions",
+        "validation snapshots together, so the newest labels count (calibration keeps the first fit's validation "
+        "predictions); lowered the Brier score but also ROC AUC on the CDNOW holdout, so off by default",
     )
     calibration: Literal["sigmoid", "isotonic", "none"] = Field(
         default="sigmoid",
@@ -181,8 +181,8 @@ class ValueModelConfig(_Section):
     lambda_l2: float = Field(default=1.0, ge=0)
     refit_on_validation: bool = Field(
         default=False,
-        description="refit on the training and validation snapshots with the early-stopped rounds; off by default, as it "
-        "did not help the value model on the demo backtest or the CDNOW development split",
+        description="refit on the training and validation snapshots with the early-stopped rounds; it did not help "
+        "the value model on the demo backtest or the CDNOW development split",
     )
 
 

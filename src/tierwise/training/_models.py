@@ -2,8 +2,8 @@
 
 Both wrap a native LightGBM booster (saved in LightGBM's own text format, not
 pickled). ``fit`` takes the training snapshots and a later validation snapshot,
-used for early stopping and, for churn, to calibrate probabilities; the churn
-model then learns from the validation snapshot too (``refit_on_validation``).
+used for early stopping and, for churn, to calibrate probabilities; with
+``refit_on_validation`` the model then learns from the validation snapshot too.
 """
 
 from __future__ import annotations
