@@ -22,17 +22,20 @@ def _tie_averaged(values: np.ndarray, score: np.ndarray) -> np.ndarray:
     return pd.Series(values).groupby(score).transform("mean").to_numpy(float)
 
 
+def _top_decile_size(n: int) -> int:
+    return max(1, int(np.ceil(n * 0.1)))
+
+
 def _top_decile_sum(values: np.ndarray, score: np.ndarray) -> float:
     """Sum of ``values`` over the 10% highest scores, a tie at the cut counted at its average."""
-    k = max(1, int(np.ceil(len(score) * 0.1)))
     order = np.argsort(-score, kind="stable")
-    return float(_tie_averaged(values, score)[order[:k]].sum())
+    return float(_tie_averaged(values, score)[order[: _top_decile_size(len(score))]].sum())
 
 
 def churn_metrics(lapsed, score, *, is_probability: bool) -> dict[str, float]:
     """ROC AUC, PR AUC, precision and lift in the top risk decile; Brier and log loss for probabilities."""
     y, s = np.asarray(lapsed, int), np.asarray(score, float)
-    precision = _top_decile_sum(y, s) / max(1, int(np.ceil(len(s) * 0.1)))
+    precision = _top_decile_sum(y, s) / _top_decile_size(len(s))
     metrics = {
         "roc_auc": float(roc_auc_score(y, s)),
         "pr_auc": float(average_precision_score(y, s)),

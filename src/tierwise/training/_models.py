@@ -55,7 +55,10 @@ class _BoosterModel(BaseEstimator):
             X[column] = pd.Categorical(X[column].astype("object").where(X[column].notna()), categories=levels)
         return X
 
-    def _train(self, X, y, X_valid, y_valid, params, config) -> lgb.Booster:
+    def _train(
+        self, X, y, X_valid, y_valid, params, config, *, validation_predictions: bool = False
+    ) -> tuple[lgb.Booster, np.ndarray | None]:
+        """The booster and, if asked, the early-stopped fit's raw validation predictions (made before any refit)."""
         # A leaf minimum sized for many customers would leave a small data set one constant leaf.
         params = {**params, "min_child_samples": min(params["min_child_samples"], max(20, len(X) // 50))}
         train_X, valid_X = self._prepare(X, fitting=True), self._prepare(X_valid, fitting=False)
@@ -67,11 +70,14 @@ class _BoosterModel(BaseEstimator):
         )
         self.best_iteration_ = int(booster.best_iteration or config.max_rounds)
         self.validation_loss_ = float(booster.best_score["valid_0"][params["metric"]])
-        validation_raw = booster.predict(valid_X, num_iteration=self.best_iteration_)
+        validation_raw = None
+        if validation_predictions:
+            validation_raw = booster.predict(valid_X, num_iteration=self.best_iteration_)
         if config.refit_on_validation:
             # The validation snapshot holds the newest labels: once it has chosen the rounds, learn from it too.
             everything = lgb.Dataset(
-                pd.concat([train_X, valid_X], ignore_index=True), label=np.concatenate([np.asarray(y), np.asarray(y_valid)])
+                pd.concat([train_X, valid_X], ignore_index=True),
+                label=np.concatenate([np.asarray(y), np.asarray(y_valid)]),
             )
             booster = lgb.train(params, everything, num_boost_round=self.best_iteration_)
         return booster, validation_raw
@@ -103,7 +109,9 @@ class ChurnModel(ClassifierMixin, _BoosterModel):
     def fit(self, X: pd.DataFrame, y, *, X_valid: pd.DataFrame, y_valid) -> ChurnModel:
         config = self.config or ChurnModelConfig()
         params = _lgb_params(config, {"objective": "binary", "metric": "binary_logloss"}, self.seed)
-        self.booster_, validation_raw = self._train(X, np.asarray(y), X_valid, np.asarray(y_valid), params, config)
+        self.booster_, validation_raw = self._train(
+            X, np.asarray(y), X_valid, np.asarray(y_valid), params, config, validation_predictions=True
+        )
         self.classes_ = np.array([0, 1])
         # Calibrated on the first fit's predictions, made before the validation labels were learnt.
         self.calibration_ = _fit_calibration(config.calibration, validation_raw, np.asarray(y_valid))
