@@ -138,3 +138,71 @@ def test_tuning_is_reproducible_and_uses_only_the_validation_snapshot():
     tuned = ChurnModel(first, seed=5).fit(X, y, X_valid=Xv, y_valid=yv)
     default = ChurnModel(config, seed=5).fit(X, y, X_valid=Xv, y_valid=yv)
     assert tuned.validation_loss_ <= default.validation_loss_ + 1e-3
+
+
+def test_bgnbd_history_counts_repeat_orders_and_weeks():
+    from tierwise.training._btyd import history_from_features
+
+    features = pd.DataFrame({"frequency_orders": [1, 4], "recency_days": [70.0, 14.0], "tenure_days": [70.0, 140.0]})
+    history = history_from_features(features)
+    np.testing.assert_allclose(history[["x", "t_x", "T"]].to_numpy(), [[0, 0, 10], [3, 18, 20]])
+
+
+def _bgnbd_customers(seed: int, n: int, max_tenure: int):
+    """Customers simulated from a BG/NBD, each seen for at most ``max_tenure`` days; lapsed = silent for 13 weeks."""
+    rng = np.random.default_rng(seed)
+    weeks = rng.integers(1, max_tenure // 7 + 1, n).astype(float)
+    rate, dropout = rng.gamma(0.5, 1 / 4.0, n), rng.beta(0.8, 2.5, n)
+    now, repeats, last, alive = np.zeros(n), np.zeros(n), np.zeros(n), np.ones(n, bool)
+    lapsed = np.ones(n, int)
+    while alive.any():
+        now = now + rng.exponential(1 / rate)
+        seen = alive & (now <= weeks)
+        repeats[seen] += 1
+        last[seen] = now[seen]
+        lapsed[alive & (now > weeks) & (now <= weeks + 13)] = 0
+        alive = seen & (rng.random(n) >= dropout)
+    X = pd.DataFrame({"frequency_orders": repeats + 1, "recency_days": 7 * (weeks - last), "tenure_days": 7 * weeks})
+    return X, lapsed
+
+
+def test_bgnbd_in_calibration_keeps_risk_rising_past_the_oldest_customer_in_training():
+    X, y = _bgnbd_customers(0, 6000, max_tenure=120)
+    Xv, yv = _bgnbd_customers(1, 3000, max_tenure=120)
+    one_time_buyers = pd.DataFrame({"frequency_orders": 1, "recency_days": [130.0, 200.0, 300.0], "tenure_days": [130.0, 200.0, 300.0]})
+    plain = ChurnModel(ChurnModelConfig(max_rounds=80), seed=1, horizon_days=91).fit(X, y, X_valid=Xv, y_valid=yv)
+    weighed = ChurnModel(ChurnModelConfig(max_rounds=80, bgnbd_in_calibration=True), seed=1, horizon_days=91).fit(
+        X, y, X_valid=Xv, y_valid=yv
+    )
+    flat = plain.predict_proba(one_time_buyers)[:, 1]
+    rising = weighed.predict_proba(one_time_buyers)[:, 1]
+    assert np.ptp(flat) < 1e-9  # trees see nobody older than 120 days
+    bgnbd = weighed.calibration_["bgnbd"]
+    assert bgnbd["r"] == pytest.approx(0.5, rel=0.2) and bgnbd["alpha"] == pytest.approx(4.0, rel=0.2)  # the simulated BG/NBD
+    assert bgnbd["weight"] > 0.5
+    assert rising[0] < rising[1] < rising[2]
+    assert plain.bgnbd_lapse_probability(one_time_buyers) is None
+
+
+def test_bgnbd_calibration_is_stored_as_plain_numbers_and_restored():
+    import json
+
+    from tierwise.training._models import restore_model
+
+    X, y = _bgnbd_customers(0, 3000, max_tenure=120)
+    Xv, yv = _bgnbd_customers(1, 1500, max_tenure=120)
+    model = ChurnModel(ChurnModelConfig(max_rounds=40, bgnbd_in_calibration=True), seed=1, horizon_days=91).fit(
+        X, y, X_valid=Xv, y_valid=yv
+    )
+    metadata = json.loads(json.dumps({
+        "tierwise_kind": "churn", "calibration": model.calibration_, "feature_names": list(model.feature_names_in_),
+        "categories": model.categories_, "best_iteration": model.best_iteration_,
+    }))
+    restored = restore_model(model.booster_, metadata)
+    np.testing.assert_allclose(restored.predict_proba(Xv), model.predict_proba(Xv))
+    assert model.calibration_["bgnbd"]["horizon_weeks"] == pytest.approx(13.0)
+
+
+def test_bgnbd_in_calibration_needs_platt_scaling():
+    with pytest.raises(ValueError, match="bgnbd_in_calibration needs calibration: sigmoid"):
+        ChurnModelConfig(calibration="isotonic", bgnbd_in_calibration=True)

@@ -323,8 +323,10 @@ def explain(
     explanation = explain_customer(inputs, customer, as_of=cutoff, config=cfg, models=load_models(cfg.registry, model))
     out = _stdout()
     attrs = explanation.attrs
+    bgnbd = attrs["bgnbd_lapse_probability"]
+    weighed = "" if bgnbd is None else f"; BG/NBD forecast {bgnbd:.1%} weighed in calibration"
     table = Table(title=f"Customer {customer} as of {cutoff.date()}: churn probability {attrs['churn_probability']:.1%} "
-                        f"(uncalibrated {attrs['raw_probability']:.1%}; average log-odds {attrs['bias']:+.3f})")
+                        f"(uncalibrated {attrs['raw_probability']:.1%}{weighed}; average log-odds {attrs['bias']:+.3f})")
     for header in ("feature", "value", "contribution", "in words", "what it is"):
         table.add_column(header, justify="right" if header in ("value", "contribution") else "left")
     for _, row in explanation.iterrows():
@@ -387,9 +389,9 @@ def benchmark_cdnow(
         "cdnow_deciles.png"
     ),
     split: Annotated[
-        Literal["literature", "development"],
-        typer.Option(help="literature: calibration to 1997-09-30, 39- and 13-week holdouts. development: a half-scale "
-                          "copy inside the calibration period, for design choices."),
+        Literal["literature", "development", "development-121d", "development-91d"],
+        typer.Option(help="literature: calibration to 1997-09-30, 39- and 13-week holdouts. development (and the "
+                          "-121d and -91d cuts): scaled-down copies inside the calibration period, for design choices."),
     ] = "literature",
     set_: SetOption = None,
 ) -> None:

@@ -154,6 +154,18 @@ class ChurnModelConfig(_Section):
         default="sigmoid",
         description="sigmoid (Platt) keeps the model's ranking; isotonic can flatten the top of the list into ties",
     )
+    bgnbd_in_calibration: bool = Field(
+        default=False,
+        description="Platt scaling also weighs BG/NBD's P(no purchase in the churn horizon), fitted on the validation "
+        "snapshot: trees predict flat past the oldest and most silent customers in training, BG/NBD keeps going. Helps "
+        "when the log is short (the CDNOW 39-week benchmark); where training spans the scoring population, it gains nothing",
+    )
+
+    @model_validator(mode="after")
+    def _bgnbd_needs_sigmoid(self) -> ChurnModelConfig:
+        if self.bgnbd_in_calibration and self.calibration != "sigmoid":
+            raise ValueError("bgnbd_in_calibration needs calibration: sigmoid")
+        return self
 
 
 class ValueModelConfig(_Section):

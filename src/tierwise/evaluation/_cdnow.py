@@ -7,8 +7,10 @@ net spend in the holdout. All 23,570 customers are judged.
 
 Design choices are made on the ``development`` split, a half-scale copy of the
 literature split that lies wholly inside the calibration period (calibration to
-1997-05-15, a 138-day holdout to 1997-09-30, training windows halved), so that the
-literature holdout is only looked at to report.
+1997-05-15, a 138-day holdout to 1997-09-30, training windows halved), and on two
+more such cuts (``development-121d``: calibration to 1997-05-31; ``development-91d``:
+to 1997-06-30; both with holdouts to 1997-09-30), so that the literature holdout is
+only looked at to report.
 
 tierwise runs the code path users run: ``train_models`` on its own rolling
 snapshots inside the calibration period (13-week churn labels; the value model
@@ -29,7 +31,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from tierwise.config import TierwiseConfig, TrainingConfig
-from tierwise.evaluation._btyd import fit_bgnbd, fit_gamma_gamma, rfm_summary
+from tierwise.training._btyd import fit_bgnbd, fit_gamma_gamma, rfm_summary
 from tierwise.features import build_features
 from tierwise.inference import ScoringModels, lapse_probability_over, records_before, score_customers
 from tierwise.inputs import InputData
@@ -61,6 +63,9 @@ class BenchmarkSplit:
 SPLITS = {
     "literature": BenchmarkSplit("literature", pd.Timestamp("1997-10-01"), {"39 weeks": 273, "13 weeks": 91}),
     "development": BenchmarkSplit("development", pd.Timestamp("1997-05-16"), {"138 days": 138}, window_scale=0.5),
+    # Two more cuts inside the calibration period, so a design choice must win on three, not one.
+    "development-121d": BenchmarkSplit("development-121d", pd.Timestamp("1997-06-01"), {"121 days": 121}, window_scale=0.6),
+    "development-91d": BenchmarkSplit("development-91d", pd.Timestamp("1997-07-01"), {"91 days": 91}, window_scale=0.66),
 }
 
 

@@ -14,7 +14,6 @@ from tierwise.inference._models import ScoringModels
 from tierwise.inference._reasons import churn_contributions, reason_sentence
 from tierwise.inference._score import check_compatible
 from tierwise.inputs import InputData
-from tierwise.training import apply_calibration
 
 
 def explain_customer(
@@ -24,7 +23,8 @@ def explain_customer(
 
     Columns: feature, value, contribution, sentence, description, unit. The
     frame's ``attrs`` hold ``bias`` (the model's average log-odds),
-    ``raw_probability`` and ``churn_probability`` (calibrated).
+    ``raw_probability``, ``churn_probability`` (calibrated) and
+    ``bgnbd_lapse_probability`` (the BG/NBD forecast the calibration weighs, or None).
     """
     columns = check_compatible(inputs, config, models)
     features = build_features(inputs, as_of=normalize_as_of(as_of), config=config.features)
@@ -47,10 +47,12 @@ def explain_customer(
     )
     table = table.iloc[np.argsort(-table["contribution"].abs().to_numpy(), kind="stable")].reset_index(drop=True)
     raw_log_odds = contributions.sum()
+    bgnbd = models.churn.bgnbd_lapse_probability(row[columns])
     raw = 1 / (1 + np.exp(-raw_log_odds))
     table.attrs.update(
         customer_id=str(customer_id), bias=float(contributions["bias"]), raw_probability=float(raw),
-        churn_probability=float(apply_calibration(models.churn.calibration_, np.array([raw]))[0]),
+        churn_probability=float(models.churn.predict_proba(row[columns])[0, 1]),
+        bgnbd_lapse_probability=None if bgnbd is None else float(bgnbd[0]),
     )
     return table
 

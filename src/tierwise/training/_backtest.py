@@ -70,7 +70,7 @@ def _fit_churn(builder: SnapshotBuilder, plan: SnapshotPlan, columns: list[str],
             ChurnModel, config, train[columns], train["lapsed"], X_valid=valid[columns], y_valid=valid["lapsed"],
             trials=training.tuning_trials, seed=training.seed,
         )
-    model = ChurnModel(config, seed=training.seed)
+    model = ChurnModel(config, seed=training.seed, horizon_days=training.churn_horizon_days)
     model.fit(train[columns], train["lapsed"], X_valid=valid[columns], y_valid=valid["lapsed"])
     return model, train
 

@@ -4,6 +4,8 @@ Both wrap a native LightGBM booster (saved in LightGBM's own text format, not
 pickled). ``fit`` takes the training snapshots and a later validation snapshot,
 used for early stopping and, for churn, to calibrate probabilities; with
 ``refit_on_validation`` the model then learns from the validation snapshot too.
+The churn calibration can also weigh the BG/NBD forecast, which keeps
+extrapolating where the trees have seen no customer that old or that silent.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from tierwise.config import ChurnModelConfig, ValueModelConfig
 from tierwise.errors import TierwiseError
+from tierwise.training._btyd import BetaGeoFit, fit_bgnbd, history_from_features
+
+# Rows the BG/NBD inside the calibration is fitted on at most: its four parameters settle long before.
+BGNBD_FIT_ROWS = 200_000
 
 
 def _lgb_params(config, objective: dict, seed: int) -> dict:
@@ -100,11 +106,15 @@ class ChurnModel(ClassifierMixin, _BoosterModel):
         Tree shape, learning rate, rounds and the calibration method.
     seed : int
         Makes the fit deterministic.
+    horizon_days : int
+        The churn horizon of the labels; the BG/NBD forecast in the
+        calibration (``bgnbd_in_calibration``) is for the same window.
     """
 
-    def __init__(self, config=None, seed: int = 7):
+    def __init__(self, config=None, seed: int = 7, horizon_days: int = 90):
         self.config = config
         self.seed = seed
+        self.horizon_days = horizon_days
 
     def fit(self, X: pd.DataFrame, y, *, X_valid: pd.DataFrame, y_valid) -> ChurnModel:
         config = self.config or ChurnModelConfig()
@@ -114,15 +124,26 @@ class ChurnModel(ClassifierMixin, _BoosterModel):
         )
         self.classes_ = np.array([0, 1])
         # Calibrated on the first fit's predictions, made before the validation labels were learnt.
-        self.calibration_ = _fit_calibration(config.calibration, validation_raw, np.asarray(y_valid))
+        self.calibration_ = _fit_calibration(
+            config.calibration, validation_raw, np.asarray(y_valid),
+            history=history_from_features(X_valid) if config.bgnbd_in_calibration else None,
+            horizon_weeks=self.horizon_days / 7, seed=self.seed,
+        )
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        lapse = apply_calibration(self.calibration_, self.raw_predict(X))
+        lapse = apply_calibration(self.calibration_, self.raw_predict(X), X)
         return np.column_stack([1 - lapse, lapse])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+    def bgnbd_lapse_probability(self, X: pd.DataFrame) -> np.ndarray | None:
+        """BG/NBD's P(no purchase in the horizon) that the calibration weighs; None when it weighs none."""
+        bgnbd = self.calibration_.get("bgnbd")
+        if bgnbd is None:
+            return None
+        return 1 / (1 + np.exp(-_bgnbd_lapse_logit(bgnbd, history_from_features(X))))
 
 
 class ValueModel(RegressorMixin, _BoosterModel):
@@ -152,24 +173,56 @@ class ValueModel(RegressorMixin, _BoosterModel):
         return np.clip(self.raw_predict(X), 0, None) * self.scale
 
 
-def _fit_calibration(method: str, raw: np.ndarray, y: np.ndarray) -> dict:
-    """A calibration map that is plain numbers (stored with the model, no pickle)."""
+def _logit(probability: np.ndarray) -> np.ndarray:
+    return np.log(np.clip(probability, 1e-7, 1 - 1e-7) / np.clip(1 - probability, 1e-7, 1))
+
+
+def _bgnbd_lapse_logit(bgnbd: dict, history: pd.DataFrame) -> np.ndarray:
+    fit = BetaGeoFit(bgnbd["r"], bgnbd["alpha"], bgnbd["a"], bgnbd["b"])
+    return _logit(fit.p_no_purchase(bgnbd["horizon_weeks"], history["x"], history["t_x"], history["T"]))
+
+
+def _fit_calibration(
+    method: str, raw: np.ndarray, y: np.ndarray, *, history: pd.DataFrame | None = None, horizon_weeks: float = 0.0,
+    seed: int = 7,
+) -> dict:
+    """A calibration map that is plain numbers (stored with the model, no pickle).
+
+    With ``history`` (BG/NBD ``x``, ``t_x``, ``T`` of the validation rows),
+    Platt scaling gets a second input: the logit of BG/NBD's P(no purchase in
+    the next ``horizon_weeks``), from a BG/NBD fitted on those rows.
+    """
     if method == "isotonic":
         iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
         return {"method": "isotonic", "x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
     if method == "sigmoid":
-        logit = np.log(np.clip(raw, 1e-7, 1 - 1e-7) / np.clip(1 - raw, 1e-7, 1))
-        lr = LogisticRegression(C=1e6).fit(logit.reshape(-1, 1), y)
-        return {"method": "sigmoid", "a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])}
+        inputs = [_logit(raw)]
+        bgnbd = None
+        if history is not None:
+            fitted = fit_bgnbd(history.sample(n=min(len(history), BGNBD_FIT_ROWS), random_state=seed))
+            bgnbd = {"r": fitted.r, "alpha": fitted.alpha, "a": fitted.a, "b": fitted.b,
+                     "horizon_weeks": horizon_weeks}
+            inputs.append(_bgnbd_lapse_logit(bgnbd, history))
+        lr = LogisticRegression(C=1e6).fit(np.column_stack(inputs), y)
+        calibration = {"method": "sigmoid", "a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])}
+        if bgnbd is not None:
+            calibration["bgnbd"] = {**{k: float(v) for k, v in bgnbd.items()}, "weight": float(lr.coef_[0, 1])}
+        return calibration
     return {"method": "none"}
 
 
-def apply_calibration(calibration: dict, raw: np.ndarray) -> np.ndarray:
+def apply_calibration(calibration: dict, raw: np.ndarray, features: pd.DataFrame | None = None) -> np.ndarray:
+    """Calibrated lapse probabilities; ``features`` are needed when the map weighs the BG/NBD forecast."""
     if calibration["method"] == "isotonic":
         return np.interp(raw, calibration["x"], calibration["y"])
     if calibration["method"] == "sigmoid":
-        logit = np.log(np.clip(raw, 1e-7, 1 - 1e-7) / np.clip(1 - raw, 1e-7, 1))
-        return 1 / (1 + np.exp(-(calibration["a"] * logit + calibration["b"])))
+        log_odds = calibration["a"] * _logit(raw) + calibration["b"]
+        if "bgnbd" in calibration:
+            if features is None:
+                raise TierwiseError("model: this churn calibration weighs the BG/NBD forecast and needs the features")
+            bgnbd = calibration["bgnbd"]
+            log_odds = log_odds + bgnbd["weight"] * _bgnbd_lapse_logit(bgnbd, history_from_features(features))
+        return 1 / (1 + np.exp(-log_odds))
     return raw
 
 

@@ -25,7 +25,9 @@ def tune_config(model_class, config, X, y, *, X_valid, y_valid, trials: int, see
                 "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
                 "min_child_samples": trial.suggest_int("min_child_samples", 10, 200, log=True),
                 "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True),
-                "refit_on_validation": False,  # a trial is judged by its validation loss alone
+                # A trial is judged by its validation loss alone, which neither a refit nor the calibration changes.
+                "refit_on_validation": False,
+                "bgnbd_in_calibration": False,
             }
         )
         model = model_class(candidate, seed=seed).fit(X, y, X_valid=X_valid, y_valid=y_valid)
@@ -35,4 +37,4 @@ def tune_config(model_class, config, X, y, *, X_valid, y_valid, trials: int, see
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
     study.optimize(objective, n_trials=trials)
     logger.info("%s: best validation loss %.5f with %s", model_class.__name__, study.best_value, study.best_params)
-    return config.model_copy(update=study.best_params)  # keeps the config's own refit_on_validation
+    return config.model_copy(update=study.best_params)  # keeps the config's own refit and calibration

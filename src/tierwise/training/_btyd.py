@@ -1,7 +1,8 @@
 """BG/NBD with Gamma-Gamma spend: the Buy-Till-You-Die standard, fitted by maximum likelihood.
 
-A small, dependency-free (numpy + scipy) implementation used as the reference
-method in the CDNOW benchmark. Formulas from Fader, Hardie & Lee (2005),
+A small, dependency-free (numpy + scipy) implementation: the reference method
+in the CDNOW benchmark, and an input the churn model's calibration can weigh
+(``ChurnModelConfig.bgnbd_in_calibration``). Formulas from Fader, Hardie & Lee (2005),
 "Counting Your Customers the Easy Way", and Fader & Hardie's Gamma-Gamma note.
 Time is in weeks. Input per customer: ``x`` repeat purchases (purchase days
 after the first), ``t_x`` weeks from the first to the last purchase, ``T``
@@ -42,6 +43,19 @@ def rfm_summary(transactions: pd.DataFrame, *, start: pd.Timestamp, end: pd.Time
     )
     summary["m_x"] = summary["m_x"].fillna(0.0)
     return summary
+
+
+def history_from_features(features: pd.DataFrame) -> pd.DataFrame:
+    """``x``, ``t_x`` and ``T`` (weeks) from the point-in-time features, for customers with an order.
+
+    Orders stand in for purchase days and the customer's first day is the
+    first purchase or signup (``tenure_days``), so a customer who signed up
+    before buying counts their first order as a repeat, from signup.
+    """
+    orders = features["frequency_orders"].to_numpy(float)
+    T = features["tenure_days"].to_numpy(float) / 7
+    t_x = np.clip(T - features["recency_days"].to_numpy(float) / 7, 0, None)
+    return pd.DataFrame({"x": np.maximum(orders - 1, 0), "t_x": t_x, "T": T}, index=features.index)
 
 
 def _bgnbd_loglik(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> float:
@@ -86,10 +100,16 @@ class BetaGeoFit:
 
 
 def fit_bgnbd(summary: pd.DataFrame) -> BetaGeoFit:
-    """Maximum-likelihood BG/NBD on ``x``, ``t_x``, ``T``."""
+    """Maximum-likelihood BG/NBD on ``x``, ``t_x``, ``T``.
+
+    Bounded L-BFGS-B on the log parameters: where the data show almost no
+    dropout the likelihood is a flat ridge in ``a`` and ``b``, and an
+    unbounded simplex search walked it for 40,000 evaluations (8 minutes on
+    200,000 rows); this stops within a few hundred.
+    """
     x, t_x, T = (summary[c].to_numpy(float) for c in ("x", "t_x", "T"))
-    result = minimize(lambda p: -_bgnbd_loglik(p, x, t_x, T), np.log([0.5, 5.0, 0.5, 2.0]), method="Nelder-Mead",
-                      options={"xatol": 1e-8, "fatol": 1e-8, "maxiter": 20_000, "maxfev": 40_000})
+    result = minimize(lambda p: -_bgnbd_loglik(p, x, t_x, T), np.log([0.5, 5.0, 0.5, 2.0]), method="L-BFGS-B",
+                      bounds=[(-10.0, 10.0)] * 4, options={"ftol": 1e-12, "gtol": 1e-8})
     return BetaGeoFit(*np.exp(result.x))
 
 
