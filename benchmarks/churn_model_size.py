@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import time
 
-from tierwise.config import ChurnModelConfig, demo_config
+from _demo_backtest import demo_churn_backtest
+
+from tierwise.config import ChurnModelConfig
 from tierwise.inference import churn_contributions
-from tierwise.inputs import inputs_from_frames
-from tierwise.synthetic import generate_demo_data
-from tierwise.training import churn_metrics, model_features, plan_snapshots
+from tierwise.training import churn_metrics
 from tierwise.training._backtest import _fit_churn
-from tierwise.training._snapshots import SnapshotBuilder
 
 SHAPES = {
     "63 leaves, no depth limit, 400 rounds": ChurnModelConfig(num_leaves=63, max_depth=-1, max_rounds=400),
@@ -28,15 +27,10 @@ SHAPES = {
 
 
 def main() -> None:
-    demo = generate_demo_data(20_000, seed=7)
-    config = demo_config("unused")
-    inputs = inputs_from_frames(
-        demo.transactions, events=demo.events, customers=demo.customers, data=config.data, features=config.features
+    backtest = demo_churn_backtest()
+    config, builder, columns, plan, test = (
+        backtest.config, backtest.builder, backtest.columns, backtest.plan, backtest.test
     )
-    builder = SnapshotBuilder(inputs, config.features, config.training)
-    columns = model_features(inputs, config.features)
-    plan = plan_snapshots(inputs, config.training, horizon_days=config.training.churn_horizon_days, for_backtest=True)
-    test = builder.churn_rows(plan.test)
     print(f"{'churn model':<42} {'trees':>5} {'ROC AUC':>8} {'PR AUC':>7} {'SHAP rows/s':>12}")
     for label, shape in SHAPES.items():
         training = config.training.model_copy(update={"churn_model": shape})
