@@ -157,8 +157,9 @@ class ChurnModelConfig(_Section):
     bgnbd_in_calibration: bool = Field(
         default=False,
         description="Platt scaling also weighs BG/NBD's P(no purchase in the churn horizon), fitted on the validation "
-        "snapshot: trees predict flat past the oldest and most silent customers in training, BG/NBD keeps going. Helps "
-        "when the log is short (the CDNOW 39-week benchmark); where training spans the scoring population, it gains nothing",
+        "snapshot: trees predict flat past the oldest and most silent customers in training, BG/NBD keeps going. For "
+        "logs too short for training to reach the customers scored: it raised ROC AUC on the CDNOW development cuts, "
+        "but not on the 39-week literature holdout, and cost 0.0007 on the full-log CDNOW backtest",
     )
 
     @model_validator(mode="after")

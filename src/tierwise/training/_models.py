@@ -143,7 +143,7 @@ class ChurnModel(ClassifierMixin, _BoosterModel):
         bgnbd = self.calibration_.get("bgnbd")
         if bgnbd is None:
             return None
-        return 1 / (1 + np.exp(-_bgnbd_lapse_logit(bgnbd, history_from_features(X))))
+        return _bgnbd_no_purchase(bgnbd, history_from_features(X))
 
 
 class ValueModel(RegressorMixin, _BoosterModel):
@@ -177,9 +177,9 @@ def _logit(probability: np.ndarray) -> np.ndarray:
     return np.log(np.clip(probability, 1e-7, 1 - 1e-7) / np.clip(1 - probability, 1e-7, 1))
 
 
-def _bgnbd_lapse_logit(bgnbd: dict, history: pd.DataFrame) -> np.ndarray:
+def _bgnbd_no_purchase(bgnbd: dict, history: pd.DataFrame) -> np.ndarray:
     fit = BetaGeoFit(bgnbd["r"], bgnbd["alpha"], bgnbd["a"], bgnbd["b"])
-    return _logit(fit.p_no_purchase(bgnbd["horizon_weeks"], history["x"], history["t_x"], history["T"]))
+    return fit.p_no_purchase(bgnbd["horizon_weeks"], history["x"], history["t_x"], history["T"])
 
 
 def _fit_calibration(
@@ -202,7 +202,7 @@ def _fit_calibration(
             fitted = fit_bgnbd(history.sample(n=min(len(history), BGNBD_FIT_ROWS), random_state=seed))
             bgnbd = {"r": fitted.r, "alpha": fitted.alpha, "a": fitted.a, "b": fitted.b,
                      "horizon_weeks": horizon_weeks}
-            inputs.append(_bgnbd_lapse_logit(bgnbd, history))
+            inputs.append(_logit(_bgnbd_no_purchase(bgnbd, history)))
         lr = LogisticRegression(C=1e6).fit(np.column_stack(inputs), y)
         calibration = {"method": "sigmoid", "a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])}
         if bgnbd is not None:
@@ -221,7 +221,7 @@ def apply_calibration(calibration: dict, raw: np.ndarray, features: pd.DataFrame
             if features is None:
                 raise TierwiseError("model: this churn calibration weighs the BG/NBD forecast and needs the features")
             bgnbd = calibration["bgnbd"]
-            log_odds = log_odds + bgnbd["weight"] * _bgnbd_lapse_logit(bgnbd, history_from_features(features))
+            log_odds = log_odds + bgnbd["weight"] * _logit(_bgnbd_no_purchase(bgnbd, history_from_features(features)))
         return 1 / (1 + np.exp(-log_odds))
     return raw
 
