@@ -14,6 +14,7 @@ from tierwise.inference._models import ScoringModels
 from tierwise.inference._reasons import churn_contributions, reason_sentence
 from tierwise.inference._score import check_compatible
 from tierwise.inputs import InputData
+from tierwise.training import apply_calibration
 
 
 def explain_customer(
@@ -51,7 +52,7 @@ def explain_customer(
     raw = 1 / (1 + np.exp(-raw_log_odds))
     table.attrs.update(
         customer_id=str(customer_id), bias=float(contributions["bias"]), raw_probability=float(raw),
-        churn_probability=float(models.churn.predict_proba(row[columns])[0, 1]),
+        churn_probability=float(apply_calibration(models.churn.calibration_, np.array([raw]), row[columns])[0]),
         bgnbd_lapse_probability=None if bgnbd is None else float(bgnbd[0]),
     )
     return table
