@@ -79,7 +79,7 @@ def generate(
 @app.command()
 def features(
     config: ConfigOption,
-    as_of: Annotated[str, typer.Option("--as-of", help="Cutoff date: features use only records before it.")],
+    as_of: Annotated[str, typer.Option("--as-of", help="Cutoff date, YYYY-MM-DD: features use only records before it.")],
     out: Annotated[Path, typer.Option(help="Parquet file to write the features to.")],
     transactions: TransactionsOption = None,
     events: EventsOption = None,
@@ -196,7 +196,7 @@ ModelOption = Annotated[
     str, typer.Option("--model", help="champion, candidate, a version number, or runs:/<run id>.")
 ]
 AsOfOption = Annotated[
-    Optional[str], typer.Option("--as-of", help="Cutoff date; default: the day after the last transaction.")
+    Optional[str], typer.Option("--as-of", help="Cutoff date, YYYY-MM-DD; default: the day after the last transaction.")
 ]
 
 

@@ -9,8 +9,10 @@ in :func:`_before_as_of`: features see only records with ``ts < as_of``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -28,6 +30,8 @@ from tierwise.inputs import InputData
 
 AsOf = str | dt.date | dt.datetime | pd.Timestamp
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
 _ORDER_KEY: dict[OrderGrouping, str] = {
     "day": "CAST(t.ts AS DATE)",
     "order_id": "t.order_id",
@@ -35,16 +39,41 @@ _ORDER_KEY: dict[OrderGrouping, str] = {
 }
 
 
-def normalize_as_of(as_of: AsOf) -> pd.Timestamp:
-    """Parse a cutoff into a naive timestamp (a date means its midnight)."""
+def _iso_date(text: str) -> pd.Timestamp:
     try:
-        parsed = pd.Timestamp(as_of)
-    except (ValueError, TypeError):
-        raise InputDataError(f"as_of: {as_of!r} is not a date (use YYYY-MM-DD)") from None
+        if _ISO_DATE.fullmatch(text):
+            return pd.Timestamp(dt.date.fromisoformat(text))
+    except ValueError:
+        pass
+    raise InputDataError(f"as_of: {text!r} is not a date in the form YYYY-MM-DD (e.g. 2024-06-01)")
+
+
+def normalize_as_of(as_of: AsOf) -> pd.Timestamp:
+    """The cutoff as a naive midnight timestamp.
+
+    Cutoffs are whole days. Text must be an ISO date, ``YYYY-MM-DD``: forms such
+    as ``01/06/2024`` are ambiguous (June or January?) and ``2024-06-01T12:30``
+    would cut mid-day. Python dates and timestamps are accepted at midnight
+    (time-zone aware ones at midnight UTC); a time of day is refused.
+
+    Raises
+    ------
+    InputDataError
+        When ``as_of`` is missing, not an ISO date, or has a time of day.
+    """
+    if isinstance(as_of, str):
+        return _iso_date(as_of)
+    if not isinstance(as_of, dt.date | np.datetime64):
+        raise InputDataError(f"as_of: {as_of!r} is not a date; give YYYY-MM-DD text or a date")
+    parsed = pd.Timestamp(as_of)
     if pd.isna(parsed):
         raise InputDataError("as_of: a cutoff date is required")
     if parsed.tzinfo is not None:
         parsed = parsed.tz_convert("UTC").tz_localize(None)
+    if parsed != parsed.normalize():
+        raise InputDataError(
+            f"as_of: {str(parsed)!r} has a time of day; cutoffs are whole days, e.g. {parsed.date().isoformat()}"
+        )
     return parsed
 
 
