@@ -121,6 +121,15 @@ def test_stale_data_is_refused(store, tmp_path, capsys, monkeypatch):
     assert "(2025-12-31) is 151 days before as_of 2026-06-01; the limit is 31 days" in " ".join(err.split())
 
 
+def test_score_before_all_data_is_refused(store, tmp_path, capsys, monkeypatch):
+    code, _, err = run_cli(["score", "--config", store, "--out", tmp_path / "x", "--as-of", "2022-06-01"], capsys, monkeypatch)
+    assert code == 2
+    assert "Traceback" not in err
+    assert ("error: as_of 2022-06-01: no customer has a record before it; the data start on 2023-01-02"
+            in " ".join(err.split()))
+    assert not (tmp_path / "x").exists()
+
+
 def test_explain_prints_breakdown_and_saves_plot(store, tmp_path, capsys, monkeypatch):
     code, _, err = run_cli(["score", "--config", store, "--out", tmp_path / "s"], capsys, monkeypatch)
     assert code == 0, err

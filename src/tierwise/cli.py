@@ -19,7 +19,7 @@ from rich.table import Table
 
 from tierwise.config import TierwiseConfig, demo_config, load_config
 from tierwise.errors import TierwiseError
-from tierwise.features import build_features, normalize_as_of
+from tierwise.features import build_features, check_customers_known, normalize_as_of
 from tierwise.inputs import InputData
 from tierwise.io import read_config_inputs, write_demo_data, write_parquet
 from tierwise.synthetic import generate_demo_data
@@ -91,6 +91,7 @@ def features(
     cutoff = normalize_as_of(as_of)
     inputs = _read_inputs(cfg)
     frame = build_features(inputs, as_of=cutoff, config=cfg.features)
+    check_customers_known(frame, inputs, as_of=cutoff)
     write_parquet(frame, out)
     console.print(
         f"Features as of {cutoff.date()}: {len(frame):,} customers x {frame.shape[1] - 2} features -> {out}"

@@ -3,6 +3,7 @@
 from tierwise.features._build import (
     attribute_columns,
     build_features,
+    check_customers_known,
     describe_features,
     feature_sql,
     normalize_as_of,
@@ -14,6 +15,7 @@ __all__ = [
     "FeatureSpec",
     "attribute_columns",
     "build_features",
+    "check_customers_known",
     "describe_features",
     "feature_sql",
     "normalize_as_of",

@@ -256,6 +256,23 @@ def build_features(inputs: InputData, *, as_of: AsOf, config: FeatureConfig) -> 
     return frame
 
 
+def check_customers_known(features: pd.DataFrame, inputs: InputData, *, as_of: AsOf) -> None:
+    """Refuse a cutoff that no customer precedes: its features would be an empty table.
+
+    ``features`` is what :func:`build_features` returned for ``as_of``.
+    """
+    if len(features):
+        return
+    first = [inputs.transactions["ts"].min(), inputs.events["ts"].min()]
+    if inputs.customers is not None:
+        first.append(inputs.customers["signup_ts"].min())
+    start = min(ts for ts in first if not pd.isna(ts))
+    raise InputDataError(
+        f"as_of {normalize_as_of(as_of).date()}: no customer has a record before it; "
+        f"the data start on {start.date()}"
+    )
+
+
 def describe_features(config: FeatureConfig, attribute_columns: list[str] = ()) -> list[FeatureSpec]:
     """The specs (name, description, unit) of every feature column, in order."""
     return feature_catalog(config, list(attribute_columns))
