@@ -21,7 +21,7 @@ from tierwise.config import TierwiseConfig, demo_config, load_config
 from tierwise.errors import TierwiseError
 from tierwise.features import build_features, check_customers_known, normalize_as_of
 from tierwise.inputs import InputData
-from tierwise.io import read_config_inputs, write_demo_data, write_parquet
+from tierwise.io import check_output_file, read_config_inputs, write_demo_data, write_parquet
 from tierwise.synthetic import generate_demo_data
 
 app = typer.Typer(
@@ -89,6 +89,7 @@ def features(
     """Build point-in-time features for every customer seen before --as-of."""
     cfg = _configure(config, set_, transactions, events, customers)
     cutoff = normalize_as_of(as_of)
+    check_output_file(out, label="--out")
     inputs = _read_inputs(cfg)
     frame = build_features(inputs, as_of=cutoff, config=cfg.features)
     check_customers_known(frame, inputs, as_of=cutoff)

@@ -155,6 +155,20 @@ def write_csv(frame: pd.DataFrame, target: str | Path) -> Path:
     return _write_atomically(target, lambda tmp: _csv_to(frame, tmp))
 
 
+def check_output_file(target: str | Path, *, label: str) -> Path:
+    """Refuse, before any work, a file target that names a folder or lies under a file.
+
+    ``label`` names the target in the message, e.g. ``--out``.
+    """
+    target = Path(target)
+    if target.is_dir():
+        raise TierwiseError(f"{label}: {target} is a folder; name a file to write, e.g. {target / 'features.parquet'}")
+    existing = next((p for p in target.parents if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise TierwiseError(f"{label}: {target}: {existing} is a file, not a folder")
+    return target
+
+
 def write_demo_data(demo: DemoData, out_dir: str | Path, file_format: FileFormat = "parquet") -> list[Path]:
     """Write the synthetic retailer's three tables into ``out_dir``."""
     out_dir = Path(out_dir)
