@@ -123,7 +123,9 @@ def test_engine_matches_pandas_reference(grouping, seed):
     config = FeatureConfig(order_grouping=grouping, event_types=("visit", "complaint"), event_windows_days=(7, 60))
     data = DataConfig(
         transactions=TransactionsSource.model_validate({"path": "t", "columns": {"order_id": "order_id"}}),
-        customers=CustomersSource.model_validate({"path": "c", "columns": {"signup_date": "signup"}}),
+        customers=CustomersSource.model_validate(
+            {"path": "c", "columns": {"signup_date": "signup"}, "attributes": ["region"]}
+        ),
     )
     inputs = inputs_from_frames(transactions, events=events, customers=customers, data=data, features=config)
     as_of = start + pd.Timedelta(days=int(rng.integers(100, 650)))
@@ -146,7 +148,9 @@ def test_hostile_names_are_quoted_not_executed():
     transactions = pd.DataFrame({"customer_id": ["A", "B"], "timestamp": ["2024-01-01", "2024-02-01"], "amount": [5.0, 6.0]})
     events = pd.DataFrame({"customer_id": ["A"], "timestamp": ["2024-02-20"], "event_type": [hostile_event]})
     customers = pd.DataFrame({"customer_id": ["A", "B"], hostile_attribute: ["x'y", 'z"; --']})
-    data = DataConfig(transactions=TransactionsSource(path="t"), customers=CustomersSource(path="c"))
+    data = DataConfig(
+        transactions=TransactionsSource(path="t"), customers=CustomersSource(path="c", attributes=(hostile_attribute,))
+    )
     inputs = inputs_from_frames(transactions, events=events, customers=customers, data=data, features=config)
     sql = feature_sql(config, "2024-03-01", ["attr_reg_ion_drop_table_transactions"])
     assert "'visit''); DROP TABLE events; --'" in sql

@@ -80,8 +80,10 @@ class EventsSource(_Source):
 
 class CustomersSource(_Source):
     columns: CustomerColumns = CustomerColumns()
-    attributes: tuple[str, ...] | None = Field(
-        default=None, description="static attribute columns to use as features; None takes every other column"
+    attributes: tuple[str, ...] = Field(
+        default=(),
+        description="customer-table columns to use as static categorical features; none unless listed, because they "
+        "are joined with no time: a column such as status or churned_at would leak the outcome into training",
     )
 
 

@@ -8,7 +8,7 @@ canonical names below, whatever the source called them:
   source) and, when mapped, ``order_id``, ``quantity``, ``category``, ``channel``;
 - events: ``customer_id``, ``ts``, ``event_type`` (str) and, when mapped, ``value``;
 - customers: ``customer_id``, ``signup_ts`` (datetime, may be missing) and one
-  ``attr_<name>`` string column per static attribute.
+  ``attr_<name>`` string column per attribute listed in ``data.customers.attributes``.
 
 Broken data raises :class:`~tierwise.errors.InputDataError` with one line that
 names the source, the column, how many rows and an example. Suspicious but
@@ -219,12 +219,7 @@ def standardize_customers(raw: pd.DataFrame, source: CustomersSource, *, origin:
     """Validate a raw customer table; returns ``customer_id``, ``signup_ts`` and ``attr_*`` columns."""
     cols = source.columns
     _require_columns(raw, cols.model_dump(), origin)
-    taken = {cols.customer_id, cols.signup_date}
-    if source.attributes is None:
-        attributes = [c for c in raw.columns if c not in taken]
-    else:
-        _require_columns(raw, {f"attribute {a}": a for a in source.attributes}, origin)
-        attributes = list(source.attributes)
+    _require_columns(raw, {f"attribute {a}": a for a in source.attributes}, origin)
     ids = _parse_ids(raw[cols.customer_id], origin, cols.customer_id)
     repeated = ids.duplicated()
     if repeated.any():
@@ -240,7 +235,7 @@ def standardize_customers(raw: pd.DataFrame, source: CustomersSource, *, origin:
     else:
         out["signup_ts"] = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
     seen: dict[str, str] = {}
-    for attribute in attributes:
+    for attribute in source.attributes:
         slug = feature_slug(str(attribute))
         if not slug or slug in seen:
             clash = f"collides with '{seen[slug]}'" if slug in seen else "has no letter or digit"
