@@ -10,7 +10,8 @@ import pytest
 
 from tierwise.config import load_config
 from tierwise.features import build_features
-from tierwise.io import read_config_inputs, resolve_path
+from tierwise.inputs import inputs_from_frames
+from tierwise.io import read_config_inputs, read_table, resolve_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,6 +34,17 @@ def test_loads_all_lines_and_customers(cdnow):
     assert tx["customer_id"].nunique() == 23_570
     assert tx["ts"].min() == pd.Timestamp("1997-01-01") and tx["ts"].max() == pd.Timestamp("1998-06-30")
     assert tx["customer_id"].iloc[0] == "00001"  # ids keep their leading zeros
+
+
+@pytest.mark.parametrize("cut", [None, "19971001", "19970701"])
+def test_the_fading_tail_is_not_far_from_the_rest(cdnow, cut):
+    """A front-loaded log (one cohort, thinning to 1998-06-30) keeps its tail at every cut."""
+    config, _ = cdnow
+    raw = read_table(config.data.transactions.path, config.data.transactions.format)
+    kept = raw if cut is None else raw[raw["date"] < cut]  # YYYYMMDD text sorts as dates do
+    cut_inputs = inputs_from_frames(kept, data=config.data, features=config.features)
+    assert len(cut_inputs.transactions) == len(kept)
+    assert not [w for w in cut_inputs.warnings if "far" in w]
 
 
 def test_features_at_the_literature_cutoff(cdnow):

@@ -103,7 +103,7 @@ def test_suspicious_rows_are_kept_and_counted():
     text = " | ".join(inputs.warnings)
     assert "1 refund rows come before any purchase" in text
     assert "85 rows repeat an earlier row" in text
-    assert "1 timestamps lie far outside" in text
+    assert "1 timestamps lie far before the rest of the data" in text
 
 
 def test_cli_prints_warnings(tmp_path, capsys, monkeypatch):
@@ -121,3 +121,80 @@ def test_integer_and_string_ids_are_both_accepted():
     with_gap = as_int.assign(customer_id=[1.0, None, 3.0])
     with pytest.raises(InputDataError, match="1 rows have no customer id, e.g. data row 2"):
         inputs_from_frames(with_gap, data=data, features=FeatureConfig())
+
+
+def _tx_frame(days: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"customer_id": [f"c{i % 3}" for i in range(len(days))], "timestamp": days, "amount": 5.0})
+
+
+def test_a_future_date_in_a_small_file_is_refused_through_the_cli(tmp_path, capsys, monkeypatch):
+    # Four rows from 2024 and one mistyped 2099: today it moves the data end, and every cutoff, to 2099.
+    code, _, err = _run_features(tmp_path, capsys, monkeypatch, "tx.csv", GOOD + "3,2024-01-05,4\n4,2024-03-01,2\n5,2099-01-01,10\n")
+    message = " ".join(err.split())
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert "tx.csv: column 'day': 1 rows are dated after" in message
+    assert "data.max_timestamp sets another limit), e.g. '2099-01-01' (data row 5)" in message
+
+
+def test_max_timestamp_sets_the_limit_for_transactions_and_events():
+    data = DataConfig.model_validate({"transactions": {"path": "t"}, "max_timestamp": "2024-06-30"})
+    on_the_day = _tx_frame(["2024-06-01", "2024-06-10", "2024-06-30 23:59"])
+    assert len(inputs_from_frames(on_the_day, data=data, features=FeatureConfig()).transactions) == 3
+    with pytest.raises(InputDataError, match=r"column 'timestamp': 2 rows are dated after 2024-06-30 \(data.max_timestamp\), "
+                                             r"e.g. '2024-07-01' \(data row 3\)"):
+        inputs_from_frames(_tx_frame(["2024-06-01", "2024-06-10", "2024-07-01", "2024-07-02"]), data=data, features=FeatureConfig())
+    events = pd.DataFrame({"customer_id": ["c0", "c1"], "timestamp": ["2024-06-02", "2024-08-01"], "event_type": "visit"})
+    with pytest.raises(InputDataError, match=r"events DataFrame: column 'timestamp': 1 rows are dated after 2024-06-30"):
+        inputs_from_frames(on_the_day, events=events, data=data, features=FeatureConfig())
+
+
+def test_transactions_far_after_the_rest_are_refused_in_any_file_size():
+    data = DataConfig(transactions=TransactionsSource(path="t"))
+    five_rows = ["2014-01-05", "2014-01-07", "2014-02-05", "2014-03-01", "2019-01-01"]
+    with pytest.raises(InputDataError, match=r"1 rows lie far after the rest of the data .* e.g. '2019-01-01' \(data row 5\)"):
+        inputs_from_frames(_tx_frame(five_rows), data=data, features=FeatureConfig())
+    many_rows = [str(day.date()) for day in pd.date_range("2014-01-01", "2015-12-31", freq="D")] + ["2022-05-01", "2023-01-01"]
+    with pytest.raises(InputDataError, match="2 rows lie far after the rest of the data"):
+        inputs_from_frames(_tx_frame(many_rows), data=data, features=FeatureConfig())
+    vouched = DataConfig.model_validate({"transactions": {"path": "t"}, "max_timestamp": "2023-01-01"})
+    assert len(inputs_from_frames(_tx_frame(many_rows), data=vouched, features=FeatureConfig()).transactions) == len(many_rows)
+
+
+def test_a_thinning_tail_is_not_far_after():
+    """Front-loaded logs like CDNOW (one acquisition cohort, fading) keep their tail."""
+    data = DataConfig(transactions=TransactionsSource(path="t"))
+    weekly_counts = [200 // (1 + week // 4) for week in range(78)]
+    days = [str((pd.Timestamp("2021-01-01") + pd.Timedelta(weeks=w)).date()) for w, n in enumerate(weekly_counts) for _ in range(n)]
+    inputs = inputs_from_frames(_tx_frame(days), data=data, features=FeatureConfig())
+    assert not [w for w in inputs.warnings if "far" in w]
+    small = ["2024-01-05", "2024-01-07", "2024-02-05", "2024-03-01", "2024-06-01"]
+    assert not [w for w in inputs_from_frames(_tx_frame(small), data=data, features=FeatureConfig()).warnings if "far" in w]
+
+
+def test_far_before_is_a_warning_in_small_files_too():
+    data = DataConfig(transactions=TransactionsSource(path="t"))
+    inputs = inputs_from_frames(_tx_frame(["1970-01-01", "2024-01-05", "2024-01-07", "2024-02-05"]), data=data, features=FeatureConfig())
+    assert len(inputs.transactions) == 4
+    assert inputs.warnings == (
+        "transactions DataFrame: column 'timestamp': 1 timestamps lie far before the rest of the data, "
+        "e.g. '1970-01-01' (data row 1) (kept)",
+    )
+
+
+def test_customer_attributes_are_opt_in(tmp_path, capsys, monkeypatch):
+    # A status or churned_at column joined with no time would leak the label: only listed columns become features.
+    customers = tmp_path / "customers.csv"
+    customers.write_text("cust,region,status,churned_at\n1,north,churned,2024-03-01\n2,south,active,\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG.replace("features:", f"  customers:\n    path: {customers}\n    columns: {{customer_id: cust}}\nfeatures:"))
+    transactions = tmp_path / "tx.csv"
+    transactions.write_text(GOOD)
+    out = tmp_path / "f.parquet"
+    args = ["features", "--config", config, "--transactions", transactions, "--as-of", "2024-02-01", "--out", out]
+    code, _, err = run_cli(args, capsys, monkeypatch)
+    assert code == 0, err
+    assert [c for c in pd.read_parquet(out).columns if c.startswith("attr_")] == []
+    code, _, err = run_cli([*args, "--set", "data.customers.attributes=[region]"], capsys, monkeypatch)
+    assert code == 0, err
+    assert [c for c in pd.read_parquet(out).columns if c.startswith("attr_")] == ["attr_region"]

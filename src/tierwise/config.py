@@ -7,6 +7,7 @@ instead of being silently ignored.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -91,6 +92,11 @@ class DataConfig(_Section):
     transactions: TransactionsSource
     events: EventsSource | None = None
     customers: CustomersSource | None = None
+    max_timestamp: dt.date | None = Field(
+        default=None,
+        description="the last date a transaction or event may carry; later rows are refused. None: today. Setting it "
+        "also keeps transactions that lie far after the rest of the data, which are otherwise refused",
+    )
 
 
 class FeatureConfig(_Section):
