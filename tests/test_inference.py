@@ -190,3 +190,23 @@ def test_models_load_by_alias_version_and_run(store, small_demo_config):
     np.testing.assert_array_equal(predictions[0], predictions[1])
     np.testing.assert_array_equal(predictions[0], predictions[2])
     assert load_models(small_demo_config.registry, f"runs:/{run_id}").version == f"runs:/{run_id}"
+
+
+@pytest.mark.parametrize("options", [
+    ["--set", "outreach.cost_per_contact=2"],  # by risk, skipping customers not worth a contact
+    ["--rank-by", "value_at_risk", "--set", "outreach.tier_quotas={lapsing: 10}"],
+    ["--rank-by", "value_at_risk", "--set", "outreach.tier_quotas={lapsing: 10}",
+     "--set", "outreach.cost_per_contact=0.5"],
+])
+def test_reasons_follow_the_delivered_list(store, tmp_path, capsys, monkeypatch, options):
+    args = ["score", "--config", store, "--out", tmp_path / "o", "--top", 50, "--reasons-for", 40, *options]
+    code, _, err = run_cli(args, capsys, monkeypatch)
+    assert code == 0, err
+    exported = pd.read_csv(tmp_path / "o" / "outreach.csv", dtype={"customer_id": str})
+    scores = pd.read_parquet(tmp_path / "o" / "scores.parquet")
+    assert len(exported) == 50
+    assert exported["reason_1"].head(40).notna().all() and exported["reason_1"].iloc[40:].isna().all()
+    assert set(scores.loc[scores["reason_1"].notna(), "customer_id"]) == set(exported["customer_id"].head(40))
+    on_list = scores.set_index("customer_id").loc[exported["customer_id"], ["reason_1", "reason_2", "reason_3"]]
+    pd.testing.assert_frame_equal(on_list.reset_index(drop=True), exported[["reason_1", "reason_2", "reason_3"]],
+                                  check_dtype=False)
