@@ -52,7 +52,7 @@ def _models():
 
 def measure(folder: Path, reasons: int) -> dict:
     from tierwise.inference import EXPORT_SCHEMA_VERSION, build_outreach_list, score_customers
-    from tierwise.io import read_config_inputs, write_export, write_parquet
+    from tierwise.io import read_config_inputs, write_export
 
     models, trained = _models()
     config = _config(folder, reasons)
@@ -61,10 +61,9 @@ def measure(folder: Path, reasons: int) -> dict:
     loaded = time.perf_counter()
     scores = score_customers(inputs, as_of="2026-01-01", config=config, models=models)
     scored = time.perf_counter()
-    write_parquet(scores, folder / "out" / "scores.parquet")
     outreach = build_outreach_list(scores, config.outreach)
-    write_export(outreach, folder / "out", schema_version=EXPORT_SCHEMA_VERSION, model_version=models.version,
-                 as_of=scores["as_of"].iloc[0], scored_at="benchmark")
+    write_export(outreach, folder / "out", scores=scores, schema_version=EXPORT_SCHEMA_VERSION,
+                 model_version=models.version, as_of=scores["as_of"].iloc[0], scored_at="benchmark")
     written = time.perf_counter()
     return {
         "customers_scored": len(scores),

@@ -1,7 +1,8 @@
-"""The outreach list, the CRM export contract and the database upsert."""
+"""The outreach list, the CRM export contract and the database table."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -18,7 +19,7 @@ import pytest
 from tierwise.config import OutreachConfig
 from tierwise.errors import TierwiseError
 from tierwise.inference import EXPORT_COLUMNS, build_outreach_list, control_draw, outreach_summary
-from tierwise.io import upsert_outreach, write_export
+from tierwise.io import lock_folder, replace_outreach_rows, write_csv, write_export
 
 AS_OF = pd.Timestamp("2025-01-01")
 
@@ -76,9 +77,24 @@ def test_control_group_is_reproducible_per_customer_and_as_of():
     assert 70 < outreach["control"].sum() < 130
 
 
-def _export(tmp_path, table, scored_at="2025-01-01T06:00:00+00:00"):
-    outreach = build_outreach_list(table, OutreachConfig())
-    return outreach, write_export(outreach, tmp_path, schema_version=1, model_version="v1", as_of=AS_OF, scored_at=scored_at)
+def _export(tmp_path, table, scored_at="2025-01-01T06:00:00+00:00", **outreach_options):
+    outreach = build_outreach_list(table, OutreachConfig(**outreach_options))
+    return outreach, write_export(
+        outreach, tmp_path, scores=table, schema_version=1, model_version="v1", as_of=AS_OF, scored_at=scored_at
+    )
+
+
+def manifest_agrees_with_folder(folder) -> bool:
+    """False when there is no manifest; fails when there is one that does not describe every file."""
+    if not (folder / "manifest.json").exists():
+        return False
+    listed = json.loads((folder / "manifest.json").read_text())["files"]
+    present = {p.name for p in folder.iterdir() if not p.name.startswith(".") and p.name != "manifest.json"}
+    assert set(listed) == present
+    for name, entry in listed.items():
+        content = (folder / name).read_bytes()
+        assert entry == {"sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}, name
+    return True
 
 
 def test_export_is_byte_identical_on_rerun_and_manifest_matches(tmp_path):
@@ -90,6 +106,8 @@ def test_export_is_byte_identical_on_rerun_and_manifest_matches(tmp_path):
     assert first["files"] == second["files"] and first["scored_at"] != second["scored_at"]
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert manifest["row_count"] == 50 and manifest["columns"] == EXPORT_COLUMNS and manifest["as_of"] == "2025-01-01"
+    assert set(manifest["files"]) == {"scores.parquet", "outreach.csv", "outreach.parquet"}
+    assert manifest_agrees_with_folder(tmp_path / "a")
     csv = (tmp_path / "a" / "outreach.csv").read_text(encoding="utf-8").splitlines()
     assert csv[0] == ",".join(EXPORT_COLUMNS)
     assert csv[1].startswith("c0,2025-01-01,1,")  # ISO dates, documented order
@@ -139,25 +157,91 @@ def test_a_killed_writer_leaves_the_previous_export_intact(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-def test_upsert_updates_reruns_and_keeps_history(tmp_path):
-    url = f"sqlite:///{tmp_path / 'crm.db'}"
-    table = scores([(f"c{i}", 0.5, 10.0 + i, "VIP") for i in range(30)])
-    outreach = build_outreach_list(table, OutreachConfig())
-    assert upsert_outreach(outreach, url, "tierwise_outreach") == 30
-    changed = outreach.assign(predicted_value=outreach["predicted_value"] + 1)
-    upsert_outreach(changed, url, "tierwise_outreach")  # rerun of the same as_of
-    later = outreach.assign(as_of=outreach["as_of"] + pd.Timedelta(days=7)).head(10)
-    upsert_outreach(later, url, "tierwise_outreach")
-    with sqlite3.connect(tmp_path / "crm.db") as connection:
-        rows = connection.execute(
-            "SELECT as_of, COUNT(*), COUNT(DISTINCT customer_id), MIN(predicted_value) FROM tierwise_outreach GROUP BY as_of"
+class Killed(BaseException):
+    """Stands for a SIGKILL: nothing after it runs in the writer."""
+
+
+@pytest.mark.parametrize("renames_before_kill", [0, 1, 2, 3])
+def test_a_run_killed_between_files_leaves_no_manifest_that_disagrees(tmp_path, monkeypatch, renames_before_kill):
+    _export(tmp_path, scores([(f"c{i}", 0.5, 10.0, "VIP") for i in range(20)]))
+    real_replace, renamed = os.replace, []
+
+    def killed_after_some_renames(source, target):
+        if len(renamed) == renames_before_kill:
+            raise Killed
+        renamed.append(target)
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", killed_after_some_renames)
+    with pytest.raises(Killed):
+        _export(tmp_path, scores([(f"x{i}", 0.7, 30.0, "VIP") for i in range(8)]), top_k=5)
+    monkeypatch.undo()
+    manifest_agrees_with_folder(tmp_path)  # no manifest, or one that describes every file there
+    _export(tmp_path, scores([(f"x{i}", 0.7, 30.0, "VIP") for i in range(8)]), top_k=5)
+    assert manifest_agrees_with_folder(tmp_path)
+
+
+def test_a_write_keeps_the_temporary_file_of_a_live_writer(tmp_path):
+    target = tmp_path / "outreach.csv"
+    script = textwrap.dedent(f"""
+        import sys
+        from tierwise.io import atomic_path
+        with atomic_path({str(target)!r}) as temporary:
+            temporary.write_text("from the slow run")
+            print("staged", flush=True)
+            sys.stdin.readline()
+    """)
+    slow = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert slow.stdout.readline().strip() == "staged"
+    write_csv(pd.DataFrame({"a": [1]}), target)  # a second writer of the same file meanwhile
+    _, stderr = slow.communicate("go\n", timeout=60)
+    assert slow.returncode == 0, stderr
+    assert target.read_text() == "from the slow run"
+
+
+def test_a_second_run_into_a_locked_folder_is_refused_at_once(tmp_path):
+    with lock_folder(tmp_path / "out"):
+        with pytest.raises(TierwiseError, match=rf"another tierwise run is writing here \(pid {os.getpid()}, started "):
+            with lock_folder(tmp_path / "out"):
+                pass
+    with lock_folder(tmp_path / "out"):  # released when the first run ends
+        pass
+
+
+def _table_rows(database, as_of: str) -> list[tuple]:
+    with sqlite3.connect(database) as connection:
+        return connection.execute(
+            "SELECT customer_id, list_position FROM tierwise_outreach WHERE as_of = ? ORDER BY list_position", (as_of,)
         ).fetchall()
-    assert rows == [("2025-01-01", 30, 30, 11.0), ("2025-01-08", 10, 10, 10.0)]
 
 
-def test_upsert_refuses_a_table_with_another_schema(tmp_path):
+def test_redelivery_replaces_the_rows_of_its_as_of_and_keeps_other_dates(tmp_path):
+    url, database = f"sqlite:///{tmp_path / 'crm.db'}", tmp_path / "crm.db"
+    table = scores([(f"c{i}", 0.5, 10.0 + i, "VIP") for i in range(30)])
+    full = build_outreach_list(table, OutreachConfig())
+    assert replace_outreach_rows(full, url, "tierwise_outreach", as_of=AS_OF) == 30
+    later = full.assign(as_of=full["as_of"] + pd.Timedelta(days=7)).head(10)
+    replace_outreach_rows(later, url, "tierwise_outreach", as_of=AS_OF + pd.Timedelta(days=7))
+    # The same as_of again, shorter and in another order: c29 is now first, c0 no longer on the list.
+    shorter = build_outreach_list(table, OutreachConfig(rank_by="value_at_risk", top_k=5))
+    assert replace_outreach_rows(shorter, url, "tierwise_outreach", as_of=AS_OF) == 5
+    expected = list(zip(shorter["customer_id"], shorter["list_position"].astype(int)))
+    assert _table_rows(database, "2025-01-01") == expected
+    assert len(_table_rows(database, "2025-01-08")) == 10
+
+    duplicated = pd.concat([full, full])  # the insert fails on the 31st row, after the old rows were deleted
+    with pytest.raises(TierwiseError, match="tierwise_outreach: database error"):
+        replace_outreach_rows(duplicated, url, "tierwise_outreach", as_of=AS_OF)
+    assert _table_rows(database, "2025-01-01") == expected  # one transaction: the previous list stands
+
+    replace_outreach_rows(shorter.head(0), url, "tierwise_outreach", as_of=AS_OF)  # e.g. nobody worth a contact
+    assert _table_rows(database, "2025-01-01") == [] and len(_table_rows(database, "2025-01-08")) == 10
+
+
+def test_a_table_with_another_schema_is_refused(tmp_path):
     with sqlite3.connect(tmp_path / "crm.db") as connection:
         connection.execute("CREATE TABLE tierwise_outreach (customer_id TEXT, score REAL)")
     outreach = build_outreach_list(scores([("a", 0.5, 10.0, "VIP")]), OutreachConfig())
     with pytest.raises(TierwiseError, match="tierwise_outreach: the table's columns differ from the export schema"):
-        upsert_outreach(outreach, f"sqlite:///{tmp_path / 'crm.db'}", "tierwise_outreach")
+        replace_outreach_rows(outreach, f"sqlite:///{tmp_path / 'crm.db'}", "tierwise_outreach", as_of=AS_OF)

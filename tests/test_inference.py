@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -173,7 +174,8 @@ def test_score_options_reach_the_export_and_database(store, tmp_path, capsys, mo
     exported = pd.read_csv(tmp_path / "o" / "outreach.csv")
     assert len(exported) <= 50 and exported["value_at_risk"].is_monotonic_decreasing
     assert (exported["expected_saving"] >= 0.5).all()
-    assert "expected saving" in " ".join(err.split()) and "Upserted" in err
+    message = " ".join(err.split())
+    assert "expected saving" in message and "Replaced the 2026-01-01 rows of tierwise_outreach" in message
     code, _, err = run_cli(args, capsys, monkeypatch)  # a rerun updates, never duplicates
     import sqlite3
 
@@ -199,3 +201,104 @@ def test_models_load_by_alias_version_and_run(store, small_demo_config):
     np.testing.assert_array_equal(predictions[0], predictions[1])
     np.testing.assert_array_equal(predictions[0], predictions[2])
     assert load_models(small_demo_config.registry, f"runs:/{run_id}").version == f"runs:/{run_id}"
+
+
+def test_redelivery_of_an_as_of_leaves_exactly_its_list_in_the_table(store, tmp_path, capsys, monkeypatch):
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    base = ["score", "--config", store, "--out", tmp_path / "o", "--db", url]
+    for extra in (["--as-of", "2025-12-01"], ["--as-of", "2026-01-01"], ["--as-of", "2026-01-01", "--top", 100]):
+        code, _, err = run_cli([*base, *extra], capsys, monkeypatch)
+        assert code == 0, err
+        if extra == ["--as-of", "2025-12-01"]:
+            earlier = pd.read_csv(tmp_path / "o" / "outreach.csv", dtype={"customer_id": str})
+        elif "--top" not in extra:
+            assert len(pd.read_csv(tmp_path / "o" / "outreach.csv")) > 100  # the full list was longer
+    exported = pd.read_csv(tmp_path / "o" / "outreach.csv", dtype={"customer_id": str})
+    with sqlite3.connect(tmp_path / "crm.db") as connection:
+        table = pd.read_sql("SELECT as_of, customer_id, list_position FROM tierwise_outreach", connection)
+    latest = table[table["as_of"] == "2026-01-01"].sort_values("list_position")
+    assert len(exported) == 100
+    delivered = list(zip(exported["customer_id"], exported["list_position"]))
+    assert list(zip(latest["customer_id"], latest["list_position"])) == delivered
+    assert latest["list_position"].is_unique
+    assert (table["as_of"] == "2025-12-01").sum() == len(earlier)  # an earlier as_of stays as delivered
+
+
+def test_manifest_covers_every_file_of_the_run(store, tmp_path, capsys, monkeypatch):
+    import hashlib
+
+    code, _, err = run_cli(["score", "--config", store, "--out", tmp_path / "o"], capsys, monkeypatch)
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert set(manifest["files"]) == {"scores.parquet", "outreach.csv", "outreach.parquet"}
+    for name, entry in manifest["files"].items():
+        content = (tmp_path / "o" / name).read_bytes()
+        assert entry == {"sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}
+
+
+def test_a_second_score_into_a_busy_folder_is_refused_before_any_work(store, tmp_path, capsys, monkeypatch):
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from tierwise.io import lock_folder\n"
+         f"with lock_folder({str(tmp_path / 'o')!r}):\n    print('locked', flush=True); sys.stdin.readline()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        code, out, err = run_cli(["score", "--config", store, "--out", tmp_path / "o"], capsys, monkeypatch)
+    finally:
+        holder.communicate("done\n", timeout=60)
+    message = " ".join(err.split())
+    assert code == 2 and f"another tierwise run is writing here (pid {holder.pid}, started " in message
+    assert "Scored" not in message and not out and not (tmp_path / "o" / "manifest.json").exists()
+    code, _, err = run_cli(["score", "--config", store, "--out", tmp_path / "o"], capsys, monkeypatch)
+    assert code == 0, err  # free again once the other run ended
+
+
+@pytest.mark.parametrize("out_below_file", ["", "sub"])
+def test_score_out_on_a_file_is_refused_before_any_work(store, tmp_path, capsys, monkeypatch, out_below_file):
+    (tmp_path / "taken").write_text("not a folder")
+    args = ["score", "--config", store, "--out", tmp_path / "taken" / out_below_file]
+    code, out, err = run_cli(args, capsys, monkeypatch)
+    message = " ".join(err.split())
+    assert code == 2 and "is a file, not a folder" in message and str(tmp_path / "taken") in message
+    assert "Scored" not in message and not out and "Traceback" not in err
+
+
+@pytest.mark.parametrize("options", [
+    ["--set", "outreach.cost_per_contact=2"],  # by risk, skipping customers not worth a contact
+    ["--rank-by", "value_at_risk", "--set", "outreach.tier_quotas={lapsing: 10}"],
+    ["--rank-by", "value_at_risk", "--set", "outreach.tier_quotas={lapsing: 10}",
+     "--set", "outreach.cost_per_contact=0.5"],
+])
+def test_reasons_follow_the_delivered_list(store, tmp_path, capsys, monkeypatch, options):
+    args = ["score", "--config", store, "--out", tmp_path / "o", "--top", 50, "--reasons-for", 40, *options]
+    code, _, err = run_cli(args, capsys, monkeypatch)
+    assert code == 0, err
+    exported = pd.read_csv(tmp_path / "o" / "outreach.csv", dtype={"customer_id": str})
+    scores = pd.read_parquet(tmp_path / "o" / "scores.parquet")
+    assert len(exported) == 50
+    assert exported["reason_1"].head(40).notna().all() and exported["reason_1"].iloc[40:].isna().all()
+    assert set(scores.loc[scores["reason_1"].notna(), "customer_id"]) == set(exported["customer_id"].head(40))
+    on_list = scores.set_index("customer_id").loc[exported["customer_id"], ["reason_1", "reason_2", "reason_3"]]
+    pd.testing.assert_frame_equal(on_list.reset_index(drop=True), exported[["reason_1", "reason_2", "reason_3"]],
+                                  check_dtype=False)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_written_files_follow_the_umask(store, tmp_path, capsys, monkeypatch, umask):
+    previous = os.umask(umask)
+    try:
+        code, _, err = run_cli(["generate", "--out", tmp_path / "data", "--customers", 50], capsys, monkeypatch)
+        assert code == 0, err
+        code, _, err = run_cli(["score", "--config", store, "--out", tmp_path / "o"], capsys, monkeypatch)
+        assert code == 0, err
+    finally:
+        os.umask(previous)
+    written = [*(tmp_path / "data").iterdir(), *(tmp_path / "o").iterdir()]
+    assert len(written) >= 7
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in written} == {p.name: oct(0o666 & ~umask) for p in written}

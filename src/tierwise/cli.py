@@ -21,7 +21,7 @@ from tierwise.config import TierwiseConfig, demo_config, load_config
 from tierwise.errors import TierwiseError
 from tierwise.features import build_features, check_customers_known, normalize_as_of
 from tierwise.inputs import InputData
-from tierwise.io import check_output_file, read_config_inputs, write_demo_data, write_parquet
+from tierwise.io import check_output_file, lock_folder, read_config_inputs, write_demo_data, write_parquet
 from tierwise.synthetic import generate_demo_data
 
 app = typer.Typer(
@@ -236,16 +236,16 @@ def _print_summary(scores, out: Console) -> None:
 
 
 def _deliver(scores, cfg: TierwiseConfig, out_dir: Path) -> None:
-    """Write everyone's scores, the outreach export and its manifest; upsert when a database is set."""
+    """Write everyone's scores, the outreach export and its manifest; fill the database table when one is set."""
     import datetime as dt
 
     from tierwise.inference import EXPORT_SCHEMA_VERSION, build_outreach_list, outreach_summary
-    from tierwise.io import upsert_outreach, write_export
+    from tierwise.io import replace_outreach_rows, write_export
 
-    write_parquet(scores, out_dir / "scores.parquet")
     outreach = build_outreach_list(scores, cfg.outreach)
     manifest = write_export(
-        outreach, out_dir, schema_version=EXPORT_SCHEMA_VERSION, model_version=str(scores["model_version"].iloc[0]),
+        outreach, out_dir, scores=scores, schema_version=EXPORT_SCHEMA_VERSION,
+        model_version=str(scores["model_version"].iloc[0]),
         as_of=scores["as_of"].iloc[0], scored_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )
     summary = outreach_summary(outreach, cfg.outreach)
@@ -257,12 +257,14 @@ def _deliver(scores, cfg: TierwiseConfig, out_dir: Path) -> None:
     console.print(f"Wrote {out_dir}/scores.parquet, outreach.csv, outreach.parquet and manifest.json "
                   f"({manifest['row_count']:,} rows, schema v{manifest['schema_version']})")
     if cfg.export.database_url:
-        written = upsert_outreach(outreach, cfg.export.database_url, cfg.export.table)
-        console.print(f"Upserted {written:,} rows into {cfg.export.table}")
+        as_of = scores["as_of"].iloc[0]
+        written = replace_outreach_rows(outreach, cfg.export.database_url, cfg.export.table, as_of=as_of)
+        console.print(f"Replaced the {as_of.date()} rows of {cfg.export.table} with this list's {written:,} rows")
 
 
 @app.command()
 def score(
+    ctx: typer.Context,
     config: ConfigOption,
     out: Annotated[Path, typer.Option(help="Folder for scores.parquet (everyone) and outreach.csv (ranked list).")],
     as_of: AsOfOption = None,
@@ -271,7 +273,7 @@ def score(
         Optional[str], typer.Option(help="Order the list by churn_probability (default) or value_at_risk.")
     ] = None,
     top: Annotated[Optional[int], typer.Option("--top", min=1, help="At most this many customers on the list.")] = None,
-    db: Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL to upsert the list into.")] = None,
+    db: Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL of the table that gets the list.")] = None,
     reasons_for: Annotated[
         Optional[str], typer.Option(help="Customers at the top of the list who get reasons: a number or 'all'.")
     ] = None,
@@ -289,6 +291,7 @@ def score(
     flags += [f"outreach.top_k={top}"] if top else []
     flags += [f"export.database_url={db}"] if db else []
     cfg = _configure(config, [*(set_ or []), *flags], transactions, events, customers)
+    ctx.with_resource(lock_folder(out))  # held until the command ends, however it ends
     if reasons_for is not None:
         cfg = cfg.model_copy(update={"scoring": cfg.scoring.model_copy(
             update={"reasons_top_n": None if reasons_for == "all" else int(reasons_for)})})

@@ -322,7 +322,7 @@ class OutreachConfig(_Section):
 
 
 class ExportConfig(_Section):
-    """The CRM export and the optional database table it is upserted into."""
+    """The CRM export and the optional database table that holds each as_of's list."""
 
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL, e.g. sqlite:///crm.db or postgresql+psycopg://user@host/db"

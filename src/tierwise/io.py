@@ -9,11 +9,13 @@ reader never sees half a file.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import fcntl
 import glob
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
@@ -109,26 +111,95 @@ def read_config_inputs(config: TierwiseConfig) -> InputData:
     return read_inputs(config.data, config.features)
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0 only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, run by another user
+        pass
+    return True
+
+
+def _left_by_a_dead_process(temporary: Path, target: Path) -> bool:
+    """True for ``.<name>.<pid>.<token>.tmp`` files whose process is gone."""
+    pid, _, token = temporary.name[len(target.name) + 2 : -len(".tmp")].partition(".")
+    return pid.isdigit() and token.isalnum() and not _process_alive(int(pid))
+
+
+def _new_temporary(target: Path) -> Path:
+    """An empty hidden file beside ``target``, named after this process, with the mode a plain write would give."""
+    while True:
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the umask applies
+        except FileExistsError:
+            continue
+        return temporary
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it over ``target`` only on success.
 
     A process killed mid-write leaves ``target`` as it was; its hidden
-    ``.<name>.*.tmp`` file is removed by the next write of the same target.
+    ``.<name>.<pid>.<token>.tmp`` file is removed by the next write of the same
+    target, once that process is gone: a live writer's file is never touched.
+    The file gets the mode any write under the user's umask gets.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
-        with contextlib.suppress(FileNotFoundError):
-            stale.unlink()
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(handle)
+        if _left_by_a_dead_process(stale, target):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+    temporary = _new_temporary(target)
     try:
-        yield Path(temporary)
+        yield temporary
         os.replace(temporary, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocking = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        where = "it" if blocking == folder else blocking
+        reason = exc.strerror if blocking is None else f"{where} is a file, not a folder"
+        raise TierwiseError(f"{folder}: cannot write into this folder: {reason}") from None
+
+
+@contextlib.contextmanager
+def lock_folder(folder: str | Path) -> Iterator[Path]:
+    """Hold ``folder`` for one run; a second run into it is refused at once, with this one's pid and start.
+
+    The lock (``flock`` on the hidden ``.tierwise.lock`` inside) ends with the
+    process, so a killed run never leaves the folder locked. The folder is
+    created if needed.
+    """
+    folder = Path(folder)
+    _make_folder(folder)
+    handle = open(folder / ".tierwise.lock", "a+", encoding="utf-8")  # the lock lasts as long as this handle
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "pid unknown"
+        handle.close()
+        raise TierwiseError(
+            f"{folder}: another tierwise run is writing here ({holder}); wait for it to end or choose another folder"
+        ) from None
+    try:
+        handle.truncate(0)
+        started = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        handle.write(f"pid {os.getpid()}, started {started}")
+        handle.flush()
+        yield folder
+    finally:
+        handle.close()
 
 
 def _write_atomically(target: str | Path, write: Callable[[Path], None]) -> Path:
@@ -191,23 +262,36 @@ def _export_csv_frame(outreach: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def write_export(
-    outreach: pd.DataFrame, out_dir: str | Path, *, schema_version: int, model_version: str, as_of: pd.Timestamp,
-    scored_at: str,
-) -> dict:
-    """Write the CRM export (CSV and Parquet) atomically, then its manifest; returns the manifest.
+def _file_entry(path: Path) -> dict:
+    return {"sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "bytes": path.stat().st_size}
 
-    Both data files are complete before either is renamed into place, and the
-    manifest (with their sha256) comes last, so a loader that checks it never
-    takes a half-written or mismatched export. Only the manifest carries the
-    wall-clock time; the data files are the same bytes on a rerun.
+
+def write_export(
+    outreach: pd.DataFrame, out_dir: str | Path, *, scores: pd.DataFrame, schema_version: int, model_version: str,
+    as_of: pd.Timestamp, scored_at: str,
+) -> dict:
+    """Write a run's files (scores.parquet, outreach.csv, outreach.parquet), then its manifest; returns the manifest.
+
+    All three files are complete before any is renamed into place; the old
+    manifest is removed before the first rename and the new one (with every
+    file's sha256 and size) comes last. At any moment the folder holds either
+    no manifest or one that matches every file, so a loader that checks it
+    never takes half a run, nor files of two runs. Only the manifest carries
+    the wall-clock time; the data files are the same bytes on a rerun.
     """
     out_dir = Path(out_dir)
-    csv_path, parquet_path = out_dir / "outreach.csv", out_dir / "outreach.parquet"
-    # Both files are staged first and renamed into place only when both are complete.
-    with atomic_path(csv_path) as csv_tmp, atomic_path(parquet_path) as parquet_tmp:
-        _csv_to(_export_csv_frame(outreach), csv_tmp)
-        _parquet_to(outreach, parquet_tmp)
+    writers = {
+        "scores.parquet": lambda path: _parquet_to(scores, path),
+        "outreach.csv": lambda path: _csv_to(_export_csv_frame(outreach), path),
+        "outreach.parquet": lambda path: _parquet_to(outreach, path),
+    }
+    manifest_path = out_dir / "manifest.json"
+    with contextlib.ExitStack() as renames_on_exit:
+        staged = {name: renames_on_exit.enter_context(atomic_path(out_dir / name)) for name in writers}
+        for name, write in writers.items():
+            write(staged[name])
+        files = {name: _file_entry(path) for name, path in staged.items()}
+        manifest_path.unlink(missing_ok=True)
     manifest = {
         "schema_version": schema_version,
         "columns": list(outreach.columns),
@@ -215,34 +299,36 @@ def write_export(
         "as_of": as_of.date().isoformat(),
         "model_version": model_version,
         "scored_at": scored_at,
-        "files": {
-            path.name: {"sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "bytes": path.stat().st_size}
-            for path in (csv_path, parquet_path)
-        },
+        "files": files,
     }
     _write_atomically(
-        out_dir / "manifest.json",
+        manifest_path,
         lambda tmp: tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"),
     )
     return manifest
 
 
-def upsert_outreach(outreach: pd.DataFrame, url: str, table: str) -> int:
-    """Insert or update the export rows keyed by (customer_id, as_of), in one transaction.
+def replace_outreach_rows(outreach: pd.DataFrame, url: str, table: str, *, as_of: pd.Timestamp) -> int:
+    """Make ``table`` hold exactly ``outreach`` for ``as_of``, in one transaction.
 
-    Reruns update their rows instead of duplicating them; rows of other as_of
-    dates stay. A table whose columns differ from the export is refused, never
-    altered. Returns the number of rows written.
+    The rows already there for ``as_of`` are deleted and the list inserted, so
+    a re-delivery (say a shorter list) leaves no row of the earlier one; a
+    failure leaves the table as it was. Rows of other as_of dates stay. The
+    table is created on first use, keyed by (customer_id, as_of); one whose
+    columns differ from the export is refused, never altered. Returns the
+    number of rows written.
     """
     import sqlalchemy as sa
-    from sqlalchemy.dialects import postgresql, sqlite
 
     try:
         engine = sa.create_engine(url)
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise TierwiseError(f"export.database_url: {str(exc).splitlines()[0]}") from None
+    cutoff = pd.Timestamp(as_of).date()
     frame = outreach.copy()
     frame["as_of"] = frame["as_of"].dt.date
+    if (frame["as_of"] != cutoff).any():
+        raise ValueError(f"outreach rows of another as_of than {cutoff}")
     frame["expected_next_order_date"] = frame["expected_next_order_date"].dt.date
     types = {
         "customer_id": sa.String(), "as_of": sa.Date(), "list_position": sa.Integer(), "control": sa.Boolean(),
@@ -266,14 +352,9 @@ def upsert_outreach(outreach: pd.DataFrame, url: str, table: str) -> int:
                     )
             else:
                 target.create(connection)
-            dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(connection.dialect.name)
-            if dialect is None:
-                raise TierwiseError(f"export.database_url: upsert supports sqlite and postgresql, not {connection.dialect.name}")
-            chunk = max(1, 30_000 // len(frame.columns))  # SQLite allows about 32k bound values per statement
-            for start in range(0, len(records), chunk):
-                statement = dialect.insert(target).values(records[start : start + chunk])
-                updates = {c.name: statement.excluded[c.name] for c in target.columns if not c.primary_key}
-                connection.execute(statement.on_conflict_do_update(index_elements=["customer_id", "as_of"], set_=updates))
+            connection.execute(sa.delete(target).where(target.c.as_of == cutoff))
+            if records:
+                connection.execute(sa.insert(target), records)
     except sa.exc.SQLAlchemyError as exc:
         raise TierwiseError(f"{table}: database error: {str(exc).splitlines()[0][:200]}") from None
     finally:

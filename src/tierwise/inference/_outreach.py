@@ -26,8 +26,8 @@ def control_draw(customer_ids: pd.Series, as_of: pd.Timestamp, salt: str) -> np.
     )
 
 
-def build_outreach_list(scores: pd.DataFrame, config: OutreachConfig) -> pd.DataFrame:
-    """Select and order the customers to contact, in the export's columns.
+def select_outreach(scores: pd.DataFrame, config: OutreachConfig) -> pd.DataFrame:
+    """The customers the outreach list keeps, in list order: ``expected_saving`` and ``control``, on ``scores``' index.
 
     From the ranked customers (``outreach_rank`` set), ordered by
     ``config.rank_by``: with ``cost_per_contact``, drop those whose expected
@@ -37,8 +37,9 @@ def build_outreach_list(scores: pd.DataFrame, config: OutreachConfig) -> pd.Data
     list, drawn per customer and as_of, is flagged ``control``: kept out of
     contact so the effect of the outreach can be measured.
     """
-    ranked = scores[scores["outreach_rank"].notna()].copy()
-    ranked["expected_saving"] = ranked["value_at_risk"] * config.save_rate
+    columns = list(dict.fromkeys(["customer_id", "as_of", "tier", "value_at_risk", config.rank_by]))
+    ranked = scores.loc[scores["outreach_rank"].notna(), columns]
+    ranked = ranked.assign(expected_saving=ranked["value_at_risk"] * config.save_rate)
     order = np.lexsort((ranked["customer_id"].to_numpy(), -ranked[config.rank_by].to_numpy()))
     ranked = ranked.iloc[order]
     if config.cost_per_contact is not None:
@@ -49,14 +50,21 @@ def build_outreach_list(scores: pd.DataFrame, config: OutreachConfig) -> pd.Data
         ranked = ranked[position_in_tier < quota]
     if config.top_k is not None:
         ranked = ranked.head(config.top_k)
-    ranked = ranked.reset_index(drop=True)
     as_of = ranked["as_of"].iloc[0] if len(ranked) else pd.Timestamp(0)
-    ranked["control"] = control_draw(ranked["customer_id"], as_of, config.control_salt) < config.control_share
+    draw = control_draw(ranked["customer_id"], as_of, config.control_salt)
+    ranked = ranked.assign(control=draw < config.control_share)
     if config.max_total_cost is not None:
         contacted_cost = (~ranked["control"]).cumsum() * config.cost_per_contact
         ranked = ranked[contacted_cost <= config.max_total_cost]
-    ranked["list_position"] = np.arange(1, len(ranked) + 1)
-    return ranked[EXPORT_COLUMNS].reset_index(drop=True)
+    return ranked[["expected_saving", "control"]]
+
+
+def build_outreach_list(scores: pd.DataFrame, config: OutreachConfig) -> pd.DataFrame:
+    """Select and order the customers to contact (see :func:`select_outreach`), in the export's columns."""
+    selected = select_outreach(scores, config)
+    outreach = scores.loc[selected.index].assign(**selected).reset_index(drop=True)
+    outreach["list_position"] = np.arange(1, len(outreach) + 1)
+    return outreach[EXPORT_COLUMNS]
 
 
 def outreach_summary(outreach: pd.DataFrame, config: OutreachConfig) -> dict[str, float]:

@@ -13,6 +13,7 @@ from tierwise.errors import TierwiseError
 from tierwise.features import attribute_columns, build_features, check_customers_known, describe_features, normalize_as_of
 from tierwise.features._build import AsOf
 from tierwise.inference._models import ScoringModels
+from tierwise.inference._outreach import select_outreach
 from tierwise.inference._reasons import churn_contributions, top_reasons
 from tierwise.inference._tiers import assign_tiers
 from tierwise.inputs import InputData
@@ -68,7 +69,7 @@ def score_customers(
     as_of: AsOf,
     config: TierwiseConfig,
     models: ScoringModels,
-    rank_by: RankBy = "churn_probability",
+    rank_by: RankBy | None = None,
     reasons_top_n: int | None = None,
 ) -> pd.DataFrame:
     """Score every customer known before ``as_of``.
@@ -82,8 +83,10 @@ def score_customers(
 
     ``value_at_risk`` = churn_probability x predicted_value: the part of the
     customer's predicted spend over the value horizon that hangs on keeping
-    them, what outreach can protect. Reasons are written for the top
-    ``reasons_top_n`` of the outreach list (default ``scoring.reasons_top_n``).
+    them, what outreach can protect. ``rank_by`` defaults to
+    ``outreach.rank_by``. Reasons are written for the first ``reasons_top_n``
+    customers (``scoring.reasons_top_n`` unless given; null there: everyone) of
+    the list that ``build_outreach_list(scores, config.outreach)`` delivers.
     """
     cutoff = normalize_as_of(as_of)
     scoring = config.scoring
@@ -133,7 +136,7 @@ def score_customers(
             scores[column] = features[column]
     scores[["tier", "tier_action"]] = assign_tiers(scores, config.tiers)
 
-    key = scores[rank_by].where(modelled)
+    key = scores[rank_by or config.outreach.rank_by].where(modelled)
     order = np.lexsort((scores["customer_id"].to_numpy(), -key.fillna(-np.inf).to_numpy()))
     rank = np.empty(len(scores), dtype=float)
     rank[order] = np.arange(1, len(scores) + 1)
@@ -147,7 +150,7 @@ def score_customers(
     ).dt.normalize().astype("datetime64[us]")
 
     top_n = scoring.reasons_top_n if reasons_top_n is None else reasons_top_n
-    explained = scores.index[rank <= (np.inf if top_n is None else top_n)]
+    explained = scores.index if top_n is None else select_outreach(scores, config.outreach).index[:top_n]
     reasons = pd.DataFrame(None, index=scores.index, columns=["reason_1", "reason_2", "reason_3"], dtype="object")
     if len(explained):
         specs = {s.name: s for s in describe_features(config.features, attribute_columns(inputs))}
