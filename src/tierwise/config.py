@@ -280,6 +280,11 @@ class ScoringConfig(_Section):
         default=-0.3, description="spend_trend_90d_vs_prior_90d at or below this marks a low-risk customer as drifting"
     )
     loyal_min_orders: int = Field(default=3, ge=1, description="low-risk customers with this many orders are loyal")
+    on_feature_loss: Literal["refuse", "warn"] = Field(
+        default="refuse",
+        description="a feature the models relied on (1% of either model's split gain or more) is missing or constant "
+        "across the customers scored: refuse to score, or warn and score anyway",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ScoringConfig:

@@ -12,6 +12,7 @@ from tierwise.config import TierwiseConfig
 from tierwise.errors import TierwiseError
 from tierwise.features import attribute_columns, build_features, describe_features, normalize_as_of
 from tierwise.features._build import AsOf
+from tierwise.inference._checks import check_scoring_data
 from tierwise.inference._models import ScoringModels
 from tierwise.inference._reasons import churn_contributions, top_reasons
 from tierwise.inference._tiers import assign_tiers
@@ -90,6 +91,7 @@ def score_customers(
     _check_fresh(inputs, cutoff, scoring.staleness_limit_days)
     columns = check_compatible(inputs, config, models)
     features = build_features(inputs, as_of=cutoff, config=config.features)
+    check_scoring_data(features, models, config=config)
     lookback = float(models.metadata.get("active_lookback_days", config.training.active_lookback_days))
 
     frequency = features["frequency_orders"]
