@@ -114,12 +114,11 @@ def check_scoring_data(features: pd.DataFrame, models: ScoringModels, *, config:
         return
     named = "; ".join(_describe_loss(row) for _, row in lost.head(_NAMED_FEATURES).iterrows())
     more = f" and {len(lost) - _NAMED_FEATURES} more" if len(lost) > _NAMED_FEATURES else ""
-    policy = config.scoring.on_feature_loss
     message = (
         f"scoring data: {len(lost)} features the models relied on are missing or constant across the "
         f"{len(features)} customers scored: {named}{more}; {_hints(lost, config)}"
     )
-    if policy == "warn":
+    if config.scoring.on_feature_loss == "warn":
         logger.warning("%s (scoring anyway: scoring.on_feature_loss is warn)", message)
         return
     raise TierwiseError(f"{message} (set scoring.on_feature_loss: warn to score anyway)")
