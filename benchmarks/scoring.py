@@ -21,7 +21,7 @@ from pathlib import Path
 from _process import measure_in_fresh_process, peak_rss_gib, print_figures
 from features import write_inputs  # benchmarks/features.py
 
-from tierwise.config import DataConfig, EventsSource, TierwiseConfig, TransactionsSource
+from tierwise.config import DataConfig, EventsSource, TierwiseConfig, TransactionsSource, demo_config
 
 
 def _config(folder: Path, reasons: int) -> TierwiseConfig:
@@ -30,13 +30,13 @@ def _config(folder: Path, reasons: int) -> TierwiseConfig:
             transactions=TransactionsSource(path=str(folder / "transactions.parquet")),
             events=EventsSource(path=str(folder / "events.parquet")),
         ),
+        features=demo_config("unused").features,
         scoring={"reasons_top_n": reasons, "staleness_limit_days": 10_000},
     )
 
 
 def _models():
     """Both models trained on the demo retailer, without its customer table (the big inputs have none)."""
-    from tierwise.config import demo_config
     from tierwise.inference import ScoringModels
     from tierwise.inputs import inputs_from_frames
     from tierwise.synthetic import generate_demo_data

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import numpy as np
 import pandas as pd
@@ -302,3 +303,54 @@ def test_written_files_follow_the_umask(store, tmp_path, capsys, monkeypatch, um
     written = [*(tmp_path / "data").iterdir(), *(tmp_path / "o").iterdir()]
     assert len(written) >= 7
     assert {p.name: oct(p.stat().st_mode & 0o777) for p in written} == {p.name: oct(0o666 & ~umask) for p in written}
+
+
+def test_scoring_refuses_when_features_the_model_relied_on_are_constant(
+    store, small_demo_dir, tmp_path, capsys, monkeypatch, caplog
+):
+    events = pd.read_parquet(small_demo_dir / "events.parquet")
+    events["event_type"] = "page_view"  # a type the model never saw: every visit and email feature is 0 or missing
+    renamed = tmp_path / "renamed_events.parquet"
+    events.to_parquet(renamed)
+
+    code, _, err = run_cli(["score", "--config", store, "--events", renamed, "--out", tmp_path / "x"], capsys, monkeypatch)
+    assert code == 2, err
+    error = err.strip().splitlines()[-1]
+    assert re.match(
+        r"error: scoring data: \d+ features the models relied on are missing or constant across the 400 customers "
+        r"scored: visit_\w+ \(\d+% of churn gain", error,
+    ), error
+    assert "are the events missing" in error and "set scoring.on_feature_loss: warn" in error and "Traceback" not in err
+    assert not (tmp_path / "x" / "outreach.csv").exists()
+
+    code, _, err = run_cli(
+        ["score", "--config", store, "--events", renamed, "--out", tmp_path / "y", "--set", "scoring.on_feature_loss=warn"],
+        capsys, monkeypatch,
+    )
+    assert code == 0, err
+    # The CLI shows logger warnings on stderr; in-process, pytest captures them instead.
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "relied on" in r.getMessage()]
+    assert len(warned) == 1 and "are the events missing" in warned[0] and "visit_" in warned[0]
+    assert (tmp_path / "y" / "outreach.csv").exists()
+
+
+def test_demo_scoring_raises_no_feature_loss_alarm(store, tmp_path, capsys, monkeypatch, caplog):
+    for as_of in ("2026-01-01", "2025-06-01"):
+        code, _, err = run_cli(["score", "--config", store, "--out", tmp_path / as_of, "--as-of", as_of], capsys, monkeypatch)
+        assert code == 0, err
+    assert not [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_attribute_levels_the_model_never_saw_are_counted_and_warned(
+    store, small_demo_dir, tmp_path, capsys, monkeypatch, caplog
+):
+    customers = pd.read_parquet(small_demo_dir / "customers.parquet")
+    customers.loc[customers.index[:37], "region"] = "Mars"
+    moved = tmp_path / "customers.parquet"
+    customers.to_parquet(moved)
+    code, _, err = run_cli(["score", "--config", store, "--customers", moved, "--out", tmp_path / "x"], capsys, monkeypatch)
+    assert code == 0, err
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warned == [
+        "customers: attribute 'region': 37 customers have levels the model never saw, e.g. 'Mars' (scored as missing)"
+    ]

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from tierwise.config import TierwiseConfig, demo_config, load_config
+from tierwise.config import TierwiseConfig, demo_config, load_config, path_overrides
 from tierwise.errors import TierwiseError
 from tierwise.features import build_features, check_customers_known, normalize_as_of
 from tierwise.inputs import InputData
@@ -47,8 +47,8 @@ TuneOption = Annotated[
 def _configure(
     config_path: Path, overrides: list[str] | None, transactions, events, customers, tune: int = 0
 ) -> TierwiseConfig:
-    config = load_config(config_path, [*(overrides or []), *([f"training.tuning_trials={tune}"] if tune else [])])
-    return config.with_paths(transactions=transactions, events=events, customers=customers)
+    paths = path_overrides(transactions=transactions, events=events, customers=customers)
+    return load_config(config_path, [*(overrides or []), *([f"training.tuning_trials={tune}"] if tune else []), *paths])
 
 
 def _read_inputs(config: TierwiseConfig) -> InputData:

@@ -8,6 +8,7 @@ instead of being silently ignored.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -107,7 +108,9 @@ class FeatureConfig(_Section):
         description="what counts as one order: all lines of a customer on one day, one order id, or each line",
     )
     spend_windows_days: tuple[int, ...] = (30, 90, 180, 365)
-    event_types: tuple[str, ...] = ("visit", "email_open", "email_click", "complaint", "return", "support_ticket")
+    event_types: tuple[str, ...] = Field(
+        default=(), description="event types that become features; needs data.events, which needs at least one type"
+    )
     event_windows_days: tuple[int, ...] = (30, 90)
 
     @field_validator("spend_windows_days", "event_windows_days")
@@ -285,6 +288,11 @@ class ScoringConfig(_Section):
         default=-0.3, description="spend_trend_90d_vs_prior_90d at or below this marks a low-risk customer as drifting"
     )
     loyal_min_orders: int = Field(default=3, ge=1, description="low-risk customers with this many orders are loyal")
+    on_feature_loss: Literal["refuse", "warn"] = Field(
+        default="refuse",
+        description="a feature the models relied on (1% of either model's split gain or more) is missing or constant "
+        "across the customers scored: refuse to score, or warn and score anyway",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ScoringConfig:
@@ -399,6 +407,21 @@ class TierwiseConfig(_Section):
         return self
 
     @model_validator(mode="after")
+    def _event_types_and_events_source_come_together(self) -> TierwiseConfig:
+        event_types = self.features.event_types
+        if event_types and self.data.events is None:
+            raise ValueError(
+                f"features.event_types lists {', '.join(event_types)} but data.events is not set: "
+                "add an events source or set event_types: []"
+            )
+        if not event_types and self.data.events is not None:
+            raise ValueError(
+                "data.events is set but features.event_types is empty, so its events would feed no feature: "
+                "list the event types to use, e.g. event_types: [visit, email_open]"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _order_id_grouping_needs_order_ids(self) -> TierwiseConfig:
         if self.features.order_grouping == "order_id" and self.data.transactions.columns.order_id is None:
             raise ValueError("features.order_grouping is 'order_id' but data.transactions.columns.order_id is not set")
@@ -411,17 +434,18 @@ class TierwiseConfig(_Section):
         events: str | Path | None = None,
         customers: str | Path | None = None,
     ) -> TierwiseConfig:
-        """Replace input paths, keeping each source's column mapping and format."""
-        data = self.data
-        if transactions is not None:
-            data = data.model_copy(update={"transactions": data.transactions.model_copy(update={"path": str(transactions)})})
-        if events is not None:
-            source = data.events or EventsSource(path=str(events))
-            data = data.model_copy(update={"events": source.model_copy(update={"path": str(events)})})
-        if customers is not None:
-            source = data.customers or CustomersSource(path=str(customers))
-            data = data.model_copy(update={"customers": source.model_copy(update={"path": str(customers)})})
-        return self.model_copy(update={"data": data})
+        """Replace input paths, keeping each source's column mapping and format; the result is validated again."""
+        overrides = path_overrides(transactions=transactions, events=events, customers=customers)
+        return config_from_dict(self.model_dump(mode="json"), overrides=overrides)
+
+
+def path_overrides(
+    *, transactions: str | Path | None = None, events: str | Path | None = None, customers: str | Path | None = None
+) -> list[str]:
+    """Dotted overrides (``data.events.path=...``) that point the given sources at other files."""
+    paths = {"transactions": transactions, "events": events, "customers": customers}
+    # JSON strings are valid YAML scalars, so any path survives the override's YAML parsing unchanged.
+    return [f"data.{source}.path={json.dumps(str(path))}" for source, path in paths.items() if path is not None]
 
 
 def _apply_override(raw: dict[str, Any], override: str, origin: str) -> None:
@@ -431,7 +455,9 @@ def _apply_override(raw: dict[str, Any], override: str, origin: str) -> None:
     node = raw
     parts = key.strip().split(".")
     for part in parts[:-1]:
-        child = node.setdefault(part, {})
+        if node.get(part) is None:  # an absent section, or one dumped as null
+            node[part] = {}
+        child = node[part]
         if not isinstance(child, dict):
             raise ConfigError(f"{origin}: override {override!r}: '{part}' is not a section")
         node = child
@@ -446,10 +472,11 @@ def config_from_dict(raw: dict[str, Any], *, origin: str = "config", overrides: 
         return TierwiseConfig.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        key = ".".join(str(p) for p in first["loc"])
+        where = f"{key}: " if key else ""  # checks across sections name their keys in the message
         more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
         message = first["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{origin}: {where}: {message}{more}") from None
+        raise ConfigError(f"{origin}: {where}{message}{more}") from None
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> TierwiseConfig:
@@ -487,7 +514,10 @@ def demo_config(data_dir: str | Path) -> TierwiseConfig:
                 columns=CustomerColumns(signup_date="signup_date"),
                 attributes=("region", "acquisition_channel", "loyalty_member"),
             ),
-        )
+        ),
+        features=FeatureConfig(
+            event_types=("visit", "email_open", "email_click", "complaint", "return", "support_ticket")
+        ),
     )
 
 

@@ -1,5 +1,6 @@
 """Inference: batch scores, forward-looking tiers, reasons, from the registered models."""
 
+from tierwise.inference._checks import check_scoring_data, gain_shares, lost_features
 from tierwise.inference._explain import explain_customer, plot_waterfall
 from tierwise.inference._horizon import lapse_probability_over, records_before
 from tierwise.inference._models import ScoringModels, load_models
@@ -24,11 +25,14 @@ __all__ = [
     "ScoringModels",
     "assign_tiers",
     "check_compatible",
+    "check_scoring_data",
     "churn_contributions",
     "default_as_of",
     "explain_customer",
+    "gain_shares",
     "lapse_probability_over",
     "load_models",
+    "lost_features",
     "plot_waterfall",
     "reason_sentence",
     "records_before",

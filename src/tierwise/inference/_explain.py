@@ -10,6 +10,7 @@ from tierwise.config import TierwiseConfig
 from tierwise.errors import TierwiseError
 from tierwise.features import attribute_columns, build_features, describe_features, normalize_as_of
 from tierwise.features._build import AsOf
+from tierwise.inference._checks import check_scoring_data
 from tierwise.inference._models import ScoringModels
 from tierwise.inference._reasons import churn_contributions, reason_sentence
 from tierwise.inference._score import check_compatible
@@ -29,6 +30,7 @@ def explain_customer(
     """
     columns = check_compatible(inputs, config, models)
     features = build_features(inputs, as_of=normalize_as_of(as_of), config=config.features)
+    check_scoring_data(features, models, config=config)
     row = features[features["customer_id"] == str(customer_id)]
     if row.empty:
         raise TierwiseError(f"customer '{customer_id}': no transaction, event or signup before {normalize_as_of(as_of).date()}")

@@ -12,6 +12,7 @@ from tierwise.config import TierwiseConfig
 from tierwise.errors import TierwiseError
 from tierwise.features import attribute_columns, build_features, check_customers_known, describe_features, normalize_as_of
 from tierwise.features._build import AsOf
+from tierwise.inference._checks import check_scoring_data
 from tierwise.inference._models import ScoringModels
 from tierwise.inference._outreach import select_outreach
 from tierwise.inference._reasons import churn_contributions, top_reasons
@@ -94,6 +95,7 @@ def score_customers(
     columns = check_compatible(inputs, config, models)
     features = build_features(inputs, as_of=cutoff, config=config.features)
     check_customers_known(features, inputs, as_of=cutoff)
+    check_scoring_data(features, models, config=config)
     lookback = float(models.metadata.get("active_lookback_days", config.training.active_lookback_days))
 
     frequency = features["frequency_orders"]
