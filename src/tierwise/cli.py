@@ -113,6 +113,11 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}"
 
 
+def _snapshots(plan) -> str:
+    count = len(plan.train)
+    return f"trained on {count} snapshot{'s' if count > 1 else ''}"
+
+
 def _print_backtest(result) -> None:
     out = _stdout()
     if result is None:
@@ -121,9 +126,9 @@ def _print_backtest(result) -> None:
     rows = result.training_rows
     for title, table, columns in (
         (f"Churn backtest at {result.churn_plan.test.date()} ({result.churn_plan.horizon_days}-day horizon; "
-         f"trained on {len(result.churn_plan.train)} snapshots, {rows['churn']:,} rows)", result.churn, _CHURN_COLUMNS),
+         f"{_snapshots(result.churn_plan)}, {rows['churn']:,} rows)", result.churn, _CHURN_COLUMNS),
         (f"Value backtest at {result.value_plan.test.date()} ({result.value_plan.horizon_days}-day window; "
-         f"trained on {len(result.value_plan.train)} snapshots, {rows['value']:,} rows)", result.value, _VALUE_COLUMNS),
+         f"{_snapshots(result.value_plan)}, {rows['value']:,} rows)", result.value, _VALUE_COLUMNS),
     ):
         rich_table = Table(title=title)
         rich_table.add_column("method")

@@ -77,7 +77,7 @@ def _check_both_classes(rows: pd.DataFrame, cutoffs, stage: str) -> None:
     if lapsed == 0 or retained == 0:
         dates = ", ".join(str(cutoff.date()) for cutoff in cutoffs)
         raise InputDataError(
-            f"transactions: the churn {stage} snapshots ({dates}) hold {lapsed:,} active customers who lapsed and "
+            f"transactions: the churn {stage} snapshot{'s' if len(cutoffs) > 1 else ''} ({dates}) hold {lapsed:,} active customers who lapsed and "
             f"{retained:,} who bought again; the churn model needs both (see training.churn_horizon_days and "
             f"training.active_lookback_days)"
         )

@@ -51,6 +51,14 @@ def _shortest_value_window(training: TrainingConfig) -> int:
     return min(SHORTEST_VALUE_WINDOW_DAYS, training.value_horizon_days)
 
 
+def _longest_needed_window(training: TrainingConfig) -> int:
+    return max(training.churn_horizon_days, _shortest_value_window(training))
+
+
+def _days_for(training: TrainingConfig, *, horizon_days: int, for_backtest: bool) -> int:
+    return training.min_history_days + _label_windows(for_backtest) * horizon_days
+
+
 def days_needed(training: TrainingConfig, *, for_backtest: bool) -> int:
     """Days of data the snapshots of both models need with these settings.
 
@@ -58,14 +66,13 @@ def days_needed(training: TrainingConfig, *, for_backtest: bool) -> int:
     validation and (in a backtest) a test label window of the churn horizon
     (or of the shortest value window, when that is longer), one after another.
     """
-    horizon = max(training.churn_horizon_days, _shortest_value_window(training))
-    return training.min_history_days + _label_windows(for_backtest) * horizon
+    return _days_for(training, horizon_days=_longest_needed_window(training), for_backtest=for_backtest)
 
 
 def _shortfall(inputs: InputData, training: TrainingConfig, *, horizon_days: int, for_backtest: bool) -> str:
     """The data's length beside what a ``horizon_days`` label needs, and the settings that would lower it."""
     windows = _label_windows(for_backtest)
-    needed = training.min_history_days + windows * horizon_days
+    needed = _days_for(training, horizon_days=horizon_days, for_backtest=for_backtest)
     what = "a backtest" if for_backtest else "training"
     stages = "training, validation and test" if for_backtest else "training and validation"
     last_day = (data_end(inputs) - pd.Timedelta(days=1)).date()
@@ -81,8 +88,7 @@ def snapshot_shortfall(inputs: InputData, training: TrainingConfig, *, for_backt
     """Why the data cannot hold both models' snapshots (of a backtest, or of the final fit); None when they can."""
     if _span_days(inputs) >= days_needed(training, for_backtest=for_backtest):
         return None
-    horizon = max(training.churn_horizon_days, _shortest_value_window(training))
-    return _shortfall(inputs, training, horizon_days=horizon, for_backtest=for_backtest)
+    return _shortfall(inputs, training, horizon_days=_longest_needed_window(training), for_backtest=for_backtest)
 
 
 def backtest_fits(inputs: InputData, training: TrainingConfig) -> bool:
