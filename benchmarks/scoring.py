@@ -46,7 +46,8 @@ def _models():
     config = demo_config("unused")
     inputs = inputs_from_frames(demo.transactions, events=demo.events, data=config.data, features=config.features)
     trained = train_models(inputs, features=config.features, training=config.training)
-    metadata = {"active_lookback_days": config.training.active_lookback_days}
+    metadata = {"active_lookback_days": config.training.active_lookback_days,
+                "value_horizon_days": trained.value_plan.horizon_days}
     return ScoringModels(trained.churn, trained.value, metadata, "benchmark"), trained
 
 

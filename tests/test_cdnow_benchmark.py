@@ -50,6 +50,8 @@ def test_benchmark_cli_writes_tables_json_and_chart(tmp_path, capsys, monkeypatc
     assert set(churn) == {"tierwise", "bgnbd", "rfm_score", "recency_rank"}
     assert churn["bgnbd"]["roc_auc"] == pytest.approx(0.747, abs=0.005)  # the known BG/NBD level on this split
     assert figures["value"]["39 weeks"]["tierwise"]["total_actual"] == pytest.approx(776_961.13)
+    # The value model learns the 91 days the calibration period holds, and is scaled from those to each holdout.
+    assert figures["tierwise_value_horizon_days"] == 91
     assert (tmp_path / "deciles.png").read_bytes()[:4] == b"\x89PNG"
 
 

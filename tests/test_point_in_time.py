@@ -1,14 +1,17 @@
-"""Property: features at as_of ignore every record at or after as_of."""
+"""Properties: features at as_of ignore every record at or after as_of; label windows never overlap across stages."""
 
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tierwise.config import CustomersSource, DataConfig, FeatureConfig, TransactionsSource
+from tierwise.config import CustomersSource, DataConfig, FeatureConfig, TrainingConfig, TransactionsSource
+from tierwise.errors import InputDataError
 from tierwise.features import build_features
-from tierwise.inputs import inputs_from_frames
+from tierwise.inputs import InputData, inputs_from_frames
+from tierwise.training import backtest_fits, days_needed, fitted_value_horizon, plan_snapshots
 
 START = pd.Timestamp("2024-01-01")
 CONFIG = FeatureConfig(event_types=("visit", "complaint"), spend_windows_days=(7, 30), event_windows_days=(7,))
@@ -68,3 +71,74 @@ def test_records_at_or_after_as_of_never_change_features(before, after, events_b
         altered = late[:index] + [("d", minute, -amount)] + late[index + 1 :]
         changed = build_features(_inputs(early + altered, early_events, signups), as_of=as_of, config=CONFIG)
         pd.testing.assert_frame_equal(baseline, changed, check_exact=True)
+
+
+def _data_spanning(days: int):
+    """Inputs whose data run from START for ``days`` days (a purchase on the first and on the last day)."""
+    transactions = pd.DataFrame(
+        {"customer_id": ["a", "a"], "ts": [START, START + pd.Timedelta(days=days - 1)], "amount": [1.0, 1.0]}
+    )
+    return InputData(transactions=transactions, events=pd.DataFrame(columns=["customer_id", "ts", "event_type"]))
+
+
+def _assert_leak_free_and_using_the_data(plan, training: TrainingConfig, end: pd.Timestamp, *, for_backtest: bool):
+    horizon, step = pd.Timedelta(days=plan.horizon_days), pd.Timedelta(days=training.snapshot_step_days)
+    earliest = START + pd.Timedelta(days=training.min_history_days)
+    train = list(plan.train)
+    assert train == sorted(train) and all(later - earlier == step for earlier, later in zip(train, train[1:]))
+    assert train[0] >= earliest
+    # No training label window [c, c + H) reaches into the validation window [v, v + H).
+    assert all(cutoff + horizon <= plan.validation for cutoff in train)
+    # ... and none of the data is wasted: the newest training window ends where validation begins.
+    assert train[-1] + horizon == plan.validation
+    assert len(train) == training.training_snapshots or train[0] - step < earliest
+    if for_backtest:
+        assert plan.validation + horizon <= plan.test and plan.test + horizon == end
+    else:
+        assert plan.test is None and plan.validation + horizon == end
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    span_days=st.integers(1, 1500),
+    churn_days=st.integers(1, 400),
+    value_days=st.integers(1, 800),
+    step_days=st.integers(1, 120),
+    snapshots=st.integers(1, 12),
+    history_days=st.integers(0, 400),
+)
+def test_training_label_windows_never_overlap_validation_or_test(
+    span_days, churn_days, value_days, step_days, snapshots, history_days
+):
+    inputs = _data_spanning(span_days)
+    end = START + pd.Timedelta(days=span_days)
+    training = TrainingConfig(
+        churn_horizon_days=churn_days, value_horizon_days=value_days, snapshot_step_days=step_days,
+        training_snapshots=snapshots, min_history_days=history_days,
+    )
+    needed = days_needed(training, for_backtest=False)
+    if span_days < needed:
+        # One line: what the data hold, what these settings need.
+        with pytest.raises(InputDataError, match=f"hold {span_days} days .* needs {needed} "):
+            fitted_value_horizon(inputs, training)
+        if span_days < history_days + 2 * churn_days:
+            with pytest.raises(InputDataError, match=f"hold {span_days} days .* needs {history_days + 2 * churn_days} "):
+                plan_snapshots(inputs, training, horizon_days=churn_days, for_backtest=False)
+        return
+
+    backtest = backtest_fits(inputs, training)
+    assert backtest == (span_days >= days_needed(training, for_backtest=True))
+    value_horizon = fitted_value_horizon(inputs, training)
+    assert value_horizon <= value_days
+    for horizon in (churn_days, value_horizon):
+        for for_backtest in (True, False) if backtest else (False,):
+            plan = plan_snapshots(inputs, training, horizon_days=horizon, for_backtest=for_backtest)
+            assert plan.horizon_days == horizon
+            _assert_leak_free_and_using_the_data(plan, training, end, for_backtest=for_backtest)
+    if not backtest:
+        with pytest.raises(InputDataError, match=f"hold {span_days} days"):
+            plan_snapshots(inputs, training, horizon_days=churn_days, for_backtest=True)
+    if value_horizon < value_days:
+        # The longest window the backtest can judge, or, without a backtest, the final fit can learn.
+        with pytest.raises(InputDataError):
+            plan_snapshots(inputs, training, horizon_days=value_horizon + 1, for_backtest=backtest)

@@ -115,13 +115,22 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}"
 
 
+def _snapshots(plan) -> str:
+    count = len(plan.train)
+    return f"trained on {count} snapshot{'s' if count > 1 else ''}"
+
+
 def _print_backtest(result) -> None:
     out = _stdout()
+    if result is None:
+        out.print("No backtest: the data are too short for one with these settings (see the warning); the models are not judged")
+        return
+    rows = result.training_rows
     for title, table, columns in (
-        (f"Churn backtest at {result.churn_plan.test.date()} ({result.churn_plan.horizon_days}-day horizon)",
-         result.churn, _CHURN_COLUMNS),
-        (f"Value backtest at {result.value_plan.test.date()} ({result.value_plan.horizon_days}-day window)",
-         result.value, _VALUE_COLUMNS),
+        (f"Churn backtest at {result.churn_plan.test.date()} ({result.churn_plan.horizon_days}-day horizon; "
+         f"{_snapshots(result.churn_plan)}, {rows['churn']:,} rows)", result.churn, _CHURN_COLUMNS),
+        (f"Value backtest at {result.value_plan.test.date()} ({result.value_plan.horizon_days}-day window; "
+         f"{_snapshots(result.value_plan)}, {rows['value']:,} rows)", result.value, _VALUE_COLUMNS),
     ):
         rich_table = Table(title=title)
         rich_table.add_column("method")
@@ -172,7 +181,7 @@ def train(
     set_: SetOption = None,
     tune: TuneOption = 0,
 ) -> None:
-    """Backtest, fit on the latest snapshots, and record the run and both models in MLflow."""
+    """Fit on the latest snapshots, backtest when the data hold one, and record the run and both models in MLflow."""
     from tierwise.training import tracking_uri, train_and_register
 
     cfg = _configure(config, set_, transactions, events, customers, tune)
@@ -428,6 +437,7 @@ def benchmark_cdnow(
     bg, gg = result.bgnbd, result.gamma_gamma
     out.print(f"BG/NBD r={bg['r']:.3f} alpha={bg['alpha']:.3f} a={bg['a']:.3f} b={bg['b']:.3f}; "
               f"Gamma-Gamma p={gg['p']:.3f} q={gg['q']:.3f} gamma={gg['gamma']:.3f}")
+    out.print(f"tierwise value model: a {result.value_horizon_days}-day window, scaled to each holdout's length")
     out.print("wall time: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
     figure = plot_decile_chart(result)
     with atomic_path(chart) as temporary:

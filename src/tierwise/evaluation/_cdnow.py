@@ -7,14 +7,16 @@ net spend in the holdout. All 23,570 customers are judged.
 
 Design choices are made on the ``development`` split, a half-scale copy of the
 literature split that lies wholly inside the calibration period (calibration to
-1997-05-15, a 138-day holdout to 1997-09-30, training windows halved), and on two
+1997-05-15, a 138-day holdout to 1997-09-30, training windows scaled by the
+calibration length, so that the snapshots fit as they do on the literature split), and on two
 more such cuts (``development-121d``: calibration to 1997-05-31; ``development-91d``:
 to 1997-06-30; both with holdouts to 1997-09-30), so that the literature holdout is
 only looked at to report.
 
 tierwise runs the code path users run: ``train_models`` on its own rolling
 snapshots inside the calibration period (13-week churn labels; the value model
-learns the longest window that fits and is scaled to the holdout), then
+learns the longest window that fits, and its predictions are scaled from that
+window to each holdout's length), then
 ``score_customers`` at 1997-10-01. The 39-week churn probability chains the
 13-week model over three windows (``lapse_probability_over``), since a 39-week
 label cannot be observed inside a 39-week calibration period.
@@ -41,6 +43,7 @@ from tierwise.training._metrics import rfm_lookup
 logger = logging.getLogger(__name__)
 
 CALIBRATION_START = pd.Timestamp("1997-01-01")
+LITERATURE_CALIBRATION_DAYS = 273  # 1997-01-01 to 1997-09-30
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,11 @@ class BenchmarkSplit:
     name: str
     calibration_end: pd.Timestamp
     holdout_days: dict[str, int]
-    window_scale: float = 1.0
+
+    @property
+    def window_scale(self) -> float:
+        """This split's calibration length over the literature's."""
+        return (self.calibration_end - CALIBRATION_START).days / LITERATURE_CALIBRATION_DAYS
 
     def training(self, training: TrainingConfig) -> TrainingConfig:
         """The churn horizon, snapshot step and minimum history, scaled to this split's calibration length."""
@@ -62,10 +69,10 @@ class BenchmarkSplit:
 
 SPLITS = {
     "literature": BenchmarkSplit("literature", pd.Timestamp("1997-10-01"), {"39 weeks": 273, "13 weeks": 91}),
-    "development": BenchmarkSplit("development", pd.Timestamp("1997-05-16"), {"138 days": 138}, window_scale=0.5),
+    "development": BenchmarkSplit("development", pd.Timestamp("1997-05-16"), {"138 days": 138}),
     # Two more cuts inside the calibration period, so a design choice must win on three, not one.
-    "development-121d": BenchmarkSplit("development-121d", pd.Timestamp("1997-06-01"), {"121 days": 121}, window_scale=0.6),
-    "development-91d": BenchmarkSplit("development-91d", pd.Timestamp("1997-07-01"), {"91 days": 91}, window_scale=0.66),
+    "development-121d": BenchmarkSplit("development-121d", pd.Timestamp("1997-06-01"), {"121 days": 121}),
+    "development-91d": BenchmarkSplit("development-91d", pd.Timestamp("1997-07-01"), {"91 days": 91}),
 }
 
 
@@ -79,6 +86,7 @@ class CdnowBenchmark:
     seconds: dict[str, float]
     bgnbd: dict[str, float]
     gamma_gamma: dict[str, float]
+    value_horizon_days: int
     predictions: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -95,15 +103,21 @@ class CdnowBenchmark:
             "seconds": self.seconds,
             "bgnbd": self.bgnbd,
             "gamma_gamma": self.gamma_gamma,
+            "tierwise_value_horizon_days": self.value_horizon_days,
         }
 
 
-def _tierwise(calibration: InputData, config: TierwiseConfig, split: BenchmarkSplit) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _tierwise(
+    calibration: InputData, config: TierwiseConfig, split: BenchmarkSplit
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Churn and value predictions per holdout, and the value window the model learned."""
     trained = train_models(calibration, features=config.features, training=config.training)
+    value_horizon_days = trained.value_plan.horizon_days
     models = ScoringModels(
         churn=trained.churn, value=trained.value, version="benchmark",
         metadata={"churn_horizon_days": config.training.churn_horizon_days,
-                  "active_lookback_days": config.training.active_lookback_days},
+                  "active_lookback_days": config.training.active_lookback_days,
+                  "value_horizon_days": value_horizon_days},
     )
     scores = score_customers(calibration, as_of=split.calibration_end, config=config, models=models, reasons_top_n=0)
     scores = scores.set_index("customer_id")
@@ -112,8 +126,8 @@ def _tierwise(calibration: InputData, config: TierwiseConfig, split: BenchmarkSp
         churn[label] = lapse_probability_over(
             calibration, as_of=split.calibration_end, horizon_days=days, config=config, models=models
         )
-        value[label] = scores["predicted_value"] * days / config.training.value_horizon_days
-    return pd.DataFrame(churn), pd.DataFrame(value)
+        value[label] = scores["predicted_value"] * days / value_horizon_days
+    return pd.DataFrame(churn), pd.DataFrame(value), value_horizon_days
 
 
 def _rfm_baselines(
@@ -138,7 +152,7 @@ def run_cdnow_benchmark(inputs: InputData, config: TierwiseConfig, split: str = 
     seconds: dict[str, float] = {}
 
     began = time.perf_counter()
-    tw_churn, tw_value = _tierwise(calibration, config, chosen)
+    tw_churn, tw_value, value_horizon_days = _tierwise(calibration, config, chosen)
     seconds["tierwise"] = time.perf_counter() - began
 
     began = time.perf_counter()
@@ -185,6 +199,7 @@ def run_cdnow_benchmark(inputs: InputData, config: TierwiseConfig, split: str = 
         churn=churn_tables, value=value_tables, seconds=seconds,
         bgnbd={"r": bgnbd.r, "alpha": bgnbd.alpha, "a": bgnbd.a, "b": bgnbd.b},
         gamma_gamma={"p": gamma_gamma.p, "q": gamma_gamma.q, "gamma": gamma_gamma.gamma},
+        value_horizon_days=value_horizon_days,
         predictions=predictions,
     )
 

@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 RankBy = Literal["churn_probability", "value_at_risk"]
 
 SCORE_COLUMNS = [
-    "customer_id", "as_of", "lifecycle", "churn_probability", "risk_band", "predicted_value", "value_at_risk",
+    "customer_id", "as_of", "lifecycle", "churn_probability", "risk_band", "predicted_value", "value_horizon_days",
+    "value_at_risk",
     "value_percentile", "value_grade", "activity_class", "tier", "tier_action", "outreach_rank",
     "recency_days", "frequency_orders", "avg_days_between_orders", "expected_next_order_date",
     "reason_1", "reason_2", "reason_3", "model_version",
@@ -82,6 +83,8 @@ def score_customers(
     the churn model's lookback). Only ``new`` and ``active`` customers get a
     churn probability; everyone gets a predicted value.
 
+    ``predicted_value`` is net spend over ``[as_of, as_of + value_horizon_days)``,
+    the window the value model learned (shorter than configured on a short log).
     ``value_at_risk`` = churn_probability x predicted_value: the part of the
     customer's predicted spend over the value horizon that hangs on keeping
     them, what outreach can protect. ``rank_by`` defaults to
@@ -91,6 +94,8 @@ def score_customers(
     """
     cutoff = normalize_as_of(as_of)
     scoring = config.scoring
+    if "value_horizon_days" not in models.metadata:
+        raise TierwiseError(f"model: {models.version} does not say which value horizon it predicts (value_horizon_days)")
     _check_fresh(inputs, cutoff, scoring.staleness_limit_days)
     columns = check_compatible(inputs, config, models)
     features = build_features(inputs, as_of=cutoff, config=config.features)
@@ -116,6 +121,7 @@ def score_customers(
                  np.where(probability >= scoring.medium_risk_from, "medium", "low")),
     )
     scores["predicted_value"] = models.value.predict(features[columns])
+    scores["value_horizon_days"] = int(models.metadata["value_horizon_days"])
     scores["value_at_risk"] = scores["churn_probability"] * scores["predicted_value"]
     scores["value_percentile"] = scores["predicted_value"].rank(method="average", pct=True)
     grades = list(scoring.value_grades.items())

@@ -13,7 +13,14 @@ from tierwise.training._plots import (
     plot_roc,
     plot_value_deciles,
 )
-from tierwise.training._snapshots import SnapshotPlan, fitted_value_horizon, plan_snapshots
+from tierwise.training._snapshots import (
+    SnapshotPlan,
+    backtest_fits,
+    days_needed,
+    fitted_value_horizon,
+    plan_snapshots,
+    snapshot_shortfall,
+)
 from tierwise.training._tracking import TrainingRun, data_fingerprint, log_training, promote, tracking_uri
 from tierwise.training._train import train_and_register
 
@@ -26,10 +33,12 @@ __all__ = [
     "ValueModel",
     "apply_calibration",
     "backtest_figures",
+    "backtest_fits",
     "churn_metrics",
     "data_end",
     "data_fingerprint",
     "data_start",
+    "days_needed",
     "fitted_value_horizon",
     "log_training",
     "make_labels",
@@ -46,6 +55,7 @@ __all__ = [
     "reliability_table",
     "rfm_score",
     "run_backtest",
+    "snapshot_shortfall",
     "tracking_uri",
     "train_and_register",
     "train_models",

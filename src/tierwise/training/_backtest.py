@@ -1,9 +1,10 @@
 """Time-based backtest and the final fit.
 
-The backtest trains on snapshots whose labels are observed before the test
-cutoff T (the latest cutoff whose label window is fully inside the data),
-calibrates and early-stops on a later validation snapshot, and judges the
-models at T beside the baselines, on the very same rows.
+The backtest trains on snapshots whose labels are observed before the
+validation cutoff, calibrates and early-stops on the validation snapshot, whose
+labels are observed before the test cutoff T (the latest cutoff whose label
+window is fully inside the data), and judges the models at T beside the
+baselines, on the very same rows. No two stages share a day of label.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from tierwise.config import FeatureConfig, TrainingConfig, ValueModelConfig
+from tierwise.errors import InputDataError
 from tierwise.features import attribute_columns, describe_features
 from tierwise.inputs import InputData
 from tierwise.training._metrics import (
@@ -25,7 +27,14 @@ from tierwise.training._metrics import (
 )
 from tierwise.training._models import ChurnModel, ValueModel
 from tierwise.training._tuning import tune_config
-from tierwise.training._snapshots import SnapshotBuilder, SnapshotPlan, fitted_value_horizon, plan_snapshots
+from tierwise.training._snapshots import (
+    SnapshotBuilder,
+    SnapshotPlan,
+    backtest_fits,
+    fitted_value_horizon,
+    plan_snapshots,
+    snapshot_shortfall,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +70,24 @@ class BacktestResult:
         return flat
 
 
+def _check_both_classes(rows: pd.DataFrame, cutoffs, stage: str) -> None:
+    """Refuse churn labels of one class: neither the trees, the calibration nor ROC AUC can use them."""
+    lapsed = int(rows["lapsed"].sum())
+    retained = len(rows) - lapsed
+    if lapsed == 0 or retained == 0:
+        dates = ", ".join(str(cutoff.date()) for cutoff in cutoffs)
+        raise InputDataError(
+            f"transactions: the churn {stage} snapshot{'s' if len(cutoffs) > 1 else ''} ({dates}) hold {lapsed:,} active customers who lapsed and "
+            f"{retained:,} who bought again; the churn model needs both (see training.churn_horizon_days and "
+            f"training.active_lookback_days)"
+        )
+
+
 def _fit_churn(builder: SnapshotBuilder, plan: SnapshotPlan, columns: list[str], training: TrainingConfig):
     train = builder.stacked(plan.train, builder.churn_rows)
     valid = builder.churn_rows(plan.validation)
+    _check_both_classes(train, plan.train, "training")
+    _check_both_classes(valid, [plan.validation], "validation")
     config = training.churn_model
     if training.tuning_trials:
         config = tune_config(
@@ -75,7 +99,7 @@ def _fit_churn(builder: SnapshotBuilder, plan: SnapshotPlan, columns: list[str],
     return model, train
 
 
-def _fit_value(builder, plan, columns, training, config: ValueModelConfig, scale: float = 1.0):
+def _fit_value(builder, plan, columns, training, config: ValueModelConfig):
     rows_at = lambda cutoff: builder.value_rows(cutoff, plan.horizon_days)  # noqa: E731
     train = builder.stacked(plan.train, rows_at)
     valid = rows_at(plan.validation)
@@ -84,7 +108,7 @@ def _fit_value(builder, plan, columns, training, config: ValueModelConfig, scale
             ValueModel, config, train[columns], train["value"], X_valid=valid[columns], y_valid=valid["value"],
             trials=training.tuning_trials, seed=training.seed,
         )
-    model = ValueModel(config, seed=training.seed, scale=scale)
+    model = ValueModel(config, seed=training.seed)
     model.fit(train[columns], train["value"], X_valid=valid[columns], y_valid=valid["value"])
     return model, train
 
@@ -95,13 +119,18 @@ def run_backtest(
     """Train on the past, judge at the latest fully observed cutoff, beside RFM and 'last period' baselines.
 
     ``builder`` shares already built snapshots with a later :func:`train_models` call.
+    Raises :class:`InputDataError` when the data hold no backtest (see :func:`backtest_fits`).
     """
+    shortfall = snapshot_shortfall(inputs, training, for_backtest=True)
+    if shortfall is not None:
+        raise InputDataError(f"transactions: {shortfall}")
     builder = builder or SnapshotBuilder(inputs, features, training)
     columns = model_features(inputs, features)
 
     churn_plan = plan_snapshots(inputs, training, horizon_days=training.churn_horizon_days, for_backtest=True)
     churn_model, churn_train = _fit_churn(builder, churn_plan, columns, training)
     test = builder.churn_rows(churn_plan.test)
+    _check_both_classes(test, [churn_plan.test], "test")
     raw = churn_model.raw_predict(test[columns])
     calibrated = churn_model.predict_proba(test[columns])[:, 1]
     rfm_prob = rfm_lookup(rfm_score(churn_train), churn_train["lapsed"], rfm_score(test))
@@ -114,7 +143,7 @@ def run_backtest(
         }
     ).T
 
-    value_horizon = fitted_value_horizon(inputs, training, for_backtest=True)
+    value_horizon = fitted_value_horizon(inputs, training)
     value_plan = plan_snapshots(inputs, training, horizon_days=value_horizon, for_backtest=True)
     value_model, value_train = _fit_value(builder, value_plan, columns, training, training.value_model)
     l2_config = training.value_model.model_copy(update={"objective": "regression"})
@@ -167,19 +196,23 @@ class TrainedModels:
 def train_models(
     inputs: InputData, *, features: FeatureConfig, training: TrainingConfig, builder: SnapshotBuilder | None = None
 ) -> TrainedModels:
-    """Fit both models on the latest snapshots whose labels are fully observed."""
+    """Fit both models on the latest snapshots whose labels are fully observed.
+
+    The value model learns the window :func:`fitted_value_horizon` gives (the
+    one a backtest on the same data judges) and predicts spend over that many
+    days, ``value_plan.horizon_days``; a shorter one than configured is logged.
+    """
     builder = builder or SnapshotBuilder(inputs, features, training)
     columns = model_features(inputs, features)
+    value_horizon = fitted_value_horizon(inputs, training)
     churn_plan = plan_snapshots(inputs, training, horizon_days=training.churn_horizon_days, for_backtest=False)
-    churn_model, _ = _fit_churn(builder, churn_plan, columns, training)
-    value_horizon = fitted_value_horizon(inputs, training, for_backtest=False)
     if value_horizon < training.value_horizon_days:
+        reason = "the backtest can judge" if backtest_fits(inputs, training) else "the data hold (no backtest fits)"
         logger.warning(
-            "value: the data hold a %d-day label window at most; predictions are scaled by %d/%d",
-            value_horizon, training.value_horizon_days, value_horizon,
+            "value: predicting spend over %d days, not training.value_horizon_days %d: the longest window %s",
+            value_horizon, training.value_horizon_days, reason,
         )
+    churn_model, _ = _fit_churn(builder, churn_plan, columns, training)
     value_plan = plan_snapshots(inputs, training, horizon_days=value_horizon, for_backtest=False)
-    value_model, _ = _fit_value(
-        builder, value_plan, columns, training, training.value_model, scale=training.value_horizon_days / value_horizon
-    )
+    value_model, _ = _fit_value(builder, value_plan, columns, training, training.value_model)
     return TrainedModels(churn_model, value_model, churn_plan, value_plan, columns)

@@ -147,16 +147,15 @@ class ChurnModel(ClassifierMixin, _BoosterModel):
 
 
 class ValueModel(RegressorMixin, _BoosterModel):
-    """Expected net spend over the value horizon (never negative).
+    """Expected net spend over the label window it learned (never negative).
 
-    ``scale`` multiplies predictions when the model learned a shorter window
-    than the horizon it reports (see ``fitted_value_horizon``).
+    The window is the value plan's ``horizon_days`` (see ``fitted_value_horizon``);
+    predictions are never stretched to a longer one.
     """
 
-    def __init__(self, config=None, seed: int = 7, scale: float = 1.0):
+    def __init__(self, config=None, seed: int = 7):
         self.config = config
         self.seed = seed
-        self.scale = scale
 
     def fit(self, X: pd.DataFrame, y, *, X_valid: pd.DataFrame, y_valid) -> ValueModel:
         config = self.config or ValueModelConfig()
@@ -170,7 +169,7 @@ class ValueModel(RegressorMixin, _BoosterModel):
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return np.clip(self.raw_predict(X), 0, None) * self.scale
+        return np.clip(self.raw_predict(X), 0, None)
 
 
 def _logit(probability: np.ndarray) -> np.ndarray:
@@ -234,7 +233,12 @@ def restore_model(booster: lgb.Booster, metadata: dict) -> ChurnModel | ValueMod
         model.calibration_ = metadata["calibration"]
         model.classes_ = np.array([0, 1])
     elif kind == "value":
-        model = ValueModel(scale=float(metadata["scale"]))
+        if float(metadata.get("scale", 1.0)) != 1.0:
+            raise TierwiseError(
+                f"model: this value model stretches a {metadata.get('value_label_days')}-day prediction to "
+                f"{metadata.get('value_horizon_days')} days, which tierwise no longer does; run tierwise train again"
+            )
+        model = ValueModel()
     else:
         raise TierwiseError(f"model: metadata names kind {kind!r}; expected a tierwise churn or value model")
     model.booster_ = booster

@@ -16,15 +16,21 @@ from tierwise.training._labels import data_end, data_start, make_labels
 logger = logging.getLogger(__name__)
 
 
+# A value label shorter than a week says little about what a customer is worth.
+SHORTEST_VALUE_WINDOW_DAYS = 7
+
+
 @dataclass(frozen=True)
 class SnapshotPlan:
     """Cutoffs for one label horizon, oldest training snapshot first.
 
-    Every label window ``[cutoff, cutoff + horizon_days)`` ends before the next
-    stage begins to be judged: training windows end before the test cutoff, the
-    validation snapshot (early stopping and calibration) is later than every
-    training snapshot, and the test cutoff, when there is one, is the latest
-    whose window is fully observed.
+    No two stages share a day of label: every training label window
+    ``[cutoff, cutoff + horizon_days)`` ends by the validation cutoff, the
+    validation window (early stopping, tuning and calibration) ends by the test
+    cutoff, and the last window ends at the data end: the test window in a
+    backtest, else the validation window. The newest training window ends where
+    validation begins; older ones follow every ``snapshot_step_days``, none
+    earlier than ``min_history_days`` into the data.
     """
 
     horizon_days: int
@@ -33,36 +39,94 @@ class SnapshotPlan:
     test: pd.Timestamp | None
 
 
-def fitted_value_horizon(inputs: InputData, training: TrainingConfig, *, for_backtest: bool) -> int:
-    """The longest value label window (at most the configured one) that leaves room for snapshots.
+def _span_days(inputs: InputData) -> int:
+    return (data_end(inputs) - data_start(inputs)).days
 
-    Short logs (CDNOW has 546 days) cannot hold a 365-day label plus a later
-    validation and test window; there the model learns a shorter window and
-    predictions are scaled up by ``value_horizon_days / fitted``.
+
+def _label_windows(for_backtest: bool) -> int:
+    return 3 if for_backtest else 2
+
+
+def _shortest_value_window(training: TrainingConfig) -> int:
+    return min(SHORTEST_VALUE_WINDOW_DAYS, training.value_horizon_days)
+
+
+def _longest_needed_window(training: TrainingConfig) -> int:
+    return max(training.churn_horizon_days, _shortest_value_window(training))
+
+
+def _days_for(training: TrainingConfig, *, horizon_days: int, for_backtest: bool) -> int:
+    return training.min_history_days + _label_windows(for_backtest) * horizon_days
+
+
+def days_needed(training: TrainingConfig, *, for_backtest: bool) -> int:
+    """Days of data the snapshots of both models need with these settings.
+
+    ``min_history_days`` before the first training cutoff, then a training, a
+    validation and (in a backtest) a test label window of the churn horizon
+    (or of the shortest value window, when that is longer), one after another.
     """
-    span = (data_end(inputs) - data_start(inputs)).days
-    windows = 3 if for_backtest else 2
-    room = (span - training.min_history_days - training.snapshot_step_days) // windows
-    fitted = min(training.value_horizon_days, room)
-    if fitted < 7:
-        raise InputDataError(f"transactions: {span} days of data are too few to learn a value label of at least 7 days")
-    return fitted
+    return _days_for(training, horizon_days=_longest_needed_window(training), for_backtest=for_backtest)
+
+
+def _shortfall(inputs: InputData, training: TrainingConfig, *, horizon_days: int, for_backtest: bool) -> str:
+    """The data's length beside what a ``horizon_days`` label needs, and the settings that would lower it."""
+    windows = _label_windows(for_backtest)
+    needed = _days_for(training, horizon_days=horizon_days, for_backtest=for_backtest)
+    what = "a backtest" if for_backtest else "training"
+    stages = "training, validation and test" if for_backtest else "training and validation"
+    last_day = (data_end(inputs) - pd.Timedelta(days=1)).date()
+    return (
+        f"the data hold {_span_days(inputs)} days ({data_start(inputs).date()} to {last_day}); {what} needs "
+        f"{needed} with these settings (training.min_history_days {training.min_history_days} + {windows} x "
+        f"{horizon_days}-day label windows for {stages}, none overlapping the next); lower "
+        f"training.min_history_days or training.churn_horizon_days"
+    )
+
+
+def snapshot_shortfall(inputs: InputData, training: TrainingConfig, *, for_backtest: bool) -> str | None:
+    """Why the data cannot hold both models' snapshots (of a backtest, or of the final fit); None when they can."""
+    if _span_days(inputs) >= days_needed(training, for_backtest=for_backtest):
+        return None
+    return _shortfall(inputs, training, horizon_days=_longest_needed_window(training), for_backtest=for_backtest)
+
+
+def backtest_fits(inputs: InputData, training: TrainingConfig) -> bool:
+    """Whether the data hold training, validation and test label windows for both models."""
+    return snapshot_shortfall(inputs, training, for_backtest=True) is None
+
+
+def fitted_value_horizon(inputs: InputData, training: TrainingConfig) -> int:
+    """The value label window both the backtest and the final model use, at most ``value_horizon_days``.
+
+    The longest window the backtest can judge; when the data hold no backtest,
+    the longest the final fit can learn. Predictions are for this window: a
+    short log gives a shorter horizon, never a stretched one.
+
+    Raises :class:`InputDataError` when the data cannot hold the final fit of
+    both models, saying how many days they hold and how many are needed.
+    """
+    shortfall = snapshot_shortfall(inputs, training, for_backtest=False)
+    if shortfall is not None:
+        raise InputDataError(f"transactions: {shortfall}")
+    windows = _label_windows(backtest_fits(inputs, training))
+    return min(training.value_horizon_days, (_span_days(inputs) - training.min_history_days) // windows)
 
 
 def plan_snapshots(inputs: InputData, training: TrainingConfig, *, horizon_days: int, for_backtest: bool) -> SnapshotPlan:
-    """Place the cutoffs for one label horizon inside the data."""
+    """Place the cutoffs for one label horizon inside the data (see :class:`SnapshotPlan`)."""
     start, end = data_start(inputs), data_end(inputs)
     horizon = pd.Timedelta(days=horizon_days)
     step = pd.Timedelta(days=training.snapshot_step_days)
     earliest = start + pd.Timedelta(days=training.min_history_days)
     test = end - horizon if for_backtest else None
     validation = (test if test is not None else end) - horizon
-    train = [validation - k * step for k in range(1, training.training_snapshots + 1)]
+    newest = validation - horizon
+    train = [newest - k * step for k in range(training.training_snapshots)]
     train = [cutoff for cutoff in train if cutoff >= earliest]
     if not train:
         raise InputDataError(
-            f"transactions: data from {start.date()} to {end.date()} leave no room for a training snapshot with a "
-            f"{horizon_days}-day label{' plus a test window' if for_backtest else ''}; shorten the horizon or min_history_days"
+            f"transactions: {_shortfall(inputs, training, horizon_days=horizon_days, for_backtest=for_backtest)}"
         )
     return SnapshotPlan(horizon_days=horizon_days, train=tuple(sorted(train)), validation=validation, test=test)
 

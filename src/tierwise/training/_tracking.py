@@ -26,6 +26,7 @@ from tierwise.features import attribute_columns, describe_features
 from tierwise.inputs import InputData
 from tierwise.training._backtest import BacktestResult, TrainedModels
 from tierwise.training._plots import backtest_figures
+from tierwise.training._snapshots import snapshot_shortfall
 
 logger = logging.getLogger(__name__)
 
@@ -131,10 +132,34 @@ def _log_model(model, kind: str, name: str, sample: pd.DataFrame, metadata: dict
     return str(info.registered_model_version) if register else None
 
 
+def _log_backtest(result: BacktestResult) -> None:
+    mlflow.log_metrics(result.metrics())
+    mlflow.log_dict(
+        {
+            "churn_test_cutoff": str(result.churn_plan.test.date()),
+            "value_test_cutoff": str(result.value_plan.test.date()),
+            "value_label_days": result.value_plan.horizon_days,
+            "training_rows": result.training_rows,
+            "churn": result.churn.to_dict(orient="index"),
+            "value": result.value.to_dict(orient="index"),
+        },
+        "backtest.json",
+    )
+    mlflow.log_text(result.reliability_before.to_csv(), "reliability_before_calibration.csv")
+    mlflow.log_text(result.reliability_after.to_csv(), "reliability_after_calibration.csv")
+    for file_name, figure in backtest_figures(result).items():
+        mlflow.log_figure(figure, f"plots/{file_name}")
+
+
 def log_training(
-    config: TierwiseConfig, inputs: InputData, result: BacktestResult, models: TrainedModels, *, sample: pd.DataFrame
+    config: TierwiseConfig, inputs: InputData, result: BacktestResult | None, models: TrainedModels, *,
+    sample: pd.DataFrame,
 ) -> TrainingRun:
-    """Record one training run and register both models; aliases follow the promotion rule."""
+    """Record one training run and register both models; aliases follow the promotion rule.
+
+    ``result`` None: the data held no backtest; backtest.json records why and no
+    backtest metrics are logged.
+    """
     client = connect()
     experiment_id = _experiment_id(client, config.registry.experiment)
     registry = config.registry
@@ -144,22 +169,10 @@ def log_training(
         mlflow.log_params({f"fitted.value_model.{k}": str(v) for k, v in models.value.config.model_dump().items()})
         mlflow.log_dict(config.model_dump(mode="json"), "config.json")
         mlflow.log_dict(data_fingerprint(inputs), "data_fingerprint.json")
-        mlflow.log_metrics(result.metrics())
-        mlflow.log_dict(
-            {
-                "churn_test_cutoff": str(result.churn_plan.test.date()),
-                "value_test_cutoff": str(result.value_plan.test.date()),
-                "value_label_days": result.value_plan.horizon_days,
-                "training_rows": result.training_rows,
-                "churn": result.churn.to_dict(orient="index"),
-                "value": result.value.to_dict(orient="index"),
-            },
-            "backtest.json",
-        )
-        mlflow.log_text(result.reliability_before.to_csv(), "reliability_before_calibration.csv")
-        mlflow.log_text(result.reliability_after.to_csv(), "reliability_after_calibration.csv")
-        for file_name, figure in backtest_figures(result).items():
-            mlflow.log_figure(figure, f"plots/{file_name}")
+        if result is None:
+            mlflow.log_dict({"backtest": None, "reason": snapshot_shortfall(inputs, config.training, for_backtest=True)}, "backtest.json")
+        else:
+            _log_backtest(result)
         specs = describe_features(config.features, attribute_columns(inputs))
         mlflow.log_dict(
             [{"name": s.name, "description": s.description, "unit": s.unit, "kind": s.kind} for s in specs], "features.json"
@@ -169,7 +182,8 @@ def log_training(
             "trained_through": str(inputs.transactions["ts"].max()),
             "churn_horizon_days": config.training.churn_horizon_days,
             "active_lookback_days": config.training.active_lookback_days,
-            "value_horizon_days": config.training.value_horizon_days,
+            # The window the value model learned and predicts, which a short log makes shorter than configured.
+            "value_horizon_days": models.value_plan.horizon_days,
         }
         churn_version = _log_model(
             models.churn, "churn", registry.churn_model_name, sample,
@@ -177,17 +191,19 @@ def log_training(
         )
         value_version = _log_model(
             models.value, "value", registry.value_model_name, sample,
-            {**common, "value_label_days": models.value_plan.horizon_days, "scale": models.value.scale}, register=True,
+            common, register=True,
         )
-    promoted = _set_aliases(client, registry, churn_version, value_version, result.metrics()[PROMOTION_METRIC])
+    score = None if result is None else result.metrics()[PROMOTION_METRIC]
+    promoted = _set_aliases(client, registry, churn_version, value_version, score)
     return TrainingRun(run.info.run_id, churn_version, value_version, promoted)
 
 
-def _set_aliases(client, registry: RegistryConfig, churn_version, value_version, score: float) -> bool:
+def _set_aliases(client, registry: RegistryConfig, churn_version, value_version, score: float | None) -> bool:
+    """Both versions become candidate; champion when there is none yet, or when ``score`` beats it (no backtest: never)."""
     for name, version in ((registry.churn_model_name, churn_version), (registry.value_model_name, value_version)):
         client.set_registered_model_alias(name, CANDIDATE, version)
     champion_score = _champion_metric(client, registry.churn_model_name)
-    promote_now = champion_score is None or (registry.auto_promote and score > champion_score)
+    promote_now = champion_score is None or (registry.auto_promote and score is not None and score > champion_score)
     if promote_now:
         promote(registry, client=client)
     return promote_now
