@@ -14,7 +14,17 @@ from tierwise.training._plots import (
     plot_value_deciles,
 )
 from tierwise.training._snapshots import SnapshotPlan, fitted_value_horizon, plan_snapshots
-from tierwise.training._tracking import TrainingRun, data_fingerprint, log_training, promote, tracking_uri
+from tierwise.training._source import data_source_differences, data_source_signature, describe_data_source
+from tierwise.training._tracking import (
+    TrainingRun,
+    VersionRecord,
+    data_fingerprint,
+    log_training,
+    promote,
+    promotion_decision,
+    sqlite_store_path,
+    tracking_uri,
+)
 from tierwise.training._train import train_and_register
 
 __all__ = [
@@ -24,12 +34,16 @@ __all__ = [
     "TrainedModels",
     "TrainingRun",
     "ValueModel",
+    "VersionRecord",
     "apply_calibration",
     "backtest_figures",
     "churn_metrics",
     "data_end",
     "data_fingerprint",
+    "data_source_differences",
+    "data_source_signature",
     "data_start",
+    "describe_data_source",
     "fitted_value_horizon",
     "log_training",
     "make_labels",
@@ -43,9 +57,11 @@ __all__ = [
     "plot_roc",
     "plot_value_deciles",
     "promote",
+    "promotion_decision",
     "reliability_table",
     "rfm_score",
     "run_backtest",
+    "sqlite_store_path",
     "tracking_uri",
     "train_and_register",
     "train_models",
