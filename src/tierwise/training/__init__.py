@@ -14,7 +14,12 @@ from tierwise.training._plots import (
     plot_value_deciles,
 )
 from tierwise.training._snapshots import SnapshotPlan, fitted_value_horizon, plan_snapshots
-from tierwise.training._source import data_source_differences, data_source_signature, describe_data_source
+from tierwise.training._source import (
+    data_source_differences,
+    data_source_metadata,
+    data_source_signature,
+    describe_data_source,
+)
 from tierwise.training._tracking import (
     TrainingRun,
     VersionRecord,
@@ -41,6 +46,7 @@ __all__ = [
     "data_end",
     "data_fingerprint",
     "data_source_differences",
+    "data_source_metadata",
     "data_source_signature",
     "data_start",
     "describe_data_source",

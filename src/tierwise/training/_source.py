@@ -41,6 +41,13 @@ def data_source_signature(description: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def data_source_metadata(config: TierwiseConfig) -> dict[str, Any]:
+    """The model metadata that ties a model to its data source: data_name, data_source, data_source_signature."""
+    description = describe_data_source(config)
+    return {"data_name": config.data.name, "data_source": description,
+            "data_source_signature": data_source_signature(description)}
+
+
 def _leaves(value: Any, prefix: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         return {prefix: value}

@@ -32,7 +32,7 @@ from tierwise.features import attribute_columns, describe_features
 from tierwise.inputs import InputData
 from tierwise.training._backtest import BacktestResult, TrainedModels
 from tierwise.training._plots import backtest_figures
-from tierwise.training._source import data_source_signature, describe_data_source
+from tierwise.training._source import data_source_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -252,8 +252,8 @@ def log_training(
     client = connect()
     experiment_id = _experiment_id(client, config.registry.experiment)
     registry = config.registry
-    source = describe_data_source(config)
-    signature = data_source_signature(source)
+    source = data_source_metadata(config)
+    signature = source["data_source_signature"]
     trained_through = str(inputs.transactions["ts"].max())
     with mlflow.start_run(experiment_id=experiment_id) as run:
         mlflow.log_params(_flat_params(config))
@@ -273,9 +273,7 @@ def log_training(
             "churn_horizon_days": config.training.churn_horizon_days,
             "active_lookback_days": config.training.active_lookback_days,
             "value_horizon_days": config.training.value_horizon_days,
-            "data_name": config.data.name,
-            "data_source": source,
-            "data_source_signature": signature,
+            **source,
         }
         churn_version = _log_model(
             models.churn, "churn", registry.churn_model_name, sample,
