@@ -108,12 +108,16 @@ def test_pred_contrib_is_exact_tree_shap_and_reasons_follow_it(store, small_demo
 
 
 def test_schema_mismatch_is_refused(store, tmp_path, capsys, monkeypatch):
-    code, _, err = run_cli(
-        ["score", "--config", store, "--out", tmp_path / "x", "--set", "features.event_windows_days=[14]"], capsys, monkeypatch
-    )
+    args = ["score", "--config", store, "--out", tmp_path / "x", "--set", "features.event_windows_days=[14]"]
+    code, _, err = run_cli(args, capsys, monkeypatch)
     assert code == 2
     message = " ".join(err.split())
-    assert "error: model: tierwise-churn v1" in message and "trained on other features" in message
+    assert "error: model: tierwise-demo-churn v1, tierwise-demo-value v1 was trained for another data source" in message
+    assert "features.event_windows_days [30, 90] in the model, [14] here" in message
+    code, _, err = run_cli([*args, "--allow-other-source"], capsys, monkeypatch)
+    assert code == 2
+    message = " ".join(err.split())
+    assert "error: model: tierwise-demo-churn v1" in message and "trained on other features" in message
     assert "Traceback" not in err
 
 
@@ -189,7 +193,7 @@ def test_models_load_by_alias_version_and_run(store, small_demo_config):
 
     from tierwise.training import tracking_uri
 
-    run_id = MlflowClient(tracking_uri()).get_model_version("tierwise-churn", "1").run_id
+    run_id = MlflowClient(tracking_uri()).get_model_version("tierwise-demo-churn", "1").run_id
     inputs = read_config_inputs(small_demo_config)
     from tierwise.features import build_features
 

@@ -40,10 +40,10 @@ def test_train_registers_and_promotes(small_demo_dir, tmp_path, store, capsys, m
     assert "Churn backtest at" in out and "rfm_score" in out and "recency_rank" in out and "last_period" in out
     # The registered value model predicts the very window the backtest judged.
     judged = int(re.search(r"Value backtest at \S+ \((\d+)-day window", out).group(1))
-    assert get_model_info("models:/tierwise-value@champion").metadata["value_horizon_days"] == judged
-    first = store.get_model_version_by_alias("tierwise-churn", "champion")
+    assert get_model_info("models:/tierwise-demo-value@champion").metadata["value_horizon_days"] == judged
+    first = store.get_model_version_by_alias("tierwise-demo-churn", "champion")
     assert str(first.version) == "1"
-    assert str(store.get_model_version_by_alias("tierwise-value", "champion").version) == "1"
+    assert str(store.get_model_version_by_alias("tierwise-demo-value", "champion").version) == "1"
     run = store.get_run(first.run_id)
     assert {"churn_model_roc_auc", "churn_rfm_score_roc_auc", "value_model_normalized_gini"} <= set(run.data.metrics)
     artifacts = {a.path for a in store.list_artifacts(first.run_id)} | {
@@ -54,15 +54,18 @@ def test_train_registers_and_promotes(small_demo_dir, tmp_path, store, capsys, m
     # The same data and seed give the same backtest: a rerun is no better, so it stays candidate.
     code, _, err = run_cli(["train", "--config", config, *FAST], capsys, monkeypatch)
     assert code == 0, err
-    assert str(store.get_model_version_by_alias("tierwise-churn", "candidate").version) == "2"
-    assert str(store.get_model_version_by_alias("tierwise-churn", "champion").version) == "1"
-    second_run = store.get_run(store.get_model_version_by_alias("tierwise-churn", "candidate").run_id)
+    message = " ".join(err.split())
+    assert "Not made champion: its backtest churn ROC AUC" in message and "does not beat the champion's" in message
+    assert f"tierwise promote --config {config}" in message
+    assert str(store.get_model_version_by_alias("tierwise-demo-churn", "candidate").version) == "2"
+    assert str(store.get_model_version_by_alias("tierwise-demo-churn", "champion").version) == "1"
+    second_run = store.get_run(store.get_model_version_by_alias("tierwise-demo-churn", "candidate").run_id)
     assert second_run.data.metrics["churn_model_roc_auc"] == run.data.metrics["churn_model_roc_auc"]
 
     code, _, err = run_cli(["promote", "--config", config], capsys, monkeypatch)
     assert code == 0, err
-    assert str(store.get_model_version_by_alias("tierwise-churn", "champion").version) == "2"
-    assert str(store.get_model_version_by_alias("tierwise-value", "champion").version) == "2"
+    assert str(store.get_model_version_by_alias("tierwise-demo-churn", "champion").version) == "2"
+    assert str(store.get_model_version_by_alias("tierwise-demo-value", "champion").version) == "2"
 
 
 def test_backtest_registers_nothing(small_demo_dir, tmp_path, store, capsys, monkeypatch):

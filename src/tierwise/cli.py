@@ -191,6 +191,9 @@ def train(
         f"MLflow run {run.run_id} in {tracking_uri()}: {cfg.registry.churn_model_name} v{run.churn_version}, "
         f"{cfg.registry.value_model_name} v{run.value_version} are '{'champion' if run.promoted else 'candidate'}'"
     )
+    if not run.promoted:
+        console.print(f"Not made champion: {run.promotion_note}; to use them anyway: tierwise promote --config {config}",
+                      highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -206,9 +209,21 @@ def promote(config: ConfigOption, set_: SetOption = None) -> None:
 ModelOption = Annotated[
     str, typer.Option("--model", help="champion, candidate, a version number, or runs:/<run id>.")
 ]
+AllowOtherSourceOption = Annotated[
+    bool, typer.Option("--allow-other-source", help="Score with a model trained for another data source anyway.")
+]
 AsOfOption = Annotated[
     Optional[str], typer.Option("--as-of", help="Cutoff date, YYYY-MM-DD; default: the day after the last transaction.")
 ]
+
+
+def _load_models(cfg: TierwiseConfig, model: str):
+    """Find and check the models before any data is read: a wrong model is refused in seconds."""
+    from tierwise.inference import check_data_source, load_models
+
+    models = load_models(cfg.registry, model)
+    check_data_source(models, cfg)
+    return models
 
 
 def _scoring_cutoff(inputs: InputData, as_of: str | None):
@@ -290,23 +305,25 @@ def score(
     events: EventsOption = None,
     customers: CustomersOption = None,
     set_: SetOption = None,
+    allow_other_source: AllowOtherSourceOption = False,
 ) -> None:
     """Score every customer known at the cutoff: risk, value, tier, action and reasons."""
-    from tierwise.inference import load_models, score_customers
+    from tierwise.inference import score_customers
 
     if reasons_for is not None and reasons_for != "all" and not reasons_for.isdigit():
         raise TierwiseError(f"--reasons-for: {reasons_for!r} is not a number or 'all'")
     flags = [f"outreach.rank_by={rank_by}"] if rank_by else []
     flags += [f"outreach.top_k={top}"] if top else []
     flags += [f"export.database_url={db}"] if db else []
+    flags += ["scoring.allow_other_source=true"] if allow_other_source else []
     cfg = _configure(config, [*(set_ or []), *flags], transactions, events, customers)
     ctx.with_resource(lock_folder(out))  # held until the command ends, however it ends
     if reasons_for is not None:
         cfg = cfg.model_copy(update={"scoring": cfg.scoring.model_copy(
             update={"reasons_top_n": None if reasons_for == "all" else int(reasons_for)})})
+    models = _load_models(cfg, model)
     inputs = _read_inputs(cfg)
     cutoff = _scoring_cutoff(inputs, as_of)
-    models = load_models(cfg.registry, model)
     scores = score_customers(inputs, as_of=cutoff, config=cfg, models=models, rank_by=cfg.outreach.rank_by)
     _print_summary(scores, _stdout())
     console.print(f"Scored {len(scores):,} customers as of {cutoff.date()} with {models.version}")
@@ -324,17 +341,20 @@ def explain(
     events: EventsOption = None,
     customers: CustomersOption = None,
     set_: SetOption = None,
+    allow_other_source: AllowOtherSourceOption = False,
 ) -> None:
     """Print one customer's full churn breakdown: every feature's value, contribution and meaning."""
     from matplotlib.figure import Figure
 
-    from tierwise.inference import explain_customer, load_models, plot_waterfall
+    from tierwise.inference import explain_customer, plot_waterfall
     from tierwise.io import atomic_path
 
-    cfg = _configure(config, set_, transactions, events, customers)
+    allow = ["scoring.allow_other_source=true"] if allow_other_source else []
+    cfg = _configure(config, [*(set_ or []), *allow], transactions, events, customers)
+    models = _load_models(cfg, model)
     inputs = _read_inputs(cfg)
     cutoff = _scoring_cutoff(inputs, as_of)
-    explanation = explain_customer(inputs, customer, as_of=cutoff, config=cfg, models=load_models(cfg.registry, model))
+    explanation = explain_customer(inputs, customer, as_of=cutoff, config=cfg, models=models)
     out = _stdout()
     attrs = explanation.attrs
     bgnbd = attrs["bgnbd_lapse_probability"]

@@ -23,11 +23,16 @@ FileFormat = Literal["csv", "parquet", "whitespace"]
 OrderGrouping = Literal["day", "order_id", "line"]
 
 _IDENTIFIER = re.compile(r"[^0-9a-zA-Z]+")
+DEFAULT_DATA_NAME = "default"
 
 
 def feature_slug(name: str) -> str:
     """Turn an event type or attribute name into a safe lower-case column stem."""
     return _IDENTIFIER.sub("_", name).strip("_").lower()
+
+
+def _model_name_slug(name: str) -> str:
+    return _IDENTIFIER.sub("-", name).strip("-").lower() or DEFAULT_DATA_NAME
 
 
 class _Section(BaseModel):
@@ -90,6 +95,11 @@ class CustomersSource(_Source):
 
 
 class DataConfig(_Section):
+    name: str | None = Field(
+        default=None,
+        description="the data set's name, in the default model names; load_config takes the config file's name "
+        "(configs/cdnow.yaml: cdnow), None gives 'default'",
+    )
     transactions: TransactionsSource
     events: EventsSource | None = None
     customers: CustomersSource | None = None
@@ -233,14 +243,29 @@ class TrainingConfig(_Section):
 
 
 class RegistryConfig(_Section):
-    """Where runs and models go (MLflow); MLFLOW_TRACKING_URI overrides the store."""
+    """Where runs and models go (MLflow); MLFLOW_TRACKING_URI overrides the store.
+
+    The model names default to ``tierwise-<data name>-churn`` and
+    ``tierwise-<data name>-value``, so that data sets trained into one store
+    never share a champion; :class:`TierwiseConfig` fills them in.
+    """
 
     experiment: str = "tierwise"
-    churn_model_name: str = "tierwise-churn"
-    value_model_name: str = "tierwise-value"
+    churn_model_name: str | None = Field(default=None, description="None: tierwise-<data.name>-churn")
+    value_model_name: str | None = Field(default=None, description="None: tierwise-<data.name>-value")
     auto_promote: bool = Field(
-        default=True, description="make a new version champion when it beats the champion's backtest churn ROC AUC"
+        default=True,
+        description="make a new version champion when it beats the champion's backtest churn ROC AUC on the same "
+        "data source and test cutoff",
     )
+
+    def for_data(self, data_name: str | None) -> RegistryConfig:
+        """This section with the model names not set explicitly named after the data set."""
+        stem = f"tierwise-{_model_name_slug(data_name or DEFAULT_DATA_NAME)}"
+        return self.model_copy(update={
+            "churn_model_name": self.churn_model_name or f"{stem}-churn",
+            "value_model_name": self.value_model_name or f"{stem}-value",
+        })
 
 
 LIFECYCLES = ("prospect", "new", "active", "lost")
@@ -292,6 +317,11 @@ class ScoringConfig(_Section):
         default="refuse",
         description="a feature the models relied on (1% of either model's split gain or more) is missing or constant "
         "across the customers scored: refuse to score, or warn and score anyway",
+    )
+    allow_other_source: bool = Field(
+        default=False,
+        description="score with a model trained for another data source (other inputs, column mapping or feature "
+        "settings); refused by default",
     )
 
     @model_validator(mode="after")
@@ -375,6 +405,25 @@ class TierwiseConfig(_Section):
     tiers: tuple[TierRule, ...] = Field(default_factory=default_tiers)
     outreach: OutreachConfig = OutreachConfig()
     export: ExportConfig = ExportConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_models_after_the_data(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        data = raw.get("data")
+        data_name = data.get("name") if isinstance(data, dict) else getattr(data, "name", None)
+        registry = raw.get("registry", RegistryConfig())
+        if isinstance(registry, RegistryConfig):
+            return {**raw, "registry": registry.for_data(data_name)}
+        if not isinstance(registry, dict):
+            return raw
+        named = RegistryConfig().for_data(data_name if isinstance(data_name, str) else None)
+        return {**raw, "registry": {
+            **registry,
+            "churn_model_name": registry.get("churn_model_name") or named.churn_model_name,
+            "value_model_name": registry.get("value_model_name") or named.value_model_name,
+        }}
 
     @model_validator(mode="after")
     def _tiers_cover_everyone_and_name_known_fields(self) -> TierwiseConfig:
@@ -496,6 +545,8 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> TierwiseConf
         raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    if isinstance(raw.get("data"), dict):
+        raw["data"].setdefault("name", path.stem)
     return config_from_dict(raw, origin=str(path), overrides=overrides)
 
 
@@ -504,6 +555,7 @@ def demo_config(data_dir: str | Path) -> TierwiseConfig:
     data_dir = Path(data_dir)
     return TierwiseConfig(
         data=DataConfig(
+            name="demo",
             transactions=TransactionsSource(
                 path=str(data_dir / "transactions.parquet"),
                 columns=TransactionColumns(order_id="order_id", quantity="quantity", category="category", channel="channel"),
@@ -526,4 +578,6 @@ def cdnow_config(overrides: Sequence[str] = ()) -> TierwiseConfig:
     from importlib import resources
 
     text = resources.files("tierwise").joinpath("data/cdnow/cdnow.yaml").read_text(encoding="utf-8")
-    return config_from_dict(yaml.safe_load(text), origin="tierwise:data/cdnow/cdnow.yaml", overrides=overrides)
+    raw = yaml.safe_load(text)
+    raw["data"].setdefault("name", "cdnow")
+    return config_from_dict(raw, origin="tierwise:data/cdnow/cdnow.yaml", overrides=overrides)

@@ -37,7 +37,7 @@ from tierwise.training._btyd import fit_bgnbd, fit_gamma_gamma, rfm_summary
 from tierwise.features import build_features
 from tierwise.inference import ScoringModels, lapse_probability_over, records_before, score_customers
 from tierwise.inputs import InputData
-from tierwise.training import churn_metrics, make_labels, rfm_score, train_models, value_metrics
+from tierwise.training import churn_metrics, data_source_metadata, make_labels, rfm_score, train_models, value_metrics
 from tierwise.training._metrics import rfm_lookup
 
 logger = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def _tierwise(
         churn=trained.churn, value=trained.value, version="benchmark",
         metadata={"churn_horizon_days": config.training.churn_horizon_days,
                   "active_lookback_days": config.training.active_lookback_days,
-                  "value_horizon_days": value_horizon_days},
+                  "value_horizon_days": value_horizon_days, **data_source_metadata(config)},
     )
     scores = score_customers(calibration, as_of=split.calibration_end, config=config, models=models, reasons_top_n=0)
     scores = scores.set_index("customer_id")

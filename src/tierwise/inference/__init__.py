@@ -3,7 +3,7 @@
 from tierwise.inference._checks import check_scoring_data, gain_shares, lost_features
 from tierwise.inference._explain import explain_customer, plot_waterfall
 from tierwise.inference._horizon import lapse_probability_over, records_before
-from tierwise.inference._models import ScoringModels, load_models
+from tierwise.inference._models import ScoringModels, check_data_source, load_models
 from tierwise.inference._outreach import (
     EXPORT_COLUMNS,
     EXPORT_SCHEMA_VERSION,
@@ -26,6 +26,7 @@ __all__ = [
     "assign_tiers",
     "check_compatible",
     "check_scoring_data",
+    "check_data_source",
     "churn_contributions",
     "default_as_of",
     "explain_customer",

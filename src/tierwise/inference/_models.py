@@ -7,10 +7,19 @@ from dataclasses import dataclass
 import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.models import get_model_info
+from mlflow.tracking import MlflowClient
 
-from tierwise.config import RegistryConfig
+from tierwise.config import RegistryConfig, TierwiseConfig
 from tierwise.errors import TierwiseError
-from tierwise.training import ChurnModel, ValueModel
+from tierwise.training import (
+    ChurnModel,
+    ValueModel,
+    data_source_differences,
+    data_source_signature,
+    describe_data_source,
+    sqlite_store_path,
+    tracking_uri,
+)
 from tierwise.training._models import restore_model
 from tierwise.training._tracking import connect
 
@@ -23,37 +32,117 @@ class ScoringModels:
     version: str
 
 
-def _uris(registry: RegistryConfig, model: str) -> tuple[str, str]:
+@dataclass(frozen=True)
+class _Located:
+    uri: str
+    label: str
+    location: str
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+
+
+def _locate_version(client: MlflowClient, name: str, model: str, store: str) -> _Located:
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        raise TierwiseError(f"model: no registered model '{name}' in {store}; run tierwise train first") from None
+    what = f"version {model}" if model.isdigit() else f"alias '{model}'"
+    try:
+        found = client.get_model_version(name, model) if model.isdigit() else client.get_model_version_by_alias(name, model)
+        location = client.get_model_version_download_uri(name, found.version)
+    except MlflowException:
+        raise TierwiseError(f"model: registered model '{name}' has no {what} in {store}") from None
+    return _Located(f"models:/{name}/{found.version}", f"{name} v{found.version}", location)
+
+
+def _locate_run(client: MlflowClient, run_id: str, store: str) -> tuple[_Located, _Located]:
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        raise TierwiseError(f"model: no run '{run_id}' in {store}") from None
+    logged = {
+        found.name: found.artifact_location
+        for found in client.search_logged_models(
+            experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id = '{run_id}'"
+        )
+    }
+    churn, value = (
+        _Located(f"runs:/{run_id}/{kind}_model", f"the {kind} model of run {run_id}",
+                 logged.get(f"{kind}_model", f"{run.info.artifact_uri}/{kind}_model"))
+        for kind in ("churn", "value")
+    )
+    return churn, value
+
+
+def _locate_models(registry: RegistryConfig, model: str) -> tuple[_Located, _Located]:
+    """Find both models in the store without loading them; refuses a missing store, model, alias or version."""
+    store = tracking_uri()
+    database = sqlite_store_path(store)
+    if database is not None and not database.exists():
+        raise TierwiseError(
+            f"model: no MLflow store at {database} (set MLFLOW_TRACKING_URI to the store tierwise train wrote to); "
+            "run tierwise train first"
+        )
+    client = connect()
     if model.startswith("runs:/"):
-        run = model.removeprefix("runs:/").strip("/")
-        return f"runs:/{run}/churn_model", f"runs:/{run}/value_model"
-    marker = f"/{model}" if model.isdigit() else f"@{model}"
-    return f"models:/{registry.churn_model_name}{marker}", f"models:/{registry.value_model_name}{marker}"
+        churn, value = _locate_run(client, model.removeprefix("runs:/").strip("/"), store)
+    else:
+        churn = _locate_version(client, registry.churn_model_name, model, store)
+        value = _locate_version(client, registry.value_model_name, model, store)
+    return churn, value
 
 
 def load_models(registry: RegistryConfig, model: str = "champion") -> ScoringModels:
-    """Load both models by alias (``champion``, ``candidate``), version number, or ``runs:/<run id>``."""
-    client = connect()
-    churn_uri, value_uri = _uris(registry, model)
+    """Load both models by alias (``champion``, ``candidate``), version number, or ``runs:/<run id>``.
+
+    A store, registered model, alias or version that does not exist is named
+    as such; a model that is registered but whose files are gone is reported
+    as missing, with where they should be.
+    """
+    located = _locate_models(registry, model)
     loaded = []
-    for uri in (churn_uri, value_uri):
+    for found in located:
         try:
-            info = get_model_info(uri)
-            booster = mlflow.lightgbm.load_model(uri)
+            info = get_model_info(found.uri)
+            booster = mlflow.lightgbm.load_model(found.uri)
         except (MlflowException, OSError) as exc:
             raise TierwiseError(
-                f"model: cannot load {uri} ({str(exc).splitlines()[0][:160]}); run tierwise train first"
+                f"model: the files of {found.label} are missing or unreadable at {found.location} ({_first_line(exc)})"
             ) from None
         loaded.append((restore_model(booster, info.metadata or {}), info.metadata or {}))
     (churn, churn_meta), (value, value_meta) = loaded
     if list(churn.feature_names_in_) != list(value.feature_names_in_):
-        raise TierwiseError(f"model: {churn_uri} and {value_uri} were trained on different features")
-    if model.startswith("runs:/"):
-        version = model
-    else:
-        versions = []
-        for name in (registry.churn_model_name, registry.value_model_name):
-            found = client.get_model_version(name, model) if model.isdigit() else client.get_model_version_by_alias(name, model)
-            versions.append(f"{name} v{found.version}")
-        version = ", ".join(versions)
+        raise TierwiseError(f"model: {located[0].uri} and {located[1].uri} were trained on different features")
+    version = model if model.startswith("runs:/") else ", ".join(found.label for found in located)
     return ScoringModels(churn=churn, value=value, metadata={**value_meta, **churn_meta}, version=version)
+
+
+def check_data_source(models: ScoringModels, config: TierwiseConfig) -> None:
+    """Refuse a model trained for another data source than ``config`` reads.
+
+    The source is what defines the data (inputs, column mappings, formats,
+    customer attributes, feature settings), not file paths nor contents:
+    newer data from the same source is fine. ``scoring.allow_other_source``
+    (``--allow-other-source``) lets a model from another source score anyway.
+    """
+    if config.scoring.allow_other_source:
+        return
+    override = "or allow it with --allow-other-source (scoring.allow_other_source)"
+    trained = models.metadata.get("data_source")
+    if trained is None:
+        raise TierwiseError(
+            f"model: {models.version} has no data source signature (trained by an older tierwise); "
+            f"retrain it with tierwise train, {override}"
+        )
+    current = describe_data_source(config)
+    if models.metadata.get("data_source_signature") == data_source_signature(current):
+        return
+    trained_name, current_name = models.metadata.get("data_name"), config.data.name
+    names = f" (data set '{trained_name}', here '{current_name}')" if trained_name != current_name else ""
+    detail = data_source_differences(trained, current) or "its signature differs"
+    raise TierwiseError(
+        f"model: {models.version} was trained for another data source{names}: {detail}; "
+        f"train a model on this data, {override}"
+    )

@@ -13,7 +13,7 @@ from tierwise.errors import TierwiseError
 from tierwise.features import attribute_columns, build_features, check_customers_known, describe_features, normalize_as_of
 from tierwise.features._build import AsOf
 from tierwise.inference._checks import check_scoring_data
-from tierwise.inference._models import ScoringModels
+from tierwise.inference._models import ScoringModels, check_data_source
 from tierwise.inference._outreach import select_outreach
 from tierwise.inference._reasons import churn_contributions, top_reasons
 from tierwise.inference._tiers import assign_tiers
@@ -39,7 +39,7 @@ def default_as_of(inputs: InputData) -> pd.Timestamp:
 
 
 def check_compatible(inputs: InputData, config: TierwiseConfig, models: ScoringModels) -> list[str]:
-    """Refuse a model whose features differ from what this config and data build now."""
+    """Refuse a model whose features differ from what this config and data build now, or from another data source."""
     built = model_features(inputs, config.features)
     expected = list(models.churn.feature_names_in_)
     if built != expected:
@@ -52,6 +52,7 @@ def check_compatible(inputs: InputData, config: TierwiseConfig, models: ScoringM
     trained = models.metadata.get("features")
     if trained is not None and trained != config.features.model_dump(mode="json"):
         raise TierwiseError(f"model: {models.version} was trained with other feature settings (features section of the config)")
+    check_data_source(models, config)
     return built
 
 

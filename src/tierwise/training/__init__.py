@@ -21,7 +21,22 @@ from tierwise.training._snapshots import (
     plan_snapshots,
     snapshot_shortfall,
 )
-from tierwise.training._tracking import TrainingRun, data_fingerprint, log_training, promote, tracking_uri
+from tierwise.training._source import (
+    data_source_differences,
+    data_source_metadata,
+    data_source_signature,
+    describe_data_source,
+)
+from tierwise.training._tracking import (
+    TrainingRun,
+    VersionRecord,
+    data_fingerprint,
+    log_training,
+    promote,
+    promotion_decision,
+    sqlite_store_path,
+    tracking_uri,
+)
 from tierwise.training._train import train_and_register
 
 __all__ = [
@@ -31,14 +46,19 @@ __all__ = [
     "TrainedModels",
     "TrainingRun",
     "ValueModel",
+    "VersionRecord",
     "apply_calibration",
     "backtest_figures",
     "backtest_fits",
     "churn_metrics",
     "data_end",
     "data_fingerprint",
+    "data_source_differences",
+    "data_source_metadata",
+    "data_source_signature",
     "data_start",
     "days_needed",
+    "describe_data_source",
     "fitted_value_horizon",
     "log_training",
     "make_labels",
@@ -52,10 +72,12 @@ __all__ = [
     "plot_roc",
     "plot_value_deciles",
     "promote",
+    "promotion_decision",
     "reliability_table",
     "rfm_score",
     "run_backtest",
     "snapshot_shortfall",
+    "sqlite_store_path",
     "tracking_uri",
     "train_and_register",
     "train_models",

@@ -1,15 +1,21 @@
 """Writing to MLflow: one run per training, models registered with aliases.
 
 The store defaults to ``mlruns/`` in the working directory (a SQLite database
-for runs and the registry; MLflow keeps artifacts beside it); ``MLFLOW_TRACKING_URI``
-overrides it. Nothing is set at import: the URI is applied when a run starts.
+for runs and the registry); ``MLFLOW_TRACKING_URI`` overrides it. With a local
+SQLite store, artifacts go to ``artifacts/`` beside the database file; other
+stores keep their own artifact configuration. Nothing is set at import: the
+URI is applied when a run starts.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,12 +33,15 @@ from tierwise.inputs import InputData
 from tierwise.training._backtest import BacktestResult, TrainedModels
 from tierwise.training._plots import backtest_figures
 from tierwise.training._snapshots import snapshot_shortfall
+from tierwise.training._source import data_source_metadata
 
 logger = logging.getLogger(__name__)
 
 STORE_DIR = Path("mlruns")
 CANDIDATE, CHAMPION = "candidate", "champion"
 PROMOTION_METRIC = "churn_model_roc_auc"
+# Model-version tags: what a version was trained on, so that promotion compares like with like.
+SOURCE_TAG, TEST_CUTOFF_TAG, ROC_AUC_TAG = "data_source_signature", "backtest_test_cutoff", "backtest_churn_roc_auc"
 
 
 def tracking_uri() -> str:
@@ -40,20 +49,55 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(STORE_DIR / 'mlflow.db').resolve()}"
 
 
+def sqlite_store_path(uri: str) -> Path | None:
+    """The database file of a local SQLite store URI (``sqlite:///path``), else None."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+@contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """Hold an exclusive lock beside a local SQLite store; MLflow's first table creation races otherwise."""
+    database = sqlite_store_path(uri)
+    if database is None:
+        yield
+        return
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(database.with_name(database.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def connect() -> MlflowClient:
+    """A client on the store; a fresh store's tables are created by one process at a time."""
     uri = tracking_uri()
-    if uri.startswith("sqlite:///") and "MLFLOW_TRACKING_URI" not in os.environ:
-        STORE_DIR.mkdir(exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    with _store_lock(uri):
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.search_registered_models(max_results=1)
+    return client
+
+
+def _artifact_location(uri: str, experiment: str) -> str | None:
+    database = sqlite_store_path(uri)
+    if database is None:
+        return None
+    folder = re.sub(r"[^0-9A-Za-z._-]+", "_", experiment).strip("._") or "experiment"
+    return (database.resolve().parent / "artifacts" / folder).as_uri()
 
 
 def _experiment_id(client: MlflowClient, name: str) -> str:
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    return client.create_experiment(name)
+    with _store_lock(client.tracking_uri):
+        experiment = client.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        return client.create_experiment(name, artifact_location=_artifact_location(client.tracking_uri, name))
 
 
 def data_fingerprint(inputs: InputData) -> dict:
@@ -102,16 +146,55 @@ class TrainingRun:
     churn_version: str | None
     value_version: str | None
     promoted: bool
+    promotion_note: str = ""
 
 
-def _champion_metric(client: MlflowClient, name: str) -> float | None:
+@dataclass(frozen=True)
+class VersionRecord:
+    """What promotion compares: a registered version's data source, backtest test cutoff and churn ROC AUC."""
+
+    version: str
+    signature: str | None
+    test_cutoff: str | None
+    roc_auc: float | None
+
+
+def promotion_decision(new: VersionRecord, champion: VersionRecord | None, *, auto_promote: bool) -> tuple[bool, str]:
+    """Whether a new version replaces the champion, and why in a few words.
+
+    Only like is compared with like: the champion is replaced when there is
+    none, or when both were trained for the same data source, backtested at
+    the same test cutoff, and the new churn ROC AUC is higher.
+    """
+    if champion is None:
+        return True, "there was no champion"
+    if not auto_promote:
+        return False, "registry.auto_promote is off"
+    if new.roc_auc is None:
+        return False, "it has no backtest to compare with the champion's"
+    if champion.signature is None:
+        return False, f"the champion (v{champion.version}) has no data source signature (trained by an older tierwise)"
+    if champion.signature != new.signature:
+        return False, f"the champion (v{champion.version}) was trained for another data source"
+    if champion.test_cutoff != new.test_cutoff or champion.roc_auc is None:
+        return False, (f"the champion (v{champion.version}) was backtested at {champion.test_cutoff or 'no cutoff'}, "
+                       f"this version at {new.test_cutoff}: another test period")
+    if new.roc_auc <= champion.roc_auc:
+        return False, (f"its backtest churn ROC AUC {new.roc_auc:.4f} does not beat the champion's "
+                       f"{champion.roc_auc:.4f} (v{champion.version})")
+    return True, f"its backtest churn ROC AUC {new.roc_auc:.4f} beats the champion's {champion.roc_auc:.4f}"
+
+
+def _champion_record(client: MlflowClient, name: str) -> VersionRecord | None:
     try:
         version = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
         return None
-    if not version.run_id:
-        return None
-    return client.get_run(version.run_id).data.metrics.get(PROMOTION_METRIC, float("-inf"))
+    tags = version.tags or {}
+    roc_auc = tags.get(ROC_AUC_TAG)
+    return VersionRecord(
+        str(version.version), tags.get(SOURCE_TAG), tags.get(TEST_CUTOFF_TAG), None if roc_auc is None else float(roc_auc)
+    )
 
 
 def _log_model(model, kind: str, name: str, sample: pd.DataFrame, metadata: dict, register: bool) -> str | None:
@@ -152,17 +235,27 @@ def _log_backtest(result: BacktestResult) -> None:
 
 
 def log_training(
-    config: TierwiseConfig, inputs: InputData, result: BacktestResult | None, models: TrainedModels, *,
+    config: TierwiseConfig,
+    inputs: InputData,
+    result: BacktestResult | None,
+    models: TrainedModels,
+    *,
     sample: pd.DataFrame,
 ) -> TrainingRun:
-    """Record one training run and register both models; aliases follow the promotion rule.
+    """Record one training run and register both models; aliases follow :func:`promotion_decision`.
 
-    ``result`` None: the data held no backtest; backtest.json records why and no
-    backtest metrics are logged.
+    ``result`` is None when no backtest fitted the data: then no backtest
+    metric is logged, and the versions become champion only if there is none.
+    Both versions carry tags naming the data set, its source signature, the
+    last transaction trained on and, with a backtest, its test cutoff and
+    churn ROC AUC.
     """
     client = connect()
     experiment_id = _experiment_id(client, config.registry.experiment)
     registry = config.registry
+    source = data_source_metadata(config)
+    signature = source["data_source_signature"]
+    trained_through = str(inputs.transactions["ts"].max())
     with mlflow.start_run(experiment_id=experiment_id) as run:
         mlflow.log_params(_flat_params(config))
         mlflow.log_params({f"fitted.churn_model.{k}": str(v) for k, v in models.churn.config.model_dump().items()})
@@ -179,11 +272,12 @@ def log_training(
         )
         common = {
             "features": config.features.model_dump(mode="json"),
-            "trained_through": str(inputs.transactions["ts"].max()),
+            "trained_through": trained_through,
             "churn_horizon_days": config.training.churn_horizon_days,
             "active_lookback_days": config.training.active_lookback_days,
             # The window the value model learned and predicts, which a short log makes shorter than configured.
             "value_horizon_days": models.value_plan.horizon_days,
+            **source,
         }
         churn_version = _log_model(
             models.churn, "churn", registry.churn_model_name, sample,
@@ -193,20 +287,29 @@ def log_training(
             models.value, "value", registry.value_model_name, sample,
             common, register=True,
         )
-    score = None if result is None else result.metrics()[PROMOTION_METRIC]
-    promoted = _set_aliases(client, registry, churn_version, value_version, score)
-    return TrainingRun(run.info.run_id, churn_version, value_version, promoted)
+    record = VersionRecord(
+        str(churn_version), signature,
+        None if result is None else str(result.churn_plan.test.date()),
+        None if result is None else float(result.metrics()[PROMOTION_METRIC]),
+    )
+    tags = {"data_name": str(config.data.name), SOURCE_TAG: signature, "trained_through": trained_through}
+    if result is not None:
+        tags.update({TEST_CUTOFF_TAG: record.test_cutoff, ROC_AUC_TAG: repr(record.roc_auc)})
+    for name, version in ((registry.churn_model_name, churn_version), (registry.value_model_name, value_version)):
+        for key, value in tags.items():
+            client.set_model_version_tag(name, version, key, value)
+    promoted, why = _set_aliases(client, registry, churn_version, value_version, record)
+    return TrainingRun(run.info.run_id, churn_version, value_version, promoted, why)
 
 
-def _set_aliases(client, registry: RegistryConfig, churn_version, value_version, score: float | None) -> bool:
-    """Both versions become candidate; champion when there is none yet, or when ``score`` beats it (no backtest: never)."""
+def _set_aliases(client, registry: RegistryConfig, churn_version, value_version, record: VersionRecord) -> tuple[bool, str]:
+    champion = _champion_record(client, registry.churn_model_name)
     for name, version in ((registry.churn_model_name, churn_version), (registry.value_model_name, value_version)):
         client.set_registered_model_alias(name, CANDIDATE, version)
-    champion_score = _champion_metric(client, registry.churn_model_name)
-    promote_now = champion_score is None or (registry.auto_promote and score is not None and score > champion_score)
+    promote_now, why = promotion_decision(record, champion, auto_promote=registry.auto_promote)
     if promote_now:
         promote(registry, client=client)
-    return promote_now
+    return promote_now, why
 
 
 def promote(registry: RegistryConfig, *, client: MlflowClient | None = None) -> dict[str, str]:
