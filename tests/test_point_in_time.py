@@ -139,6 +139,13 @@ def test_training_label_windows_never_overlap_validation_or_test(
         with pytest.raises(InputDataError, match=f"hold {span_days} days"):
             plan_snapshots(inputs, training, horizon_days=churn_days, for_backtest=True)
     if value_horizon < value_days:
-        # The longest window the backtest can judge, or, without a backtest, the final fit can learn.
-        with pytest.raises(InputDataError):
-            plan_snapshots(inputs, training, horizon_days=value_horizon + 1, for_backtest=backtest)
+        # The longest window that keeps every training snapshot (judged by the backtest when there is one); when
+        # that is shorter than the churn horizon, the churn horizon (or all the data allow) on fewer snapshots.
+        room = span_days - history_days
+        chosen = plan_snapshots(inputs, training, horizon_days=value_horizon, for_backtest=backtest)
+        if len(chosen.train) == snapshots:
+            if (value_horizon + 1) * (3 if backtest else 2) <= room:
+                longer = plan_snapshots(inputs, training, horizon_days=value_horizon + 1, for_backtest=backtest)
+                assert len(longer.train) < snapshots
+        else:
+            assert value_horizon == min(churn_days, room // (3 if backtest else 2))
