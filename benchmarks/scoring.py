@@ -64,7 +64,9 @@ def measure(folder: Path, reasons: int) -> dict:
     scored = time.perf_counter()
     outreach = build_outreach_list(scores, config.outreach)
     write_export(outreach, folder / "out", scores=scores, schema_version=EXPORT_SCHEMA_VERSION,
-                 model_version=models.version, as_of=scores["as_of"].iloc[0], scored_at="benchmark")
+                 model_version=models.version, as_of=scores["as_of"].iloc[0], scored_at="benchmark",
+                 horizons={"churn_horizon_days": int(models.metadata["churn_horizon_days"]),
+                           "value_horizon_days": int(scores["value_horizon_days"].iloc[0])})
     written = time.perf_counter()
     return {
         "customers_scored": len(scores),

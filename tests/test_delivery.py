@@ -80,7 +80,8 @@ def test_control_group_is_reproducible_per_customer_and_as_of():
 def _export(tmp_path, table, scored_at="2025-01-01T06:00:00+00:00", **outreach_options):
     outreach = build_outreach_list(table, OutreachConfig(**outreach_options))
     return outreach, write_export(
-        outreach, tmp_path, scores=table, schema_version=1, model_version="v1", as_of=AS_OF, scored_at=scored_at
+        outreach, tmp_path, scores=table, schema_version=1, model_version="v1", as_of=AS_OF, scored_at=scored_at,
+        horizons={"churn_horizon_days": 90, "value_horizon_days": 285},
     )
 
 

@@ -133,7 +133,7 @@ def test_score_before_all_data_is_refused(store, tmp_path, capsys, monkeypatch):
     assert "Traceback" not in err
     assert ("error: as_of 2022-06-01: no customer has a record before it; the data start on 2023-01-02"
             in " ".join(err.split()))
-    assert not (tmp_path / "x").exists()
+    assert [p.name for p in (tmp_path / "x").iterdir()] == [".tierwise.lock"]  # nothing written but the run's lock
 
 
 def test_explain_prints_breakdown_and_saves_plot(store, tmp_path, capsys, monkeypatch):
@@ -238,6 +238,10 @@ def test_manifest_covers_every_file_of_the_run(store, tmp_path, capsys, monkeypa
     assert code == 0, err
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert set(manifest["files"]) == {"scores.parquet", "outreach.csv", "outreach.parquet"}
+    # The horizons behind the figures: those the models learned, as the scores say too.
+    scores = pd.read_parquet(tmp_path / "o" / "scores.parquet")
+    assert manifest["value_horizon_days"] == scores["value_horizon_days"].iloc[0] < 365
+    assert manifest["churn_horizon_days"] == 90
     for name, entry in manifest["files"].items():
         content = (tmp_path / "o" / name).read_bytes()
         assert entry == {"sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}

@@ -41,11 +41,12 @@ def test_plans_keep_label_windows_inside_the_data(small_demo_config, for_backtes
         assert all(cutoff + horizon <= plan.validation for cutoff in plan.train)
 
 
-def test_cdnow_value_window_is_the_longest_the_backtest_can_judge():
+def test_cdnow_value_window_is_the_longest_the_backtest_can_judge_on_every_snapshot():
     config = load_config(ROOT / "configs" / "cdnow.yaml")
     inputs = read_config_inputs(config)
-    # 546 days: 90 of history, then training, validation and test windows that do not overlap.
-    assert fitted_value_horizon(inputs, config.training) == (546 - 90) // 3
+    # 546 days: 90 of history, five 30-day steps back for six training snapshots, then training, validation and
+    # test windows that do not overlap.
+    assert fitted_value_horizon(inputs, config.training) == (546 - 90 - 5 * 30) // 3
 
 
 def _drifting_data(seed: int, n: int, base: float):

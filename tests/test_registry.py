@@ -113,7 +113,7 @@ def test_scoring_one_data_set_with_the_other_ones_model_is_refused_unless_allowe
     assert "(data set 'shop_b', here 'shop_a')" in message
     assert "transactions.columns.amount 'total' in the model, 'amount' here" in message
     assert "--allow-other-source" in message and "Traceback" not in err
-    assert not (tmp_path / "x").exists()
+    assert not [p for p in (tmp_path / "x").glob("*") if p.name != ".tierwise.lock"]  # nothing written
 
     code, _, err = run_cli(["explain", "--config", shop_a, "--customer", "C0000001", *with_b], capsys, monkeypatch)
     assert code == 2 and "was trained for another data source" in _flat(err)
@@ -207,14 +207,16 @@ def test_the_data_source_signature_ignores_paths_but_not_column_meanings(tmp_pat
     base = {"data": {"transactions": {"path": "a/t.csv", "columns": {"amount": "net"}}}, "features": {"event_types": []}}
     same = config_from_dict({**base, "data": {"transactions": {"path": "b/newer.csv", "columns": {"amount": "net"}}}})
     other = config_from_dict({**base, "data": {"transactions": {"path": "a/t.csv", "columns": {"amount": "gross"}}}})
-    with_events = config_from_dict({**base, "data": {**base["data"], "events": {"path": "e.csv"}}})
+    with_events = config_from_dict(
+        {"data": {**base["data"], "events": {"path": "e.csv"}}, "features": {"event_types": ["visit"]}}
+    )
     first = describe_data_source(config_from_dict(base))
     assert data_source_signature(first) == data_source_signature(describe_data_source(same))
     assert data_source_signature(first) != data_source_signature(describe_data_source(other))
     assert data_source_differences(first, describe_data_source(other)) == (
         "transactions.columns.amount 'net' in the model, 'gross' here"
     )
-    assert data_source_differences(first, describe_data_source(with_events)) == (
+    assert data_source_differences(first, describe_data_source(with_events)).startswith(
         "events configured in this config, not the model's data"
     )
 

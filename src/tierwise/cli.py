@@ -226,11 +226,16 @@ def _load_models(cfg: TierwiseConfig, model: str):
     return models
 
 
-def _scoring_cutoff(inputs: InputData, as_of: str | None):
+def _explicit_cutoff(as_of: str | None):
+    """``--as-of`` parsed before any data is read, so a malformed date is refused at once."""
+    return None if as_of is None else normalize_as_of(as_of)
+
+
+def _scoring_cutoff(inputs: InputData, cutoff):
     from tierwise.inference import default_as_of
 
-    if as_of is not None:
-        return normalize_as_of(as_of)
+    if cutoff is not None:
+        return cutoff
     cutoff = default_as_of(inputs)
     console.print(f"as_of not given: scoring as of {cutoff.date()}, the day after the last transaction")
     return cutoff
@@ -259,7 +264,7 @@ def _print_summary(scores, out: Console) -> None:
     out.print(at_risk)
 
 
-def _deliver(scores, cfg: TierwiseConfig, out_dir: Path) -> None:
+def _deliver(scores, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict) -> None:
     """Write everyone's scores, the outreach export and its manifest; fill the database table when one is set."""
     import datetime as dt
 
@@ -271,6 +276,8 @@ def _deliver(scores, cfg: TierwiseConfig, out_dir: Path) -> None:
         outreach, out_dir, scores=scores, schema_version=EXPORT_SCHEMA_VERSION,
         model_version=str(scores["model_version"].iloc[0]),
         as_of=scores["as_of"].iloc[0], scored_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        horizons={"churn_horizon_days": int(model_metadata["churn_horizon_days"]),
+                  "value_horizon_days": int(scores["value_horizon_days"].iloc[0])},
     )
     summary = outreach_summary(outreach, cfg.outreach)
     line = (f"Outreach list: {summary['customers']:,} customers ({summary['contacted']:,} to contact, "
@@ -317,17 +324,18 @@ def score(
     flags += [f"export.database_url={db}"] if db else []
     flags += ["scoring.allow_other_source=true"] if allow_other_source else []
     cfg = _configure(config, [*(set_ or []), *flags], transactions, events, customers)
+    explicit = _explicit_cutoff(as_of)
     ctx.with_resource(lock_folder(out))  # held until the command ends, however it ends
     if reasons_for is not None:
         cfg = cfg.model_copy(update={"scoring": cfg.scoring.model_copy(
             update={"reasons_top_n": None if reasons_for == "all" else int(reasons_for)})})
     models = _load_models(cfg, model)
     inputs = _read_inputs(cfg)
-    cutoff = _scoring_cutoff(inputs, as_of)
+    cutoff = _scoring_cutoff(inputs, explicit)
     scores = score_customers(inputs, as_of=cutoff, config=cfg, models=models, rank_by=cfg.outreach.rank_by)
     _print_summary(scores, _stdout())
     console.print(f"Scored {len(scores):,} customers as of {cutoff.date()} with {models.version}")
-    _deliver(scores, cfg, out)
+    _deliver(scores, cfg, out, models.metadata)
 
 
 @app.command()
@@ -351,9 +359,10 @@ def explain(
 
     allow = ["scoring.allow_other_source=true"] if allow_other_source else []
     cfg = _configure(config, [*(set_ or []), *allow], transactions, events, customers)
+    explicit = _explicit_cutoff(as_of)
     models = _load_models(cfg, model)
     inputs = _read_inputs(cfg)
-    cutoff = _scoring_cutoff(inputs, as_of)
+    cutoff = _scoring_cutoff(inputs, explicit)
     explanation = explain_customer(inputs, customer, as_of=cutoff, config=cfg, models=models)
     out = _stdout()
     attrs = explanation.attrs
@@ -378,6 +387,7 @@ def explain(
 
 @app.command()
 def demo(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option(help="Working folder for the demo's data and outputs.")] = Path("tierwise-demo"),
     customers: Annotated[int, typer.Option("--customers", min=100, help="Number of synthetic customers.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
@@ -386,6 +396,7 @@ def demo(
     from tierwise.inference import default_as_of, load_models, score_customers
     from tierwise.training import tracking_uri, train_and_register
 
+    ctx.with_resource(lock_folder(out))  # a second demo into the same folder is refused, not interleaved
     data_dir = out / "data"
     with console.status("[1/3] Generating the synthetic retailer..."):
         demo_data = generate_demo_data(customers, seed=seed)
@@ -404,11 +415,13 @@ def demo(
         f"{cfg.registry.value_model_name} v{run.value_version} (MLflow run {run.run_id}, store {tracking_uri()})"
     )
     cutoff = default_as_of(inputs)
+    # The models this demo just trained, whether or not an earlier demo's models stay champion.
+    models = load_models(cfg.registry, f"runs:/{run.run_id}")
     with console.status(f"[3/3] Scoring every customer as of {cutoff.date()}..."):
-        scores = score_customers(inputs, as_of=cutoff, config=cfg, models=load_models(cfg.registry, "champion"))
+        scores = score_customers(inputs, as_of=cutoff, config=cfg, models=models)
     _print_summary(scores, _stdout())
     console.print(f"[3/3] Scored {len(scores):,} customers as of {cutoff.date()}")
-    _deliver(scores, cfg, out)
+    _deliver(scores, cfg, out, models.metadata)
 
 
 benchmark_app = typer.Typer(no_args_is_help=True, help="Benchmarks on real data.")

@@ -268,9 +268,13 @@ def _file_entry(path: Path) -> dict:
 
 def write_export(
     outreach: pd.DataFrame, out_dir: str | Path, *, scores: pd.DataFrame, schema_version: int, model_version: str,
-    as_of: pd.Timestamp, scored_at: str,
+    as_of: pd.Timestamp, scored_at: str, horizons: dict[str, int],
 ) -> dict:
     """Write a run's files (scores.parquet, outreach.csv, outreach.parquet), then its manifest; returns the manifest.
+
+    ``horizons`` (``churn_horizon_days``, ``value_horizon_days``) say what the
+    figures mean: the probability of no purchase within the first, the spend
+    expected within the second, as the models actually learned them.
 
     All three files are complete before any is renamed into place; the old
     manifest is removed before the first rename and the new one (with every
@@ -297,6 +301,7 @@ def write_export(
         "columns": list(outreach.columns),
         "row_count": len(outreach),
         "as_of": as_of.date().isoformat(),
+        **horizons,
         "model_version": model_version,
         "scored_at": scored_at,
         "files": files,
