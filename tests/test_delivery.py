@@ -28,7 +28,8 @@ def scores(rows: list[tuple]) -> pd.DataFrame:
     """Hand-made scores: (customer_id, churn_probability, predicted_value, tier)."""
     frame = pd.DataFrame(rows, columns=["customer_id", "churn_probability", "predicted_value", "tier"])
     n = len(frame)
-    frame["value_at_risk"] = frame["churn_probability"] * frame["predicted_value"]
+    frame["retained_value"] = frame["predicted_value"]  # the same here: only value at risk matters to the list
+    frame["value_at_risk"] = frame["churn_probability"] * frame["retained_value"]
     frame["outreach_rank"] = pd.array(range(1, n + 1), dtype="Int64")
     frame = frame.assign(
         as_of=AS_OF, tier_action="call", risk_band="high", value_grade="VIP", lifecycle="active",
@@ -58,7 +59,9 @@ def test_budget_stops_where_saving_no_longer_covers_the_cost():
 
     capped = build_outreach_list(table, config.model_copy(update={"max_total_cost": 10.0}))
     assert list(capped["customer_id"]) == ["a", "d"]
-    by_risk = build_outreach_list(table, OutreachConfig(control_share=0.0, tier_quotas={"loyal": 1}, top_k=2))
+    by_risk = build_outreach_list(
+        table, OutreachConfig(rank_by="churn_probability", control_share=0.0, tier_quotas={"loyal": 1}, top_k=2)
+    )
     assert list(by_risk["customer_id"]) == ["e", "a"]  # most likely to lapse first; one loyal only
     assert list(by_risk.columns) == EXPORT_COLUMNS
 
@@ -100,8 +103,8 @@ def manifest_agrees_with_folder(folder) -> bool:
 
 def test_export_is_byte_identical_on_rerun_and_manifest_matches(tmp_path):
     table = scores([(f"c{i}", 1 - i / 100, 10.0 + i, "VIP") for i in range(50)])
-    _, first = _export(tmp_path / "a", table)
-    _, second = _export(tmp_path / "b", table, scored_at="2025-01-02T06:00:00+00:00")
+    _, first = _export(tmp_path / "a", table, rank_by="churn_probability")
+    _, second = _export(tmp_path / "b", table, scored_at="2025-01-02T06:00:00+00:00", rank_by="churn_probability")
     for name in ("outreach.csv", "outreach.parquet"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert first["files"] == second["files"] and first["scored_at"] != second["scored_at"]
@@ -220,7 +223,7 @@ def _table_rows(database, as_of: str) -> list[tuple]:
 def test_redelivery_replaces_the_rows_of_its_as_of_and_keeps_other_dates(tmp_path):
     url, database = f"sqlite:///{tmp_path / 'crm.db'}", tmp_path / "crm.db"
     table = scores([(f"c{i}", 0.5, 10.0 + i, "VIP") for i in range(30)])
-    full = build_outreach_list(table, OutreachConfig())
+    full = build_outreach_list(table, OutreachConfig(rank_by="churn_probability"))
     assert replace_outreach_rows(full, url, "tierwise_outreach", as_of=AS_OF) == 30
     later = full.assign(as_of=full["as_of"] + pd.Timedelta(days=7)).head(10)
     replace_outreach_rows(later, url, "tierwise_outreach", as_of=AS_OF + pd.Timedelta(days=7))

@@ -65,11 +65,43 @@ def test_score_writes_every_customer_once_with_one_tier(store, tmp_path, capsys,
     assert (lost["tier"] == "lost").all() and lost["churn_probability"].isna().all() and lost["outreach_rank"].isna().all()
     ranked = scores.dropna(subset=["outreach_rank"]).sort_values("outreach_rank")
     assert list(ranked["outreach_rank"]) == list(range(1, len(ranked) + 1))
-    assert ranked["churn_probability"].is_monotonic_decreasing
+    assert ranked["value_at_risk"].is_monotonic_decreasing
     assert ranked["reason_1"].notna().mean() > 0.9
-    assert "Tiers as of" in out and "most likely to lapse" in out
+    assert "Tiers as of" in out and "most value at risk" in out
     outreach = pd.read_csv(tmp_path / "out" / "outreach.csv")
     assert len(outreach) == len(ranked)
+
+
+def test_the_default_list_ranks_by_value_at_risk_on_the_value_if_retained(store, tmp_path, capsys, monkeypatch):
+    code, out, err = run_cli(["score", "--config", store, "--out", tmp_path / "out"], capsys, monkeypatch)
+    assert code == 0, err
+    scores = pd.read_parquet(tmp_path / "out" / "scores.parquet")
+    modelled = scores["lifecycle"].isin(["new", "active"])
+    # Value at risk = P(lapse) x the value the customer brings if retained; no one outside the model gets either.
+    np.testing.assert_allclose(scores["value_at_risk"], scores["churn_probability"] * scores["retained_value"])
+    assert scores.loc[~modelled, ["retained_value", "value_at_risk"]].isna().all().all()
+    assert scores.loc[modelled, "retained_value"].gt(0).all()
+    ranked = scores[modelled].sort_values("outreach_rank")
+    assert ranked["value_at_risk"].is_monotonic_decreasing
+    days = int(scores["value_horizon_days"].iloc[0])
+    churn_days = json.loads(store.read_text())["training"]["churn_horizon_days"]
+    title = " ".join(out.split())
+    assert (f"The ten customers with the most value at risk (expected spend over the next {days} days if retained "
+            f"x P(lapse within {churn_days} days))") in title
+    for header in ("P(lapse)", "retained value", "value at risk"):
+        assert header in out
+    top = ranked.head(10)
+    assert top["customer_id"].isin(out.split()).all() and (top["value_at_risk"] > 1).all()
+    exported = pd.read_csv(tmp_path / "out" / "outreach.csv", dtype={"customer_id": str})
+    assert exported["customer_id"].head(10).tolist() == top["customer_id"].tolist()
+    assert "retained_value" in exported.columns
+
+    code, out, err = run_cli(["score", "--config", store, "--out", tmp_path / "by_risk", "--rank-by", "churn_probability"],
+                             capsys, monkeypatch)
+    assert code == 0, err
+    assert f"The ten customers most likely to lapse (P(lapse within {churn_days} days))" in " ".join(out.split())
+    by_risk = pd.read_parquet(tmp_path / "by_risk" / "scores.parquet").dropna(subset=["outreach_rank"])
+    assert by_risk.sort_values("outreach_rank")["churn_probability"].is_monotonic_decreasing
 
 
 def test_rerun_gives_identical_files(store, tmp_path, capsys, monkeypatch):
@@ -279,7 +311,7 @@ def test_score_out_on_a_file_is_refused_before_any_work(store, tmp_path, capsys,
 
 
 @pytest.mark.parametrize("options", [
-    ["--set", "outreach.cost_per_contact=2"],  # by risk, skipping customers not worth a contact
+    ["--rank-by", "churn_probability", "--set", "outreach.cost_per_contact=2"],  # by risk, skipping those not worth it
     ["--rank-by", "value_at_risk", "--set", "outreach.tier_quotas={lapsing: 10}"],
     ["--rank-by", "value_at_risk", "--set", "outreach.tier_quotas={lapsing: 10}",
      "--set", "outreach.cost_per_contact=0.5"],

@@ -45,7 +45,8 @@ def test_train_registers_and_promotes(small_demo_dir, tmp_path, store, capsys, m
     assert str(first.version) == "1"
     assert str(store.get_model_version_by_alias("tierwise-demo-value", "champion").version) == "1"
     run = store.get_run(first.run_id)
-    assert {"churn_model_roc_auc", "churn_rfm_score_roc_auc", "value_model_normalized_gini"} <= set(run.data.metrics)
+    assert {"churn_model_roc_auc", "churn_rfm_score_roc_auc", "value_model_normalized_gini",
+            "retained_value_model_normalized_gini", "retained_value_value_model_normalized_gini"} <= set(run.data.metrics)
     artifacts = {a.path for a in store.list_artifacts(first.run_id)} | {
         a.path for a in store.list_artifacts(first.run_id, "plots")
     }
@@ -66,6 +67,10 @@ def test_train_registers_and_promotes(small_demo_dir, tmp_path, store, capsys, m
     assert code == 0, err
     assert str(store.get_model_version_by_alias("tierwise-demo-churn", "champion").version) == "2"
     assert str(store.get_model_version_by_alias("tierwise-demo-value", "champion").version) == "2"
+    retained = store.get_model_version_by_alias("tierwise-demo-retained-value", "champion")
+    assert str(retained.version) == "2" and retained.run_id == second_run.info.run_id
+    assert retained.tags["data_source_signature"] == first.tags["data_source_signature"]
+    assert get_model_info("models:/tierwise-demo-retained-value@champion").metadata["value_horizon_days"] == judged
 
 
 def test_backtest_registers_nothing(small_demo_dir, tmp_path, store, capsys, monkeypatch):
@@ -74,6 +79,11 @@ def test_backtest_registers_nothing(small_demo_dir, tmp_path, store, capsys, mon
     code, out, err = run_cli(["backtest", "--config", config, *FAST], capsys, monkeypatch)
     assert code == 0, err
     assert "Value backtest at" in out
+    # The retained-value model is judged beside the value model on the customers who did not lapse.
+    judged = re.search(r"Retained-value backtest at \S+ \((\d+)-day window, customers active at the cutoff who "
+                       r"bought again within (\d+) days; trained on \d+ snapshots, ([\d,]+) rows\)", _one_line(out))
+    assert judged and judged.group(2) == "90" and int(judged.group(3).replace(",", "")) > 0
+    assert re.search(r"^\W*value_model\W", out, re.M)
     assert store.search_registered_models() == []
 
 

@@ -131,6 +131,10 @@ def _print_backtest(result) -> None:
          f"{_snapshots(result.churn_plan)}, {rows['churn']:,} rows)", result.churn, _CHURN_COLUMNS),
         (f"Value backtest at {result.value_plan.test.date()} ({result.value_plan.horizon_days}-day window; "
          f"{_snapshots(result.value_plan)}, {rows['value']:,} rows)", result.value, _VALUE_COLUMNS),
+        (f"Retained-value backtest at {result.retained_value_plan.test.date()} "
+         f"({result.retained_value_plan.horizon_days}-day window, customers active at the cutoff who bought again "
+         f"within {result.churn_plan.horizon_days} days; {_snapshots(result.retained_value_plan)}, "
+         f"{rows['retained_value']:,} rows)", result.retained_value, _VALUE_COLUMNS),
     ):
         rich_table = Table(title=title)
         rich_table.add_column("method")
@@ -189,7 +193,8 @@ def train(
     _print_backtest(result)
     console.print(
         f"MLflow run {run.run_id} in {tracking_uri()}: {cfg.registry.churn_model_name} v{run.churn_version}, "
-        f"{cfg.registry.value_model_name} v{run.value_version} are '{'champion' if run.promoted else 'candidate'}'"
+        f"{cfg.registry.value_model_name} v{run.value_version}, {cfg.registry.retained_value_model_name} "
+        f"v{run.retained_value_version} are '{'champion' if run.promoted else 'candidate'}'"
     )
     if not run.promoted:
         console.print(f"Not made champion: {run.promotion_note}; to use them anyway: tierwise promote --config {config}",
@@ -198,7 +203,7 @@ def train(
 
 @app.command()
 def promote(config: ConfigOption, set_: SetOption = None) -> None:
-    """Make the candidate versions of both models the champion."""
+    """Make the candidate versions of the three models the champion."""
     from tierwise.training import promote as promote_candidates
 
     cfg = load_config(config, set_ or [])
@@ -241,7 +246,20 @@ def _scoring_cutoff(inputs: InputData, cutoff):
     return cutoff
 
 
-def _print_summary(scores, out: Console) -> None:
+def _list_title(outreach, *, churn_horizon_days: int, value_horizon_days: int) -> str:
+    """What the printed top ten is, in the words of how it is ranked."""
+    lapse = f"P(lapse within {churn_horizon_days} days)"
+    at_risk = f"expected spend over the next {value_horizon_days} days if retained x {lapse}"
+    if outreach.rank_by == "churn_probability":
+        return f"The ten customers most likely to lapse ({lapse})"
+    if outreach.rank_by == "value_at_risk":
+        return f"The ten customers with the most value at risk ({at_risk})"
+    return (f"The ten customers whose contact is expected to save the most, net of its cost (value at risk x save "
+            f"rate {outreach.save_rate:.0%} - cost per contact {outreach.cost_per_contact or 0:,.2f}; value at risk = "
+            f"{at_risk})")
+
+
+def _print_summary(scores, out: Console, *, outreach, churn_horizon_days: int) -> None:
     by_tier = scores.groupby("tier", sort=False).agg(
         customers=("customer_id", "size"), value_at_risk=("value_at_risk", "sum"), predicted_value=("predicted_value", "sum"),
     ).sort_values("value_at_risk", ascending=False)
@@ -254,13 +272,15 @@ def _print_summary(scores, out: Console) -> None:
                       f"{row['predicted_value']:,.0f}", str(actions[tier]))
     out.print(table)
     top = scores[scores["outreach_rank"].notna()].head(10)
-    at_risk = Table(title="The ten customers most likely to lapse")
-    for header in ("rank", "customer", "P(lapse)", "value at risk", "tier", "reasons"):
-        at_risk.add_column(header, justify="right" if header in ("rank", "P(lapse)", "value at risk") else "left")
+    at_risk = Table(title=_list_title(outreach, churn_horizon_days=churn_horizon_days,
+                                      value_horizon_days=int(scores["value_horizon_days"].iloc[0])))
+    numbers = ("rank", "P(lapse)", "retained value", "value at risk")
+    for header in ("rank", "customer", "P(lapse)", "retained value", "value at risk", "tier", "reasons"):
+        at_risk.add_column(header, justify="right" if header in numbers else "left")
     for _, row in top.iterrows():
         reasons = "; ".join(r for r in (row["reason_1"], row["reason_2"], row["reason_3"]) if isinstance(r, str))
         at_risk.add_row(str(row["outreach_rank"]), str(row["customer_id"]), f"{row['churn_probability']:.2f}",
-                        f"{row['value_at_risk']:,.0f}", str(row["tier"]), reasons)
+                        f"{row['retained_value']:,.0f}", f"{row['value_at_risk']:,.0f}", str(row["tier"]), reasons)
     out.print(at_risk)
 
 
@@ -301,7 +321,8 @@ def score(
     as_of: AsOfOption = None,
     model: ModelOption = "champion",
     rank_by: Annotated[
-        Optional[str], typer.Option(help="Order the list by churn_probability (default) or value_at_risk.")
+        Optional[str], typer.Option(help="Order the list by value_at_risk (default), expected_net_saving or "
+                                         "churn_probability (most likely to lapse first).")
     ] = None,
     top: Annotated[Optional[int], typer.Option("--top", min=1, help="At most this many customers on the list.")] = None,
     db: Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL of the table that gets the list.")] = None,
@@ -333,7 +354,8 @@ def score(
     inputs = _read_inputs(cfg)
     cutoff = _scoring_cutoff(inputs, explicit)
     scores = score_customers(inputs, as_of=cutoff, config=cfg, models=models, rank_by=cfg.outreach.rank_by)
-    _print_summary(scores, _stdout())
+    _print_summary(scores, _stdout(), outreach=cfg.outreach,
+                   churn_horizon_days=int(models.metadata["churn_horizon_days"]))
     console.print(f"Scored {len(scores):,} customers as of {cutoff.date()} with {models.version}")
     _deliver(scores, cfg, out, models.metadata)
 
@@ -407,19 +429,21 @@ def demo(
     )
     cfg = demo_config(data_dir)
     inputs = _read_inputs(cfg)
-    with console.status("[2/3] Backtesting and training the churn and value models..."):
+    with console.status("[2/3] Backtesting and training the churn, value and retained-value models..."):
         result, run = train_and_register(inputs, cfg)
     _print_backtest(result)
     console.print(
-        f"[2/3] Trained and registered {cfg.registry.churn_model_name} v{run.churn_version} and "
-        f"{cfg.registry.value_model_name} v{run.value_version} (MLflow run {run.run_id}, store {tracking_uri()})"
+        f"[2/3] Trained and registered {cfg.registry.churn_model_name} v{run.churn_version}, "
+        f"{cfg.registry.value_model_name} v{run.value_version} and {cfg.registry.retained_value_model_name} "
+        f"v{run.retained_value_version} (MLflow run {run.run_id}, store {tracking_uri()})"
     )
     cutoff = default_as_of(inputs)
     # The models this demo just trained, whether or not an earlier demo's models stay champion.
     models = load_models(cfg.registry, f"runs:/{run.run_id}")
     with console.status(f"[3/3] Scoring every customer as of {cutoff.date()}..."):
         scores = score_customers(inputs, as_of=cutoff, config=cfg, models=models)
-    _print_summary(scores, _stdout())
+    _print_summary(scores, _stdout(), outreach=cfg.outreach,
+                   churn_horizon_days=int(models.metadata["churn_horizon_days"]))
     console.print(f"[3/3] Scored {len(scores):,} customers as of {cutoff.date()}")
     _deliver(scores, cfg, out, models.metadata)
 

@@ -245,14 +245,18 @@ class TrainingConfig(_Section):
 class RegistryConfig(_Section):
     """Where runs and models go (MLflow); MLFLOW_TRACKING_URI overrides the store.
 
-    The model names default to ``tierwise-<data name>-churn`` and
-    ``tierwise-<data name>-value``, so that data sets trained into one store
-    never share a champion; :class:`TierwiseConfig` fills them in.
+    The model names default to ``tierwise-<data name>-churn``,
+    ``tierwise-<data name>-value`` and ``tierwise-<data name>-retained-value``,
+    so that data sets trained into one store never share a champion;
+    :class:`TierwiseConfig` fills them in.
     """
 
     experiment: str = "tierwise"
     churn_model_name: str | None = Field(default=None, description="None: tierwise-<data.name>-churn")
     value_model_name: str | None = Field(default=None, description="None: tierwise-<data.name>-value")
+    retained_value_model_name: str | None = Field(
+        default=None, description="None: tierwise-<data.name>-retained-value"
+    )
     auto_promote: bool = Field(
         default=True,
         description="make a new version champion when it beats the champion's backtest churn ROC AUC on the same "
@@ -265,6 +269,7 @@ class RegistryConfig(_Section):
         return self.model_copy(update={
             "churn_model_name": self.churn_model_name or f"{stem}-churn",
             "value_model_name": self.value_model_name or f"{stem}-value",
+            "retained_value_model_name": self.retained_value_model_name or f"{stem}-retained-value",
         })
 
 
@@ -272,7 +277,7 @@ LIFECYCLES = ("prospect", "new", "active", "lost")
 ACTIVITY_CLASSES = ("loyal", "potential", "drifting", "lapsing")
 RISK_BANDS = ("high", "medium", "low")
 CATEGORICAL_SCORE_FIELDS = ("lifecycle", "value_grade", "risk_band", "activity_class")
-NUMERIC_SCORE_FIELDS = ("churn_probability", "predicted_value", "value_at_risk", "value_percentile")
+NUMERIC_SCORE_FIELDS = ("churn_probability", "predicted_value", "retained_value", "value_at_risk", "value_percentile")
 
 
 class Range(_Section):
@@ -335,9 +340,15 @@ class ScoringConfig(_Section):
 
 
 class OutreachConfig(_Section):
-    """Who gets contacted: ranking, size limits, the contact budget and the control group."""
+    """Who gets contacted: ranking, size limits, the contact budget and the control group.
 
-    rank_by: Literal["churn_probability", "value_at_risk"] = "churn_probability"
+    ``rank_by``: ``value_at_risk`` (P(lapse) x value if retained, what a contact
+    can protect), ``expected_net_saving`` (value at risk x ``save_rate`` minus
+    ``cost_per_contact``: the same order, stated as money a contact earns) or
+    ``churn_probability`` (most likely to lapse first, whatever they are worth).
+    """
+
+    rank_by: Literal["value_at_risk", "expected_net_saving", "churn_probability"] = "value_at_risk"
     top_k: int | None = Field(default=None, ge=1, description="at most this many customers on the list")
     tier_quotas: dict[str, int] = Field(default_factory=dict, description="tier -> at most this many customers")
     cost_per_contact: float | None = Field(
@@ -423,6 +434,7 @@ class TierwiseConfig(_Section):
             **registry,
             "churn_model_name": registry.get("churn_model_name") or named.churn_model_name,
             "value_model_name": registry.get("value_model_name") or named.value_model_name,
+            "retained_value_model_name": registry.get("retained_value_model_name") or named.retained_value_model_name,
         }}
 
     @model_validator(mode="after")

@@ -114,7 +114,7 @@ def _tierwise(
     trained = train_models(calibration, features=config.features, training=config.training)
     value_horizon_days = trained.value_plan.horizon_days
     models = ScoringModels(
-        churn=trained.churn, value=trained.value, version="benchmark",
+        churn=trained.churn, value=trained.value, retained_value=trained.retained_value, version="benchmark",
         metadata={"churn_horizon_days": config.training.churn_horizon_days,
                   "active_lookback_days": config.training.active_lookback_days,
                   "value_horizon_days": value_horizon_days, **data_source_metadata(config)},

@@ -26,8 +26,11 @@ from tierwise.training._tracking import connect
 
 @dataclass(frozen=True)
 class ScoringModels:
+    """The churn, value and retained-value models, with the metadata logged beside them."""
+
     churn: ChurnModel
     value: ValueModel
+    retained_value: ValueModel
     metadata: dict
     version: str
 
@@ -57,7 +60,11 @@ def _locate_version(client: MlflowClient, name: str, model: str, store: str) -> 
     return _Located(f"models:/{name}/{found.version}", f"{name} v{found.version}", location)
 
 
-def _locate_run(client: MlflowClient, run_id: str, store: str) -> tuple[_Located, _Located]:
+# The artifact and registered-model stems of the three models, in the order ScoringModels holds them.
+_KINDS = ("churn", "value", "retained_value")
+
+
+def _locate_run(client: MlflowClient, run_id: str, store: str) -> tuple[_Located, ...]:
     try:
         run = client.get_run(run_id)
     except MlflowException:
@@ -68,16 +75,15 @@ def _locate_run(client: MlflowClient, run_id: str, store: str) -> tuple[_Located
             experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id = '{run_id}'"
         )
     }
-    churn, value = (
-        _Located(f"runs:/{run_id}/{kind}_model", f"the {kind} model of run {run_id}",
+    return tuple(
+        _Located(f"runs:/{run_id}/{kind}_model", f"the {kind.replace('_', '-')} model of run {run_id}",
                  logged.get(f"{kind}_model", f"{run.info.artifact_uri}/{kind}_model"))
-        for kind in ("churn", "value")
+        for kind in _KINDS
     )
-    return churn, value
 
 
-def _locate_models(registry: RegistryConfig, model: str) -> tuple[_Located, _Located]:
-    """Find both models in the store without loading them; refuses a missing store, model, alias or version."""
+def _locate_models(registry: RegistryConfig, model: str) -> tuple[_Located, ...]:
+    """Find the three models in the store without loading them; refuses a missing store, model, alias or version."""
     store = tracking_uri()
     database = sqlite_store_path(store)
     if database is not None and not database.exists():
@@ -87,15 +93,12 @@ def _locate_models(registry: RegistryConfig, model: str) -> tuple[_Located, _Loc
         )
     client = connect()
     if model.startswith("runs:/"):
-        churn, value = _locate_run(client, model.removeprefix("runs:/").strip("/"), store)
-    else:
-        churn = _locate_version(client, registry.churn_model_name, model, store)
-        value = _locate_version(client, registry.value_model_name, model, store)
-    return churn, value
+        return _locate_run(client, model.removeprefix("runs:/").strip("/"), store)
+    return tuple(_locate_version(client, getattr(registry, f"{kind}_model_name"), model, store) for kind in _KINDS)
 
 
 def load_models(registry: RegistryConfig, model: str = "champion") -> ScoringModels:
-    """Load both models by alias (``champion``, ``candidate``), version number, or ``runs:/<run id>``.
+    """Load the churn, value and retained-value models by alias (``champion``, ``candidate``), version number, or ``runs:/<run id>``.
 
     A store, registered model, alias or version that does not exist is named
     as such; a model that is registered but whose files are gone is reported
@@ -112,11 +115,14 @@ def load_models(registry: RegistryConfig, model: str = "champion") -> ScoringMod
                 f"model: the files of {found.label} are missing or unreadable at {found.location} ({_first_line(exc)})"
             ) from None
         loaded.append((restore_model(booster, info.metadata or {}), info.metadata or {}))
-    (churn, churn_meta), (value, value_meta) = loaded
-    if list(churn.feature_names_in_) != list(value.feature_names_in_):
-        raise TierwiseError(f"model: {located[0].uri} and {located[1].uri} were trained on different features")
+    (churn, churn_meta), (value, value_meta), (retained, _) = loaded
+    for found, (other, _) in zip(located[1:], loaded[1:]):
+        if list(churn.feature_names_in_) != list(other.feature_names_in_):
+            raise TierwiseError(f"model: {located[0].uri} and {found.uri} were trained on different features")
     version = model if model.startswith("runs:/") else ", ".join(found.label for found in located)
-    return ScoringModels(churn=churn, value=value, metadata={**value_meta, **churn_meta}, version=version)
+    return ScoringModels(
+        churn=churn, value=value, retained_value=retained, metadata={**value_meta, **churn_meta}, version=version
+    )
 
 
 def check_data_source(models: ScoringModels, config: TierwiseConfig) -> None:

@@ -9,11 +9,11 @@ import pandas as pd
 
 from tierwise.config import OutreachConfig
 
-# The CRM export contract (schema version 1): these columns, in this order.
-EXPORT_SCHEMA_VERSION = 1
+# The CRM export contract (schema version 2: retained_value added): these columns, in this order.
+EXPORT_SCHEMA_VERSION = 2
 EXPORT_COLUMNS = [
     "customer_id", "as_of", "list_position", "control", "tier", "tier_action", "churn_probability", "risk_band",
-    "predicted_value", "value_at_risk", "expected_saving", "value_grade", "lifecycle", "reason_1", "reason_2",
+    "predicted_value", "retained_value", "value_at_risk", "expected_saving", "value_grade", "lifecycle", "reason_1", "reason_2",
     "reason_3", "avg_days_between_orders", "expected_next_order_date", "model_version",
 ]
 
@@ -26,21 +26,32 @@ def control_draw(customer_ids: pd.Series, as_of: pd.Timestamp, salt: str) -> np.
     )
 
 
+def ranking_key(scores: pd.DataFrame, config: OutreachConfig) -> pd.Series:
+    """The number the list is ordered by, largest first.
+
+    ``scores[config.rank_by]``; for ``expected_net_saving``,
+    ``value_at_risk x save_rate - cost_per_contact`` (0 without a cost).
+    """
+    if config.rank_by != "expected_net_saving":
+        return scores[config.rank_by]
+    return scores["value_at_risk"] * config.save_rate - (config.cost_per_contact or 0.0)
+
+
 def select_outreach(scores: pd.DataFrame, config: OutreachConfig) -> pd.DataFrame:
     """The customers the outreach list keeps, in list order: ``expected_saving`` and ``control``, on ``scores``' index.
 
     From the ranked customers (``outreach_rank`` set), ordered by
-    ``config.rank_by``: with ``cost_per_contact``, drop those whose expected
-    saving (churn_probability x predicted_value x save_rate) is below it (ranked
-    by value at risk, that is where the list stops); then apply the per-tier
+    :func:`ranking_key`: with ``cost_per_contact``, drop those whose expected
+    saving (value_at_risk x save_rate) is below it (ranked by value at risk or
+    net saving, that is where the list stops); then apply the per-tier
     quotas, ``top_k`` and ``max_total_cost``. Finally a ``control_share`` of the
     list, drawn per customer and as_of, is flagged ``control``: kept out of
     contact so the effect of the outreach can be measured.
     """
-    columns = list(dict.fromkeys(["customer_id", "as_of", "tier", "value_at_risk", config.rank_by]))
-    ranked = scores.loc[scores["outreach_rank"].notna(), columns]
+    modelled = scores["outreach_rank"].notna()
+    ranked = scores.loc[modelled, ["customer_id", "as_of", "tier", "value_at_risk"]]
     ranked = ranked.assign(expected_saving=ranked["value_at_risk"] * config.save_rate)
-    order = np.lexsort((ranked["customer_id"].to_numpy(), -ranked[config.rank_by].to_numpy()))
+    order = np.lexsort((ranked["customer_id"].to_numpy(), -ranking_key(scores[modelled], config).to_numpy()))
     ranked = ranked.iloc[order]
     if config.cost_per_contact is not None:
         ranked = ranked[ranked["expected_saving"] >= config.cost_per_contact]

@@ -14,7 +14,7 @@ from tierwise.features import attribute_columns, build_features, check_customers
 from tierwise.features._build import AsOf
 from tierwise.inference._checks import check_scoring_data
 from tierwise.inference._models import ScoringModels, check_data_source
-from tierwise.inference._outreach import select_outreach
+from tierwise.inference._outreach import ranking_key, select_outreach
 from tierwise.inference._reasons import churn_contributions, top_reasons
 from tierwise.inference._tiers import assign_tiers
 from tierwise.inputs import InputData
@@ -22,11 +22,11 @@ from tierwise.training import model_features
 
 logger = logging.getLogger(__name__)
 
-RankBy = Literal["churn_probability", "value_at_risk"]
+RankBy = Literal["value_at_risk", "expected_net_saving", "churn_probability"]
 
 SCORE_COLUMNS = [
-    "customer_id", "as_of", "lifecycle", "churn_probability", "risk_band", "predicted_value", "value_horizon_days",
-    "value_at_risk",
+    "customer_id", "as_of", "lifecycle", "churn_probability", "risk_band", "predicted_value", "retained_value",
+    "value_horizon_days", "value_at_risk",
     "value_percentile", "value_grade", "activity_class", "tier", "tier_action", "outreach_rank",
     "recency_days", "frequency_orders", "avg_days_between_orders", "expected_next_order_date",
     "reason_1", "reason_2", "reason_3", "model_version",
@@ -85,11 +85,13 @@ def score_customers(
     churn probability; everyone gets a predicted value.
 
     ``predicted_value`` is net spend over ``[as_of, as_of + value_horizon_days)``,
-    the window the value model learned (shorter than configured on a short log).
-    ``value_at_risk`` = churn_probability x predicted_value: the part of the
-    customer's predicted spend over the value horizon that hangs on keeping
-    them, what outreach can protect. ``rank_by`` defaults to
-    ``outreach.rank_by``. Reasons are written for the first ``reasons_top_n``
+    the window the value model learned (shorter than configured on a short log);
+    it prices the chance of lapsing in. ``retained_value`` (new and active
+    customers) is the same spend if the customer does not lapse within the
+    churn horizon, from the retained-value model. ``value_at_risk`` =
+    churn_probability x retained_value: what the customer would bring if
+    retained times the chance of losing them, what outreach can protect.
+    ``rank_by`` defaults to ``outreach.rank_by`` (see :func:`ranking_key`). Reasons are written for the first ``reasons_top_n``
     customers (``scoring.reasons_top_n`` unless given; null there: everyone) of
     the list that ``build_outreach_list(scores, config.outreach)`` delivers.
     """
@@ -122,8 +124,12 @@ def score_customers(
                  np.where(probability >= scoring.medium_risk_from, "medium", "low")),
     )
     scores["predicted_value"] = models.value.predict(features[columns])
+    retained = np.full(len(features), np.nan)
+    if modelled.any():
+        retained[modelled] = models.retained_value.predict(features.loc[modelled, columns])
+    scores["retained_value"] = retained
     scores["value_horizon_days"] = int(models.metadata["value_horizon_days"])
-    scores["value_at_risk"] = scores["churn_probability"] * scores["predicted_value"]
+    scores["value_at_risk"] = scores["churn_probability"] * scores["retained_value"]
     scores["value_percentile"] = scores["predicted_value"].rank(method="average", pct=True)
     grades = list(scoring.value_grades.items())
     scores["value_grade"] = np.select(
@@ -145,7 +151,8 @@ def score_customers(
             scores[column] = features[column]
     scores[["tier", "tier_action"]] = assign_tiers(scores, config.tiers)
 
-    key = scores[rank_by or config.outreach.rank_by].where(modelled)
+    ranking = config.outreach if rank_by is None else config.outreach.model_copy(update={"rank_by": rank_by})
+    key = ranking_key(scores, ranking).where(modelled)
     order = np.lexsort((scores["customer_id"].to_numpy(), -key.fillna(-np.inf).to_numpy()))
     rank = np.empty(len(scores), dtype=float)
     rank[order] = np.arange(1, len(scores) + 1)

@@ -10,7 +10,7 @@ baselines, on the very same rows. No two stages share a day of label.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -52,6 +52,8 @@ class BacktestResult:
     value_plan: SnapshotPlan
     churn: pd.DataFrame
     value: pd.DataFrame
+    retained_value_plan: SnapshotPlan
+    retained_value: pd.DataFrame
     reliability_before: pd.DataFrame
     reliability_after: pd.DataFrame
     churn_predictions: pd.DataFrame
@@ -62,7 +64,7 @@ class BacktestResult:
     def metrics(self) -> dict[str, float]:
         """Flat ``<target>_<method>_<metric>`` numbers, for MLflow and JSON."""
         flat: dict[str, float] = {}
-        for target, table in (("churn", self.churn), ("value", self.value)):
+        for target, table in (("churn", self.churn), ("value", self.value), ("retained_value", self.retained_value)):
             for method, row in table.iterrows():
                 for metric, number in row.items():
                     if pd.notna(number):
@@ -99,8 +101,10 @@ def _fit_churn(builder: SnapshotBuilder, plan: SnapshotPlan, columns: list[str],
     return model, train
 
 
-def _fit_value(builder, plan, columns, training, config: ValueModelConfig):
-    rows_at = lambda cutoff: builder.value_rows(cutoff, plan.horizon_days)  # noqa: E731
+def _fit_value(builder, plan, columns, training, config: ValueModelConfig, *, retained: bool = False):
+    """The value model, or with ``retained`` the retained-value model (only customers who did not lapse)."""
+    rows = builder.retained_value_rows if retained else builder.value_rows
+    rows_at = lambda cutoff: rows(cutoff, plan.horizon_days)  # noqa: E731
     train = builder.stacked(plan.train, rows_at)
     valid = rows_at(plan.validation)
     if training.tuning_trials:
@@ -111,6 +115,14 @@ def _fit_value(builder, plan, columns, training, config: ValueModelConfig):
     model = ValueModel(config, seed=training.seed)
     model.fit(train[columns], train["value"], X_valid=valid[columns], y_valid=valid["value"])
     return model, train
+
+
+def _retained_value_plan(inputs: InputData, training: TrainingConfig, value_plan: SnapshotPlan, *, for_backtest: bool):
+    """The value plan; its rows also need the churn label, so a longer churn window spaces the cutoffs instead."""
+    if value_plan.horizon_days >= training.churn_horizon_days:
+        return value_plan
+    spaced = plan_snapshots(inputs, training, horizon_days=training.churn_horizon_days, for_backtest=for_backtest)
+    return replace(spaced, horizon_days=value_plan.horizon_days)
 
 
 def run_backtest(
@@ -159,6 +171,19 @@ def run_backtest(
             "last_period": value_metrics(value_test["value"], value_test["previous_value"]),
         }
     ).T
+    retained_plan = _retained_value_plan(inputs, training, value_plan, for_backtest=True)
+    retained_model, retained_train = _fit_value(
+        builder, retained_plan, columns, training, training.value_model, retained=True
+    )
+    retained_test = builder.retained_value_rows(retained_plan.test, value_horizon)
+    # Judged on the customers who did not lapse, beside the value model, which prices the lapse in.
+    retained_value = pd.DataFrame(
+        {
+            "model": value_metrics(retained_test["value"], retained_model.predict(retained_test[columns])),
+            "value_model": value_metrics(retained_test["value"], value_model.predict(retained_test[columns])),
+            "last_period": value_metrics(retained_test["value"], retained_test["previous_value"]),
+        }
+    ).T
     importance = pd.Series(
         churn_model.booster_.feature_importance("gain"), index=churn_model.feature_names_in_, name="gain"
     ).sort_values(ascending=False)
@@ -167,6 +192,8 @@ def run_backtest(
         value_plan=value_plan,
         churn=churn,
         value=value,
+        retained_value_plan=retained_plan,
+        retained_value=retained_value,
         reliability_before=reliability_table(test["lapsed"], raw),
         reliability_after=reliability_table(test["lapsed"], calibrated),
         churn_predictions=pd.DataFrame(
@@ -178,7 +205,7 @@ def run_backtest(
              "last_period": value_test["previous_value"]}
         ),
         feature_importance=importance,
-        training_rows={"churn": len(churn_train), "value": len(value_train)},
+        training_rows={"churn": len(churn_train), "value": len(value_train), "retained_value": len(retained_train)},
     )
 
 
@@ -188,6 +215,7 @@ class TrainedModels:
 
     churn: ChurnModel
     value: ValueModel
+    retained_value: ValueModel
     churn_plan: SnapshotPlan
     value_plan: SnapshotPlan
     feature_names: list[str]
@@ -196,11 +224,15 @@ class TrainedModels:
 def train_models(
     inputs: InputData, *, features: FeatureConfig, training: TrainingConfig, builder: SnapshotBuilder | None = None
 ) -> TrainedModels:
-    """Fit both models on the latest snapshots whose labels are fully observed.
+    """Fit the three models on the latest snapshots whose labels are fully observed.
 
     The value model learns the window :func:`fitted_value_horizon` gives (the
     one a backtest on the same data judges) and predicts spend over that many
     days, ``value_plan.horizon_days``; a shorter one than configured is logged.
+    The retained-value model learns the same window, with the same settings,
+    from the customers active at each cutoff who did not lapse within the
+    churn horizon after it: E[net spend | no lapse], what a customer is worth
+    if retained.
     """
     builder = builder or SnapshotBuilder(inputs, features, training)
     columns = model_features(inputs, features)
@@ -215,4 +247,9 @@ def train_models(
     churn_model, _ = _fit_churn(builder, churn_plan, columns, training)
     value_plan = plan_snapshots(inputs, training, horizon_days=value_horizon, for_backtest=False)
     value_model, _ = _fit_value(builder, value_plan, columns, training, training.value_model)
-    return TrainedModels(churn_model, value_model, churn_plan, value_plan, columns)
+    retained_plan = _retained_value_plan(inputs, training, value_plan, for_backtest=False)
+    retained_model, _ = _fit_value(builder, retained_plan, columns, training, training.value_model, retained=True)
+    return TrainedModels(
+        churn=churn_model, value=value_model, retained_value=retained_model, churn_plan=churn_plan,
+        value_plan=value_plan, feature_names=columns,
+    )

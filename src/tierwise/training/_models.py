@@ -232,7 +232,7 @@ def restore_model(booster: lgb.Booster, metadata: dict) -> ChurnModel | ValueMod
         model: ChurnModel | ValueModel = ChurnModel()
         model.calibration_ = metadata["calibration"]
         model.classes_ = np.array([0, 1])
-    elif kind == "value":
+    elif kind in ("value", "retained_value"):
         if float(metadata.get("scale", 1.0)) != 1.0:
             raise TierwiseError(
                 f"model: this value model stretches a {metadata.get('value_label_days')}-day prediction to "
@@ -240,7 +240,7 @@ def restore_model(booster: lgb.Booster, metadata: dict) -> ChurnModel | ValueMod
             )
         model = ValueModel()
     else:
-        raise TierwiseError(f"model: metadata names kind {kind!r}; expected a tierwise churn or value model")
+        raise TierwiseError(f"model: metadata names kind {kind!r}; expected a tierwise churn, value or retained-value model")
     model.booster_ = booster
     model.feature_names_in_ = np.array(metadata["feature_names"], dtype=object)
     model.categories_ = {k: list(v) for k, v in metadata["categories"].items()}

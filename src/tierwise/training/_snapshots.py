@@ -179,5 +179,17 @@ class SnapshotBuilder:
         rows["previous_value"] = rows["previous_value"].fillna(0.0)
         return rows
 
+    def retained_value_rows(self, as_of: pd.Timestamp, horizon_days: int) -> pd.DataFrame:
+        """The :meth:`value_rows` of the customers active at ``as_of`` who did not lapse in the churn window after it.
+
+        What the retained-value model learns from: net spend over
+        ``[as_of, as_of + horizon_days)`` given a purchase in
+        ``[as_of, as_of + churn_horizon_days)``, the churn rows' ``lapsed == 0``.
+        """
+        churn = self.churn_rows(as_of)
+        stayed = churn.loc[churn["lapsed"] == 0, "customer_id"]
+        rows = self.value_rows(as_of, horizon_days)
+        return rows[rows["customer_id"].isin(stayed)].reset_index(drop=True)
+
     def stacked(self, cutoffs, rows_at) -> pd.DataFrame:
         return pd.concat([rows_at(cutoff) for cutoff in cutoffs], ignore_index=True)

@@ -145,6 +145,7 @@ class TrainingRun:
     run_id: str
     churn_version: str | None
     value_version: str | None
+    retained_value_version: str | None
     promoted: bool
     promotion_note: str = ""
 
@@ -221,10 +222,12 @@ def _log_backtest(result: BacktestResult) -> None:
         {
             "churn_test_cutoff": str(result.churn_plan.test.date()),
             "value_test_cutoff": str(result.value_plan.test.date()),
+            "retained_value_test_cutoff": str(result.retained_value_plan.test.date()),
             "value_label_days": result.value_plan.horizon_days,
             "training_rows": result.training_rows,
             "churn": result.churn.to_dict(orient="index"),
             "value": result.value.to_dict(orient="index"),
+            "retained_value": result.retained_value.to_dict(orient="index"),
         },
         "backtest.json",
     )
@@ -242,11 +245,11 @@ def log_training(
     *,
     sample: pd.DataFrame,
 ) -> TrainingRun:
-    """Record one training run and register both models; aliases follow :func:`promotion_decision`.
+    """Record one training run and register the three models; aliases follow :func:`promotion_decision`.
 
     ``result`` is None when no backtest fitted the data: then no backtest
     metric is logged, and the versions become champion only if there is none.
-    Both versions carry tags naming the data set, its source signature, the
+    All versions carry tags naming the data set, its source signature, the
     last transaction trained on and, with a backtest, its test cutoff and
     churn ROC AUC.
     """
@@ -260,6 +263,9 @@ def log_training(
         mlflow.log_params(_flat_params(config))
         mlflow.log_params({f"fitted.churn_model.{k}": str(v) for k, v in models.churn.config.model_dump().items()})
         mlflow.log_params({f"fitted.value_model.{k}": str(v) for k, v in models.value.config.model_dump().items()})
+        mlflow.log_params(
+            {f"fitted.retained_value_model.{k}": str(v) for k, v in models.retained_value.config.model_dump().items()}
+        )
         mlflow.log_dict(config.model_dump(mode="json"), "config.json")
         mlflow.log_dict(data_fingerprint(inputs), "data_fingerprint.json")
         if result is None:
@@ -287,6 +293,11 @@ def log_training(
             models.value, "value", registry.value_model_name, sample,
             common, register=True,
         )
+        # E[value | no lapse within the churn horizon]: the value a contact can protect.
+        retained_version = _log_model(
+            models.retained_value, "retained_value", registry.retained_value_model_name, sample,
+            common, register=True,
+        )
     record = VersionRecord(
         str(churn_version), signature,
         None if result is None else str(result.churn_plan.test.date()),
@@ -295,16 +306,18 @@ def log_training(
     tags = {"data_name": str(config.data.name), SOURCE_TAG: signature, "trained_through": trained_through}
     if result is not None:
         tags.update({TEST_CUTOFF_TAG: record.test_cutoff, ROC_AUC_TAG: repr(record.roc_auc)})
-    for name, version in ((registry.churn_model_name, churn_version), (registry.value_model_name, value_version)):
+    versions = {registry.churn_model_name: churn_version, registry.value_model_name: value_version,
+                registry.retained_value_model_name: retained_version}
+    for name, version in versions.items():
         for key, value in tags.items():
             client.set_model_version_tag(name, version, key, value)
-    promoted, why = _set_aliases(client, registry, churn_version, value_version, record)
-    return TrainingRun(run.info.run_id, churn_version, value_version, promoted, why)
+    promoted, why = _set_aliases(client, registry, versions, record)
+    return TrainingRun(run.info.run_id, churn_version, value_version, retained_version, promoted, why)
 
 
-def _set_aliases(client, registry: RegistryConfig, churn_version, value_version, record: VersionRecord) -> tuple[bool, str]:
+def _set_aliases(client, registry: RegistryConfig, versions: dict[str, str | None], record: VersionRecord) -> tuple[bool, str]:
     champion = _champion_record(client, registry.churn_model_name)
-    for name, version in ((registry.churn_model_name, churn_version), (registry.value_model_name, value_version)):
+    for name, version in versions.items():
         client.set_registered_model_alias(name, CANDIDATE, version)
     promote_now, why = promotion_decision(record, champion, auto_promote=registry.auto_promote)
     if promote_now:
@@ -313,10 +326,10 @@ def _set_aliases(client, registry: RegistryConfig, churn_version, value_version,
 
 
 def promote(registry: RegistryConfig, *, client: MlflowClient | None = None) -> dict[str, str]:
-    """Move the ``champion`` alias of both models to their ``candidate`` versions."""
+    """Move the ``champion`` alias of the three models to their ``candidate`` versions."""
     client = client or connect()
     moved = {}
-    for name in (registry.churn_model_name, registry.value_model_name):
+    for name in (registry.churn_model_name, registry.value_model_name, registry.retained_value_model_name):
         try:
             candidate = client.get_model_version_by_alias(name, CANDIDATE)
         except MlflowException:
