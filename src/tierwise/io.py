@@ -256,7 +256,7 @@ def _export_csv_frame(outreach: pd.DataFrame) -> pd.DataFrame:
     frame = outreach.copy()
     for column in ("churn_probability",):
         frame[column] = frame[column].round(6)
-    for column in ("predicted_value", "value_at_risk", "expected_saving", "avg_days_between_orders"):
+    for column in ("predicted_value", "retained_value", "value_at_risk", "expected_saving", "avg_days_between_orders"):
         frame[column] = frame[column].round(2)
     frame["control"] = frame["control"].map({True: "true", False: "false"})
     return frame

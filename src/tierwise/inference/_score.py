@@ -91,9 +91,10 @@ def score_customers(
     churn horizon, from the retained-value model. ``value_at_risk`` =
     churn_probability x retained_value: what the customer would bring if
     retained times the chance of losing them, what outreach can protect.
-    ``rank_by`` defaults to ``outreach.rank_by`` (see :func:`ranking_key`). Reasons are written for the first ``reasons_top_n``
-    customers (``scoring.reasons_top_n`` unless given; null there: everyone) of
-    the list that ``build_outreach_list(scores, config.outreach)`` delivers.
+    ``rank_by`` defaults to ``outreach.rank_by`` (see :func:`ranking_key`).
+    Reasons are written for the first ``reasons_top_n`` customers
+    (``scoring.reasons_top_n`` unless given; null there: everyone) of the list
+    that ``build_outreach_list(scores, config.outreach)`` delivers.
     """
     cutoff = normalize_as_of(as_of)
     scoring = config.scoring
