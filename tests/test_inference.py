@@ -69,7 +69,8 @@ def test_score_writes_every_customer_once_with_one_tier(store, tmp_path, capsys,
     assert ranked["reason_1"].notna().mean() > 0.9
     assert "Tiers as of" in out and "most likely to lapse" in out
     outreach = pd.read_csv(tmp_path / "out" / "outreach.csv")
-    assert len(outreach) == len(ranked)
+    control = pd.read_csv(tmp_path / "out" / "control.csv")
+    assert len(outreach) + len(control) == len(ranked) and not outreach["control"].any()
 
 
 def test_rerun_gives_identical_files(store, tmp_path, capsys, monkeypatch):
@@ -237,7 +238,10 @@ def test_manifest_covers_every_file_of_the_run(store, tmp_path, capsys, monkeypa
     code, _, err = run_cli(["score", "--config", store, "--out", tmp_path / "o"], capsys, monkeypatch)
     assert code == 0, err
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
-    assert set(manifest["files"]) == {"scores.parquet", "outreach.csv", "outreach.parquet"}
+    assert set(manifest["files"]) == {"scores.parquet", "outreach.csv", "outreach.parquet", "control.csv", "control.parquet"}
+    assert manifest["currency"] == "unspecified" and manifest["save_rate"] == 0.1
+    assert manifest["risk_bands"]["method"] == "relative"
+    assert manifest["risk_bands"]["base_lapse_rate"] == pytest.approx(scores["churn_probability"].mean(), abs=1e-6)
     # The horizons behind the figures: those the models learned, as the scores say too.
     scores = pd.read_parquet(tmp_path / "o" / "scores.parquet")
     assert manifest["value_horizon_days"] == scores["value_horizon_days"].iloc[0] < 365

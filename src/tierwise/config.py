@@ -381,7 +381,14 @@ class ExportConfig(_Section):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL, e.g. sqlite:///crm.db or postgresql+psycopg://user@host/db"
     )
-    table: str = Field(default="tierwise_outreach", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    table: str = Field(
+        default="tierwise_outreach", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="the customers to contact; the control customers go to <table>_control",
+    )
+    currency: str = Field(
+        default="unspecified", min_length=1,
+        description="the currency of the amounts in the data (e.g. EUR), stated in the export's manifest",
+    )
 
 
 def default_tiers() -> tuple[TierRule, ...]:

@@ -38,6 +38,16 @@ def risk_bands(churn_probability: pd.Series, *, config: ScoringConfig) -> pd.Ser
     return pd.Series(np.where(probability.isna(), None, bands), index=churn_probability.index, dtype=object)
 
 
+def risk_band_terms(churn_probability: pd.Series, *, config: ScoringConfig) -> dict[str, object]:
+    """How the bands were drawn, for the export's manifest: the method, its thresholds and the base lapse rate."""
+    thresholds = (
+        {"high_risk_from": config.high_risk_from, "medium_risk_from": config.medium_risk_from}
+        if config.risk_bands == "absolute"
+        else {"high_risk_percentile": config.high_risk_percentile, "medium_risk_percentile": config.medium_risk_percentile}
+    )
+    return {"method": config.risk_bands, **thresholds, "base_lapse_rate": round(base_lapse_rate(churn_probability), 6)}
+
+
 def activity_classes(
     risk_band: pd.Series, churn_probability: pd.Series, spend_trend: pd.Series, frequency_orders: pd.Series,
     *, config: ScoringConfig,
