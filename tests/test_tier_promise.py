@@ -98,3 +98,18 @@ def test_cdnow_bands_spread_and_at_risk_tiers_lapse_more_over_the_39_week_holdou
     holdout_days = (pd.Timestamp("1998-07-01") - pd.Timestamp("1997-10-01")).days  # the 39-week holdout
     labels = make_labels(full, as_of="1997-10-01", churn_horizon_days=holdout_days)
     check_at_risk_tiers_keep_their_promise(scores, labels, config)
+
+
+def test_relative_bands_split_a_log_where_most_lapse_and_a_spend_dip_alone_is_not_drift():
+    from tierwise.config import ScoringConfig
+    from tierwise.inference import activity_classes, risk_bands
+
+    probability = pd.Series([0.95, 0.93, 0.91, 0.90, 0.88, 0.86, 0.85, 0.80, 0.70, 0.62, None])  # mean 0.84
+    relative = risk_bands(probability, config=ScoringConfig())
+    assert list(relative) == ["high", "high", "medium", "medium", "medium", "low", "low", "low", "low", "low", None]
+    absolute = risk_bands(probability, config=ScoringConfig(risk_bands="absolute"))
+    assert set(absolute.dropna()) == {"high"}  # the fixed 0.6 calls every one of them high
+    spend_trend = pd.Series([0.0] * 7 + [-0.5, -0.5, 0.0, -0.9])
+    classes = activity_classes(relative, probability, spend_trend, pd.Series([5] * 11), config=ScoringConfig())
+    assert list(classes[7:9]) == ["loyal", "loyal"]  # spend down, but less likely to lapse than the average
+    assert classes.iloc[-1] is None
