@@ -16,9 +16,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tierwise.config import OutreachConfig
+from tierwise.config import ExportConfig, OutreachConfig
 from tierwise.errors import TierwiseError
-from tierwise.inference import EXPORT_COLUMNS, build_outreach_list, control_draw, outreach_summary
+from tierwise.inference import (
+    EXPORT_COLUMNS,
+    EXPORT_SCHEMA_VERSION,
+    build_outreach_list,
+    control_draw,
+    export_terms,
+    outreach_summary,
+)
 from tierwise.io import lock_folder, replace_outreach_rows, write_csv, write_export
 
 AS_OF = pd.Timestamp("2025-01-01")
@@ -81,10 +88,12 @@ def test_control_group_is_reproducible_per_customer_and_as_of():
 
 
 def _export(tmp_path, table, scored_at="2025-01-01T06:00:00+00:00", **outreach_options):
-    outreach = build_outreach_list(table, OutreachConfig(**outreach_options))
+    config = OutreachConfig(**outreach_options)
+    outreach = build_outreach_list(table, config)
     return outreach, write_export(
-        outreach, tmp_path, scores=table, schema_version=1, model_version="v1", as_of=AS_OF, scored_at=scored_at,
-        horizons={"churn_horizon_days": 90, "value_horizon_days": 285},
+        outreach, tmp_path, scores=table, schema_version=EXPORT_SCHEMA_VERSION, model_version="v1", as_of=AS_OF,
+        scored_at=scored_at, horizons={"churn_horizon_days": 90, "value_horizon_days": 285},
+        terms=export_terms(config, ExportConfig()),
     )
 
 
@@ -109,8 +118,9 @@ def test_export_is_byte_identical_on_rerun_and_manifest_matches(tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert first["files"] == second["files"] and first["scored_at"] != second["scored_at"]
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
-    assert manifest["row_count"] == 50 and manifest["columns"] == EXPORT_COLUMNS and manifest["as_of"] == "2025-01-01"
-    assert set(manifest["files"]) == {"scores.parquet", "outreach.csv", "outreach.parquet"}
+    assert manifest["row_count"] + manifest["control_row_count"] == 50
+    assert manifest["columns"] == EXPORT_COLUMNS and manifest["as_of"] == "2025-01-01"
+    assert set(manifest["files"]) == {"scores.parquet", "outreach.csv", "outreach.parquet", "control.csv", "control.parquet"}
     assert manifest_agrees_with_folder(tmp_path / "a")
     csv = (tmp_path / "a" / "outreach.csv").read_text(encoding="utf-8").splitlines()
     assert csv[0] == ",".join(EXPORT_COLUMNS)
@@ -213,11 +223,15 @@ def test_a_second_run_into_a_locked_folder_is_refused_at_once(tmp_path):
         pass
 
 
-def _table_rows(database, as_of: str) -> list[tuple]:
+def _table_rows(database, as_of: str, table: str = "tierwise_outreach") -> list[tuple]:
     with sqlite3.connect(database) as connection:
         return connection.execute(
-            "SELECT customer_id, list_position FROM tierwise_outreach WHERE as_of = ? ORDER BY list_position", (as_of,)
+            f"SELECT customer_id, list_position FROM {table} WHERE as_of = ? ORDER BY list_position", (as_of,)
         ).fetchall()
+
+
+def later_rows(database) -> int:
+    return sum(len(_table_rows(database, "2025-01-08", table)) for table in ("tierwise_outreach", "tierwise_outreach_control"))
 
 
 def test_redelivery_replaces_the_rows_of_its_as_of_and_keeps_other_dates(tmp_path):
@@ -230,9 +244,12 @@ def test_redelivery_replaces_the_rows_of_its_as_of_and_keeps_other_dates(tmp_pat
     # The same as_of again, shorter and in another order: c29 is now first, c0 no longer on the list.
     shorter = build_outreach_list(table, OutreachConfig(rank_by="value_at_risk", top_k=5))
     assert replace_outreach_rows(shorter, url, "tierwise_outreach", as_of=AS_OF) == 5
-    expected = list(zip(shorter["customer_id"], shorter["list_position"].astype(int)))
+    contacts, control = shorter[~shorter["control"]], shorter[shorter["control"]]
+    assert list(control["customer_id"]) == ["c29", "c25"]  # drawn as control: in their own table, like control.csv
+    expected = list(zip(contacts["customer_id"], contacts["list_position"].astype(int)))
     assert _table_rows(database, "2025-01-01") == expected
-    assert len(_table_rows(database, "2025-01-08")) == 10
+    assert _table_rows(database, "2025-01-01", "tierwise_outreach_control") == [("c29", 1), ("c25", 2)]
+    assert later_rows(database) == 10
 
     duplicated = pd.concat([full, full])  # the insert fails on the 31st row, after the old rows were deleted
     with pytest.raises(TierwiseError, match="tierwise_outreach: database error"):
@@ -240,7 +257,7 @@ def test_redelivery_replaces_the_rows_of_its_as_of_and_keeps_other_dates(tmp_pat
     assert _table_rows(database, "2025-01-01") == expected  # one transaction: the previous list stands
 
     replace_outreach_rows(shorter.head(0), url, "tierwise_outreach", as_of=AS_OF)  # e.g. nobody worth a contact
-    assert _table_rows(database, "2025-01-01") == [] and len(_table_rows(database, "2025-01-08")) == 10
+    assert _table_rows(database, "2025-01-01") == [] and later_rows(database) == 10
 
 
 def test_a_table_with_another_schema_is_refused(tmp_path):
@@ -249,3 +266,21 @@ def test_a_table_with_another_schema_is_refused(tmp_path):
     outreach = build_outreach_list(scores([("a", 0.5, 10.0, "VIP")]), OutreachConfig())
     with pytest.raises(TierwiseError, match="tierwise_outreach: the table's columns differ from the export schema"):
         replace_outreach_rows(outreach, f"sqlite:///{tmp_path / 'crm.db'}", "tierwise_outreach", as_of=AS_OF)
+
+
+def test_control_customers_go_to_their_own_file_and_the_manifest_states_the_terms(tmp_path):
+    """outreach.* holds only customers to contact; control.* the held-out ones; both in the manifest."""
+    table = scores([(f"c{i}", 1 - i / 200, 10.0 + i, "VIP") for i in range(200)])
+    outreach, manifest = _export(tmp_path, table, control_share=0.2, save_rate=0.15, cost_per_contact=0.01)
+    contacts = pd.read_csv(tmp_path / "outreach.csv")
+    control = pd.read_csv(tmp_path / "control.csv")
+    assert 20 < len(control) < 60 and len(contacts) + len(control) == len(outreach)
+    assert not contacts["control"].any() and control["control"].all()
+    assert list(contacts["list_position"]) == list(range(1, len(contacts) + 1))  # "the first 50" are 50 contacts
+    assert list(pd.read_parquet(tmp_path / "control.parquet")["customer_id"]) == list(control["customer_id"])
+    assert manifest_agrees_with_folder(tmp_path)
+    assert manifest["row_count"] == len(contacts) and manifest["control_row_count"] == len(control)
+    assert manifest["save_rate"] == 0.15 and manifest["cost_per_contact"] == 0.01
+    assert manifest["currency"] == "unspecified" and manifest["churn_horizon_days"] == 90
+    # 2024-10-20 expected, list dated 2025-01-01: 73 days overdue, said beside the date.
+    assert (contacts["next_order_overdue_days"] == 73).all()

@@ -69,7 +69,8 @@ def test_score_writes_every_customer_once_with_one_tier(store, tmp_path, capsys,
     assert ranked["reason_1"].notna().mean() > 0.9
     assert "Tiers as of" in out and "most value at risk" in out
     outreach = pd.read_csv(tmp_path / "out" / "outreach.csv")
-    assert len(outreach) == len(ranked)
+    control = pd.read_csv(tmp_path / "out" / "control.csv")
+    assert len(outreach) + len(control) == len(ranked) and not outreach["control"].any()
 
 
 def test_the_default_list_ranks_by_value_at_risk_on_the_value_if_retained(store, tmp_path, capsys, monkeypatch):
@@ -256,7 +257,7 @@ def test_redelivery_of_an_as_of_leaves_exactly_its_list_in_the_table(store, tmp_
     with sqlite3.connect(tmp_path / "crm.db") as connection:
         table = pd.read_sql("SELECT as_of, customer_id, list_position FROM tierwise_outreach", connection)
     latest = table[table["as_of"] == "2026-01-01"].sort_values("list_position")
-    assert len(exported) == 100
+    assert len(exported) + len(pd.read_csv(tmp_path / "o" / "control.csv")) == 100  # contacts and control
     delivered = list(zip(exported["customer_id"], exported["list_position"]))
     assert list(zip(latest["customer_id"], latest["list_position"])) == delivered
     assert latest["list_position"].is_unique
@@ -269,11 +270,14 @@ def test_manifest_covers_every_file_of_the_run(store, tmp_path, capsys, monkeypa
     code, _, err = run_cli(["score", "--config", store, "--out", tmp_path / "o"], capsys, monkeypatch)
     assert code == 0, err
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
-    assert set(manifest["files"]) == {"scores.parquet", "outreach.csv", "outreach.parquet"}
+    assert set(manifest["files"]) == {"scores.parquet", "outreach.csv", "outreach.parquet", "control.csv", "control.parquet"}
+    assert manifest["currency"] == "unspecified" and manifest["save_rate"] == 0.1
+    assert manifest["risk_bands"]["method"] == "relative"
     # The horizons behind the figures: those the models learned, as the scores say too.
     scores = pd.read_parquet(tmp_path / "o" / "scores.parquet")
     assert manifest["value_horizon_days"] == scores["value_horizon_days"].iloc[0] < 365
     assert manifest["churn_horizon_days"] == 90
+    assert manifest["risk_bands"]["base_lapse_rate"] == pytest.approx(scores["churn_probability"].mean(), abs=1e-6)
     for name, entry in manifest["files"].items():
         content = (tmp_path / "o" / name).read_bytes()
         assert entry == {"sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}
@@ -320,8 +324,11 @@ def test_reasons_follow_the_delivered_list(store, tmp_path, capsys, monkeypatch,
     args = ["score", "--config", store, "--out", tmp_path / "o", "--top", 50, "--reasons-for", 40, *options]
     code, _, err = run_cli(args, capsys, monkeypatch)
     assert code == 0, err
-    exported = pd.read_csv(tmp_path / "o" / "outreach.csv", dtype={"customer_id": str})
     scores = pd.read_parquet(tmp_path / "o" / "scores.parquet")
+    rank = scores.set_index("customer_id")["outreach_rank"]
+    exported = pd.concat([pd.read_csv(tmp_path / "o" / f"{name}.csv", dtype={"customer_id": str})
+                          for name in ("outreach", "control")])  # the whole list: contacts and control
+    exported = exported.iloc[rank.loc[exported["customer_id"]].to_numpy().argsort()].reset_index(drop=True)
     assert len(exported) == 50
     assert exported["reason_1"].head(40).notna().all() and exported["reason_1"].iloc[40:].isna().all()
     assert set(scores.loc[scores["reason_1"].notna(), "customer_id"]) == set(exported["customer_id"].head(40))

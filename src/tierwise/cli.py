@@ -288,7 +288,13 @@ def _deliver(scores, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict) -
     """Write everyone's scores, the outreach export and its manifest; fill the database table when one is set."""
     import datetime as dt
 
-    from tierwise.inference import EXPORT_SCHEMA_VERSION, build_outreach_list, outreach_summary
+    from tierwise.inference import (
+        EXPORT_SCHEMA_VERSION,
+        build_outreach_list,
+        export_terms,
+        outreach_summary,
+        risk_band_terms,
+    )
     from tierwise.io import replace_outreach_rows, write_export
 
     outreach = build_outreach_list(scores, cfg.outreach)
@@ -298,6 +304,8 @@ def _deliver(scores, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict) -
         as_of=scores["as_of"].iloc[0], scored_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         horizons={"churn_horizon_days": int(model_metadata["churn_horizon_days"]),
                   "value_horizon_days": int(scores["value_horizon_days"].iloc[0])},
+        terms={**export_terms(cfg.outreach, cfg.export),
+               "risk_bands": risk_band_terms(scores["churn_probability"], config=cfg.scoring)},
     )
     summary = outreach_summary(outreach, cfg.outreach)
     line = (f"Outreach list: {summary['customers']:,} customers ({summary['contacted']:,} to contact, "
@@ -305,12 +313,14 @@ def _deliver(scores, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict) -
     if cfg.outreach.cost_per_contact is not None:
         line += f" for a contact cost of {summary['contact_cost']:,.0f} (net {summary['expected_net']:,.0f})"
     console.print(line)
-    console.print(f"Wrote {out_dir}/scores.parquet, outreach.csv, outreach.parquet and manifest.json "
-                  f"({manifest['row_count']:,} rows, schema v{manifest['schema_version']})")
+    console.print(f"Wrote {out_dir}/scores.parquet, outreach.csv and .parquet (to contact), control.csv and .parquet "
+                  f"(do not contact) and manifest.json ({manifest['row_count']:,} and {manifest['control_row_count']:,} "
+                  f"rows, schema v{manifest['schema_version']})")
     if cfg.export.database_url:
         as_of = scores["as_of"].iloc[0]
         written = replace_outreach_rows(outreach, cfg.export.database_url, cfg.export.table, as_of=as_of)
-        console.print(f"Replaced the {as_of.date()} rows of {cfg.export.table} with this list's {written:,} rows")
+        console.print(f"Replaced the {as_of.date()} rows of {cfg.export.table} and {cfg.export.table}_control with "
+                      f"this list's {written:,} rows")
 
 
 @app.command()

@@ -301,8 +301,20 @@ class TierRule(_Section):
 class ScoringConfig(_Section):
     """Batch scoring: bands, lifecycle, value grades and reasons."""
 
-    high_risk_from: float = Field(default=0.6, gt=0, lt=1)
-    medium_risk_from: float = Field(default=0.3, gt=0, lt=1)
+    risk_bands: Literal["relative", "absolute"] = Field(
+        default="relative",
+        description="relative: bands by rank among the customers scored, above the base lapse rate (their mean churn "
+        "probability), so they mean the same at 6% and at 80% lapse; absolute: fixed probabilities high_risk_from "
+        "and medium_risk_from",
+    )
+    high_risk_percentile: float = Field(
+        default=0.8, gt=0, lt=1, description="relative bands: high above this churn-probability percentile (the top 20%)"
+    )
+    medium_risk_percentile: float = Field(
+        default=0.5, gt=0, lt=1, description="relative bands: medium above this percentile, below the high band"
+    )
+    high_risk_from: float = Field(default=0.6, gt=0, lt=1, description="absolute bands: high from this churn probability")
+    medium_risk_from: float = Field(default=0.3, gt=0, lt=1, description="absolute bands: medium from this one")
     new_customer_days: int = Field(default=30, ge=0, description="first purchase this recent: lifecycle 'new'")
     staleness_limit_days: int = Field(
         default=31, ge=0, description="refuse to score when the last transaction is this much older than as_of"
@@ -315,7 +327,9 @@ class ScoringConfig(_Section):
         description="grade -> lowest predicted-value percentile (0-1) of that grade, highest grade first",
     )
     drifting_spend_trend: float = Field(
-        default=-0.3, description="spend_trend_90d_vs_prior_90d at or below this marks a low-risk customer as drifting"
+        default=-0.3,
+        description="spend_trend_90d_vs_prior_90d at or below this marks a customer as drifting when their churn "
+        "probability is above the base lapse rate (a dip alone in a safe customer is not drift)"
     )
     loyal_min_orders: int = Field(default=3, ge=1, description="low-risk customers with this many orders are loyal")
     on_feature_loss: Literal["refuse", "warn"] = Field(
@@ -333,6 +347,8 @@ class ScoringConfig(_Section):
     def _consistent(self) -> ScoringConfig:
         if self.medium_risk_from >= self.high_risk_from:
             raise ValueError("medium_risk_from must be below high_risk_from")
+        if self.medium_risk_percentile >= self.high_risk_percentile:
+            raise ValueError("medium_risk_percentile must be below high_risk_percentile")
         cutoffs = list(self.value_grades.values())
         if not cutoffs or cutoffs != sorted(cutoffs, reverse=True) or cutoffs[-1] != 0.0:
             raise ValueError("value_grades must go from the highest percentile down to a last grade at 0.0")
@@ -376,7 +392,14 @@ class ExportConfig(_Section):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL, e.g. sqlite:///crm.db or postgresql+psycopg://user@host/db"
     )
-    table: str = Field(default="tierwise_outreach", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    table: str = Field(
+        default="tierwise_outreach", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="the customers to contact; the control customers go to <table>_control",
+    )
+    currency: str = Field(
+        default="unspecified", min_length=1,
+        description="the currency of the amounts in the data (e.g. EUR), stated in the export's manifest",
+    )
 
 
 def default_tiers() -> tuple[TierRule, ...]:

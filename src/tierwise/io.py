@@ -268,15 +268,20 @@ def _file_entry(path: Path) -> dict:
 
 def write_export(
     outreach: pd.DataFrame, out_dir: str | Path, *, scores: pd.DataFrame, schema_version: int, model_version: str,
-    as_of: pd.Timestamp, scored_at: str, horizons: dict[str, int],
+    as_of: pd.Timestamp, scored_at: str, horizons: dict[str, int], terms: dict[str, object],
 ) -> dict:
-    """Write a run's files (scores.parquet, outreach.csv, outreach.parquet), then its manifest; returns the manifest.
+    """Write a run's files, then its manifest; returns the manifest.
 
-    ``horizons`` (``churn_horizon_days``, ``value_horizon_days``) say what the
-    figures mean: the probability of no purchase within the first, the spend
-    expected within the second, as the models actually learned them.
+    The files: scores.parquet (everyone), outreach.csv and outreach.parquet
+    (the customers to contact: ``control`` false), control.csv and
+    control.parquet (the customers held out of contact: ``control`` true), all
+    of the list in the same columns. ``horizons`` (``churn_horizon_days``,
+    ``value_horizon_days``) say what the figures mean: the probability of no
+    purchase within the first, the spend expected within the second, as the
+    models actually learned them; ``terms`` (currency, save rate, contact
+    cost, ...) the assumptions behind them; both go into the manifest.
 
-    All three files are complete before any is renamed into place; the old
+    All files are complete before any is renamed into place; the old
     manifest is removed before the first rename and the new one (with every
     file's sha256 and size) comes last. At any moment the folder holds either
     no manifest or one that matches every file, so a loader that checks it
@@ -284,10 +289,13 @@ def write_export(
     the wall-clock time; the data files are the same bytes on a rerun.
     """
     out_dir = Path(out_dir)
+    contacts, control = outreach[~outreach["control"]], outreach[outreach["control"]]
     writers = {
         "scores.parquet": lambda path: _parquet_to(scores, path),
-        "outreach.csv": lambda path: _csv_to(_export_csv_frame(outreach), path),
-        "outreach.parquet": lambda path: _parquet_to(outreach, path),
+        "outreach.csv": lambda path: _csv_to(_export_csv_frame(contacts), path),
+        "outreach.parquet": lambda path: _parquet_to(contacts, path),
+        "control.csv": lambda path: _csv_to(_export_csv_frame(control), path),
+        "control.parquet": lambda path: _parquet_to(control, path),
     }
     manifest_path = out_dir / "manifest.json"
     with contextlib.ExitStack() as renames_on_exit:
@@ -299,9 +307,11 @@ def write_export(
     manifest = {
         "schema_version": schema_version,
         "columns": list(outreach.columns),
-        "row_count": len(outreach),
+        "row_count": len(contacts),
+        "control_row_count": len(control),
         "as_of": as_of.date().isoformat(),
         **horizons,
+        **terms,
         "model_version": model_version,
         "scored_at": scored_at,
         "files": files,
@@ -314,14 +324,15 @@ def write_export(
 
 
 def replace_outreach_rows(outreach: pd.DataFrame, url: str, table: str, *, as_of: pd.Timestamp) -> int:
-    """Make ``table`` hold exactly ``outreach`` for ``as_of``, in one transaction.
+    """Make ``table`` hold exactly the customers to contact of ``outreach`` for ``as_of``, and
+    ``<table>_control`` its control customers, like the export's files, in one transaction.
 
     The rows already there for ``as_of`` are deleted and the list inserted, so
     a re-delivery (say a shorter list) leaves no row of the earlier one; a
-    failure leaves the table as it was. Rows of other as_of dates stay. The
-    table is created on first use, keyed by (customer_id, as_of); one whose
-    columns differ from the export is refused, never altered. Returns the
-    number of rows written.
+    failure leaves both tables as they were. Rows of other as_of dates stay.
+    The tables are created on first use, keyed by (customer_id, as_of); one
+    whose columns differ from the export is refused, never altered. Returns
+    the number of rows written to both.
     """
     import sqlalchemy as sa
 
@@ -337,31 +348,38 @@ def replace_outreach_rows(outreach: pd.DataFrame, url: str, table: str, *, as_of
     frame["expected_next_order_date"] = frame["expected_next_order_date"].dt.date
     types = {
         "customer_id": sa.String(), "as_of": sa.Date(), "list_position": sa.Integer(), "control": sa.Boolean(),
-        "expected_next_order_date": sa.Date(),
+        "expected_next_order_date": sa.Date(), "next_order_overdue_days": sa.Integer(),
     }
-    columns = [
-        sa.Column(name, types.get(name, sa.Float() if pd.api.types.is_float_dtype(frame[name]) else sa.String()),
-                  primary_key=name in ("customer_id", "as_of"))
-        for name in frame.columns
-    ]
-    target = sa.Table(table, sa.MetaData(), *columns)
-    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+    def columns() -> list[sa.Column]:
+        return [
+            sa.Column(name, types.get(name, sa.Float() if pd.api.types.is_float_dtype(frame[name]) else sa.String()),
+                      primary_key=name in ("customer_id", "as_of"))
+            for name in frame.columns
+        ]
+
+    metadata = sa.MetaData()
+    targets = {
+        sa.Table(name, metadata, *columns()): part
+        for name, part in ((table, frame[~frame["control"]]), (f"{table}_control", frame[frame["control"]]))
+    }
     try:
         with engine.begin() as connection:
             existing = sa.inspect(connection)
-            if existing.has_table(table):
-                found = [c["name"] for c in existing.get_columns(table)]
-                if found != list(frame.columns):
-                    raise TierwiseError(
-                        f"{table}: the table's columns differ from the export schema; found {', '.join(found[:6])}..."
-                    )
-            else:
-                target.create(connection)
-            connection.execute(sa.delete(target).where(target.c.as_of == cutoff))
-            if records:
-                connection.execute(sa.insert(target), records)
+            for target, part in targets.items():
+                if existing.has_table(target.name):
+                    found = [c["name"] for c in existing.get_columns(target.name)]
+                    if found != list(frame.columns):
+                        raise TierwiseError(f"{target.name}: the table's columns differ from the export schema; "
+                                            f"found {', '.join(found[:6])}...")
+                else:
+                    target.create(connection)
+                connection.execute(sa.delete(target).where(target.c.as_of == cutoff))
+                records = part.astype(object).where(part.notna(), None).to_dict("records")
+                if records:
+                    connection.execute(sa.insert(target), records)
     except sa.exc.SQLAlchemyError as exc:
         raise TierwiseError(f"{table}: database error: {str(exc).splitlines()[0][:200]}") from None
     finally:
         engine.dispose()
-    return len(records)
+    return len(frame)

@@ -1,5 +1,6 @@
 """Inference: batch scores, forward-looking tiers, reasons, from the registered models."""
 
+from tierwise.inference._bands import activity_classes, base_lapse_rate, risk_band_terms, risk_bands
 from tierwise.inference._checks import check_scoring_data, gain_shares, lost_features
 from tierwise.inference._explain import explain_customer, plot_waterfall
 from tierwise.inference._horizon import lapse_probability_over, records_before
@@ -9,6 +10,8 @@ from tierwise.inference._outreach import (
     EXPORT_SCHEMA_VERSION,
     build_outreach_list,
     control_draw,
+    export_terms,
+    next_order_overdue_days,
     outreach_summary,
 )
 from tierwise.inference._reasons import churn_contributions, reason_sentence, top_reasons
@@ -20,9 +23,15 @@ __all__ = [
     "EXPORT_SCHEMA_VERSION",
     "build_outreach_list",
     "control_draw",
+    "export_terms",
+    "next_order_overdue_days",
     "outreach_summary",
     "SCORE_COLUMNS",
     "ScoringModels",
+    "activity_classes",
+    "base_lapse_rate",
+    "risk_band_terms",
+    "risk_bands",
     "assign_tiers",
     "check_compatible",
     "check_scoring_data",

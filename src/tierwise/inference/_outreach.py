@@ -7,14 +7,16 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from tierwise.config import OutreachConfig
+from tierwise.config import ExportConfig, OutreachConfig
 
-# The CRM export contract (schema version 2: retained_value added): these columns, in this order.
+# The CRM export contract (schema version 2): these columns, in this order, in outreach.* (customers to contact)
+# and control.* (customers held out); version 2 split the control customers off and added retained_value and
+# next_order_overdue_days.
 EXPORT_SCHEMA_VERSION = 2
 EXPORT_COLUMNS = [
     "customer_id", "as_of", "list_position", "control", "tier", "tier_action", "churn_probability", "risk_band",
     "predicted_value", "retained_value", "value_at_risk", "expected_saving", "value_grade", "lifecycle", "reason_1", "reason_2",
-    "reason_3", "avg_days_between_orders", "expected_next_order_date", "model_version",
+    "reason_3", "avg_days_between_orders", "expected_next_order_date", "next_order_overdue_days", "model_version",
 ]
 
 
@@ -70,12 +72,36 @@ def select_outreach(scores: pd.DataFrame, config: OutreachConfig) -> pd.DataFram
     return ranked[["expected_saving", "control"]]
 
 
+def next_order_overdue_days(expected_next_order_date: pd.Series, as_of: pd.Series) -> pd.Series:
+    """Whole days by which the expected next order lies before ``as_of``; 0 when not yet due, null when unknown."""
+    days = (as_of - expected_next_order_date).dt.days.clip(lower=0)
+    return days.astype("Int64")
+
+
 def build_outreach_list(scores: pd.DataFrame, config: OutreachConfig) -> pd.DataFrame:
-    """Select and order the customers to contact (see :func:`select_outreach`), in the export's columns."""
+    """Select and order the customers to contact (see :func:`select_outreach`), in the export's columns.
+
+    ``list_position`` counts 1, 2, ... among the customers to contact and,
+    separately, among the ``control`` ones, so that "the first 500" of the
+    contact file are 500 contacts; the export writes the two to separate files.
+    """
     selected = select_outreach(scores, config)
     outreach = scores.loc[selected.index].assign(**selected).reset_index(drop=True)
-    outreach["list_position"] = np.arange(1, len(outreach) + 1)
+    outreach["list_position"] = outreach.groupby("control").cumcount() + 1
+    outreach["next_order_overdue_days"] = next_order_overdue_days(
+        outreach["expected_next_order_date"], outreach["as_of"]
+    )
     return outreach[EXPORT_COLUMNS]
+
+
+def export_terms(outreach: OutreachConfig, export: ExportConfig) -> dict[str, object]:
+    """The assumptions behind the export's figures, for its manifest: currency, save rate, contact cost, control share."""
+    return {
+        "currency": export.currency,
+        "save_rate": outreach.save_rate,
+        "cost_per_contact": outreach.cost_per_contact,
+        "control_share": outreach.control_share,
+    }
 
 
 def outreach_summary(outreach: pd.DataFrame, config: OutreachConfig) -> dict[str, float]:

@@ -12,6 +12,7 @@ from tierwise.config import TierwiseConfig
 from tierwise.errors import TierwiseError
 from tierwise.features import attribute_columns, build_features, check_customers_known, describe_features, normalize_as_of
 from tierwise.features._build import AsOf
+from tierwise.inference._bands import activity_classes, risk_bands
 from tierwise.inference._checks import check_scoring_data
 from tierwise.inference._models import ScoringModels, check_data_source
 from tierwise.inference._outreach import ranking_key, select_outreach
@@ -119,11 +120,7 @@ def score_customers(
     if modelled.any():
         probability[modelled] = models.churn.predict_proba(features.loc[modelled, columns])[:, 1]
     scores["churn_probability"] = probability
-    scores["risk_band"] = np.where(
-        ~modelled, None,
-        np.where(probability >= scoring.high_risk_from, "high",
-                 np.where(probability >= scoring.medium_risk_from, "medium", "low")),
-    )
+    scores["risk_band"] = risk_bands(scores["churn_probability"], config=scoring)
     scores["predicted_value"] = models.value.predict(features[columns])
     retained = np.full(len(features), np.nan)
     if modelled.any():
@@ -137,15 +134,9 @@ def score_customers(
         [scores["value_percentile"] >= floor for _, floor in grades[:-1]], [name for name, _ in grades[:-1]],
         default=grades[-1][0],
     )
-    falling = features["spend_trend_90d_vs_prior_90d"] <= scoring.drifting_spend_trend if (
-        "spend_trend_90d_vs_prior_90d" in features) else pd.Series(False, index=features.index)
-    scores["activity_class"] = np.where(
-        ~modelled, None,
-        np.select(
-            [scores["risk_band"] == "high", (scores["risk_band"] == "medium") | falling,
-             frequency >= scoring.loyal_min_orders],
-            ["lapsing", "drifting", "loyal"], default="potential",
-        ),
+    spend_trend = features.get("spend_trend_90d_vs_prior_90d", pd.Series(np.nan, index=features.index))
+    scores["activity_class"] = activity_classes(
+        scores["risk_band"], scores["churn_probability"], spend_trend, frequency, config=scoring
     )
     for column in features.columns:
         if column not in scores.columns and column != "as_of":
