@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -108,27 +108,240 @@ def reason_sentence(feature: str, row: Mapping[str, object], spec: FeatureSpec |
     return f"{feature}: {value}"
 
 
-def top_reasons(
-    contributions: pd.DataFrame, features: pd.DataFrame, specs: dict[str, FeatureSpec], *, k: int = 3
-) -> pd.DataFrame:
-    """The ``k`` features pushing each customer's risk up most, as sentences (``reason_1``..``reason_k``).
+# Event types whose occurrence is itself a warning sign; any other event type (visits, email opens, ...)
+# is engagement, whose absence or decline is the risk. Matched on words, since event types are free text.
+_WARNING_EVENT_WORDS = ("complaint", "return", "refund", "ticket", "cancel", "unsubscribe", "bounce", "dispute",
+                        "chargeback", "downgrade", "escalation", "error", "failure")
+_FALSE_WORDS = frozenset({"no", "n", "false", "f", "0", "0.0"})
+_COUNT = re.compile(r"^(?P<stem>.+)_count_(?P<days>\d+)d$")
+_Value = Callable[[str], float]  # one customer's value of a numeric feature, NaN when missing
+_OWN_FAMILIES = ("recency", "frequency", "monetary", "rhythm", "spend", "tenure", "refund", "attribute")
 
-    A slot stays empty when fewer than ``k`` features raise the risk; two
-    features that would give the same sentence (recency and the recency ratio)
-    fill one slot.
+
+def _risk_side(spec: FeatureSpec) -> tuple[str, str] | None:
+    """The reason topic of a feature and the side of its values that reads as a risk in words.
+
+    Sides: ``low`` (above zero, clearly below the population's typical value), ``scarce`` (the same,
+    zero included), ``high`` (clearly above it; for the days since an engagement event, never
+    having one counts when most customers have), ``fall`` (a trend between -100% and 0), ``drop``
+    (down to nothing included), ``rise`` (a warning event up, or new), ``overdue`` (the recency
+    ratio above 1.1), ``recent`` (a warning event on record), ``false`` (a yes/no attribute at no).
+    None when no value of the feature reads as a risk in plain words (the spread of the gaps
+    between orders, the largest order, a region or channel).
     """
+    name, family = spec.name, spec.family
+    if name in ("recency_days", "rhythm_gap_mean_days"):
+        return "buying", "high"
+    if name == "rhythm_recency_ratio":
+        return "buying", "overdue"
+    if name.startswith(("frequency_", "orders_count_")):
+        return "buying", "low"
+    if name == "tenure_days":
+        return "tenure", "low"
+    if name in ("refund_share", "refund_count"):
+        return "refund", "high"
+    if name.startswith("spend_trend_") or name == "spend_slope_30d_periods":
+        return "spend", "fall"
+    if name.startswith("spend_sum_") or name in ("monetary_total", "net_spend_total", "monetary_mean_order",
+                                                   "monetary_per_30d"):
+        return "spend", "low"
+    if family == "attribute":
+        return name, "false"
+    if family and family not in _OWN_FAMILIES and name.startswith(f"{family}_"):
+        warning = any(word in family for word in _WARNING_EVENT_WORDS)
+        if name == f"{family}_days_since_last":
+            return family, "recent" if warning else "high"
+        if _TREND.match(name):
+            return family, "rise" if warning else "drop"
+        if _COUNT.match(name):
+            return family, "high" if warning else "scarce"
+    return None
+
+
+def _risky(
+    name: str, side: str, values: pd.Series, population: pd.DataFrame, rows: pd.DataFrame
+) -> tuple[np.ndarray, float]:
+    """Which customers' values read as a risk on ``side``, and the population's typical (median) value."""
+    if side == "false":
+        return values.astype("string").str.strip().str.lower().isin(_FALSE_WORDS).fillna(False).to_numpy(bool), np.nan
+    v = values.to_numpy(dtype=float, na_value=np.nan)
+    known = population[name].to_numpy(dtype=float, na_value=np.nan)
+    typical = float(np.nanmedian(known)) if (~np.isnan(known)).any() else np.nan
+    # The comparison must hold in the words too: days are said rounded ("94 days against a typical 94"
+    # would not read as more), orders per 30 days as the rounded days between orders.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shown = (v, typical)
+        if name.endswith("days") and not np.isnan(typical):
+            shown = (np.round(v), round(typical))
+        elif name == "frequency_orders_per_30d" and typical > 0:
+            shown = (-np.round(30 / v), -round(30 / typical))
+        if side in ("low", "scarce"):
+            below = (v < 0.9 * typical) & (shown[0] < shown[1])
+            return below & ((v >= 0) if side == "scarce" else (v > 0)), typical
+        if side == "high":
+            above = (v > 1.1 * typical) & (shown[0] > shown[1]) & (v > 0)
+            if name.endswith("_days_since_last") and np.isnan(known).mean() < 0.5:
+                above |= np.isnan(v)  # never, where most customers have one
+            return above, typical
+        if side == "fall":
+            return (v < 0) & (v > -1), typical
+        if side == "drop":
+            return (v < 0) & (v >= -1), typical
+        if side == "rise":
+            count = rows[name.replace("_trend_", "_count_").split("_vs_prior_")[0]].to_numpy(dtype=float, na_value=np.nan)
+            return (v > 0) | (np.isnan(v) & (count > 0)), typical
+        if side == "overdue":
+            return v > 1.1, typical
+        if side == "recent":
+            return ~np.isnan(v), typical
+    raise ValueError(f"unknown risk side {side!r}")
+
+
+def _count(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def _plural(label: str, value: float) -> str:
+    return label if value == 1 else f"{label}s"
+
+
+def _buying_sentence(name: str, get: _Value, typical: float) -> str:
+    recency, gap = get("recency_days"), get("rhythm_gap_mean_days")
+    if name in ("recency_days", "rhythm_recency_ratio"):
+        if not math.isnan(gap) and recency > 1.1 * gap:
+            return f"No purchase for {_days(recency)}; usually buys every {_days(gap)}"
+        return f"No purchase for {_days(recency)}, against a typical {_days(typical)}"
+    if name == "rhythm_gap_mean_days":
+        return (f"Buys less often than most customers: about once every {_days(gap)} "
+                f"against a typical once every {_days(typical)}")
+    value = get(name)
+    if name == "frequency_orders":
+        return f"Only {_count(value)} {_plural('order', value)} so far, against a typical {_count(typical)}"
+    if name == "frequency_orders_per_30d":
+        return (f"Buys less often than most customers: about once every {_days(30 / value)} "
+                f"against a typical once every {_days(30 / typical)}")
+    days = _COUNT.match(name)["days"]
+    return f"Fewer orders than most customers: {_count(value)} in the last {days} days against a typical {_count(typical)}"
+
+
+def _spend_sentence(name: str, get: _Value, typical: float) -> str:
+    value = get(name)
+    if name == "spend_slope_30d_periods":
+        return "Spending has been falling month by month over the last year"
+    trend = _TREND.match(name)
+    if trend:
+        days = trend["days"]
+        recent = get(f"spend_sum_{days}d")
+        return (f"Spending fell: {_money(recent)} in the last {days} days, "
+                f"down from {_money(recent / (1 + value))} in the {days} days before")
+    window = _WINDOW.match(name)
+    if name.startswith("spend_sum_"):
+        per_month = 30 / int(window["days"])
+        return (f"Spends less than most customers: {_money(value * per_month)} a month over the last "
+                f"{window['days']} days against a typical {_money(typical * per_month)}")
+    if name == "monetary_per_30d":
+        return f"Spends less than most customers: {_money(value)} a month against a typical {_money(typical)}"
+    if name == "monetary_mean_order":
+        return f"Smaller orders than most customers: {_money(value)} on average against a typical {_money(typical)}"
+    return f"Has spent {_money(value)} in all, against a typical {_money(typical)}"
+
+
+def _event_sentence(name: str, family: str, get: _Value, typical: float) -> str:
+    label = family.replace("_", " ")
+    value = get(name)
+    if name.endswith("_days_since_last"):
+        if math.isnan(value):
+            return f"No {label} on record, though most customers have one"
+        if any(word in family for word in _WARNING_EVENT_WORDS):
+            return f"Last {label} {_days(value)} ago"
+        return f"Last {label} {_days(value)} ago, against a typical {_days(typical)}"
+    window = _COUNT.match(name) or _TREND.match(name)
+    days = window["days"]
+    count = get(f"{family}_count_{days}d")
+    if _TREND.match(name):
+        if math.isnan(value):
+            return f"{_count(count)} {_plural(label, count)} in the last {days} days, none in the {days} days before"
+        if value <= -1:
+            return f"No {label}s in the last {days} days, after some in the {days} days before"
+        prior = count / (1 + value)
+        direction = "More" if value > 0 else "Fewer"
+        return (f"{direction} {label}s lately: {_count(count)} in the last {days} days, "
+                f"{'up' if value > 0 else 'down'} from {_count(round(prior))} in the {days} days before")
+    if value == 0:
+        since = get(f"{family}_days_since_last")
+        silence = f"No {label} on record" if math.isnan(since) else f"No {label} for {_days(since)}"
+        return f"{silence}, against a typical {_count(typical)} in the last {days} days"
+    more = value > typical
+    return (f"{'More' if more else 'Fewer'} {label}s than most customers: {_count(value)} in the last {days} days "
+            f"against a typical {_count(typical)}")
+
+
+def _topic_sentence(name: str, spec: FeatureSpec, topic: str, get: _Value, typical: float) -> str:
+    if topic == "buying":
+        return _buying_sentence(name, get, typical)
+    if topic == "spend":
+        return _spend_sentence(name, get, typical)
+    if topic == "tenure":
+        return f"A newer customer than most: with us for {_days(get(name))} against a typical {_days(typical)}"
+    if topic == "refund":
+        if name == "refund_share":
+            return f"Returned {get(name):.0%} of purchase value, against a typical {typical:.0%}"
+        value = get(name)
+        return f"{_count(value)} refund or return {_plural('line', value)}, against a typical {_count(typical)}"
+    if spec.family == "attribute":
+        label = name.removeprefix("attr_").replace("_", " ")
+        article = "an" if label[:1].lower() in "aeiou" else "a"
+        return f"Not {article} {label}"
+    return _event_sentence(name, topic, get, typical)
+
+
+def top_reasons(
+    contributions: pd.DataFrame,
+    features: pd.DataFrame,
+    specs: dict[str, FeatureSpec],
+    *,
+    k: int = 3,
+    population: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Up to ``k`` reasons per customer why their risk is up, in plain words (``reason_1``..``reason_k``).
+
+    A feature can give a reason only where its SHAP value is positive *and* the
+    customer's value reads as a risk in words: below the typical (median) value
+    of ``population`` (default: ``features``) for counts, spend and orders, a
+    falling trend, a long silence, a warning event such as a complaint, a
+    yes/no attribute at no. A positive contribution that cannot be said that
+    way (many visits raising the risk through an interaction, a region) gives
+    no reason. Features of one topic (buying: recency, rhythm and orders;
+    spend; each event type; refunds; tenure; each attribute) give one reason,
+    weighed by the sum of their readable contributions and worded from the
+    largest. Slots stay empty when fewer topics qualify.
+    """
+    population = features if population is None else population
     values = contributions.drop(columns="bias")
-    matrix = values.to_numpy()
-    order = np.argsort(-matrix, axis=1, kind="stable")
-    names = values.columns.to_numpy()
+    rows = features.loc[values.index]
+    shap_values = values.to_numpy()
+    readable = [(j, name, specs[name], *side) for j, name in enumerate(values.columns)
+                if name in specs and (side := _risk_side(specs[name])) is not None]
+    topics = list(dict.fromkeys(topic for *_, topic, _ in readable))
+    strength = np.zeros((len(values), len(readable)))
+    typical: dict[str, float] = {}
+    for position, (j, name, _, _, side) in enumerate(readable):
+        risky, typical[name] = _risky(name, side, rows[name], population, rows)
+        strength[:, position] = np.where(risky & (shap_values[:, j] > 0), shap_values[:, j], 0.0)
+    topic_of = np.array([topics.index(topic) for *_, topic, _ in readable], dtype=int)
+    weight = np.zeros((len(values), len(topics)))
+    np.add.at(weight.T, topic_of, strength.T)
+    best_topics = np.argsort(-weight, axis=1, kind="stable")[:, :k]
+    columns = {name: rows[name].to_numpy(dtype=float, na_value=np.nan) for name in values.columns
+               if name in rows and specs.get(name) is not None and specs[name].kind == "numeric"}
+    members = [np.flatnonzero(topic_of == t) for t in range(len(topics))]
     out = np.full((len(values), k), None, dtype=object)
-    for i, row in enumerate(features.loc[values.index].to_dict("records")):
-        sentences: list[str] = []
-        for j in order[i]:
-            if matrix[i, j] <= 0 or len(sentences) == k:
+    for i in range(len(values)):
+        get: _Value = lambda name, i=i: float(columns[name][i])  # noqa: E731
+        for slot, t in enumerate(best_topics[i]):
+            if weight[i, t] <= 0:
                 break
-            sentence = reason_sentence(names[j], row, specs.get(names[j]))
-            if sentence not in sentences:
-                sentences.append(sentence)
-        out[i, : len(sentences)] = sentences
+            lead = members[t][np.argmax(strength[i, members[t]])]
+            _, name, spec, topic, _ = readable[lead]
+            out[i, slot] = _topic_sentence(name, spec, topic, get, typical[name])
     return pd.DataFrame(out, index=values.index, columns=[f"reason_{n + 1}" for n in range(k)])

@@ -163,7 +163,9 @@ def score_customers(
     if len(explained):
         specs = {s.name: s for s in describe_features(config.features, attribute_columns(inputs))}
         contributions = churn_contributions(models.churn, features.loc[explained, columns])
-        reasons.loc[explained] = top_reasons(contributions, features, specs).to_numpy()
+        reasons.loc[explained] = top_reasons(
+            contributions, features, specs, population=features.loc[modelled]
+        ).to_numpy()
     scores[["reason_1", "reason_2", "reason_3"]] = reasons
     scores["model_version"] = models.version
     scores = scores.iloc[np.lexsort((scores["customer_id"].to_numpy(), rank))]
