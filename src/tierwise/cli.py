@@ -264,8 +264,20 @@ def _print_summary(scores, out: Console) -> None:
     out.print(at_risk)
 
 
-def _deliver(scores, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict) -> None:
-    """Write everyone's scores, the outreach export and its manifest; fill the database table when one is set."""
+def _outreach_settings(cfg: TierwiseConfig) -> dict:
+    """What the list's figures assume, for the manifest and the report."""
+    return cfg.outreach.model_dump(include={"rank_by", "save_rate", "cost_per_contact", "max_total_cost", "top_k",
+                                            "control_share"})
+
+
+def _report_page(scores, outreach, manifest: dict) -> str:
+    from tierwise.reporting import build_report, read_model_card
+
+    return build_report(scores, outreach, manifest, model_card=read_model_card(str(manifest["model_version"])))
+
+
+def _deliver(scores, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict, *, report: bool = True) -> None:
+    """Write everyone's scores, the outreach export, the report and the manifest; fill the database table when set."""
     import datetime as dt
 
     from tierwise.inference import EXPORT_SCHEMA_VERSION, build_outreach_list, outreach_summary
@@ -278,6 +290,7 @@ def _deliver(scores, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict) -
         as_of=scores["as_of"].iloc[0], scored_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         horizons={"churn_horizon_days": int(model_metadata["churn_horizon_days"]),
                   "value_horizon_days": int(scores["value_horizon_days"].iloc[0])},
+        outreach_settings=_outreach_settings(cfg), report=_report_page if report else None,
     )
     summary = outreach_summary(outreach, cfg.outreach)
     line = (f"Outreach list: {summary['customers']:,} customers ({summary['contacted']:,} to contact, "
@@ -287,6 +300,8 @@ def _deliver(scores, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict) -
     console.print(line)
     console.print(f"Wrote {out_dir}/scores.parquet, outreach.csv, outreach.parquet and manifest.json "
                   f"({manifest['row_count']:,} rows, schema v{manifest['schema_version']})")
+    if report:
+        console.print(f"Report -> {out_dir / 'report.html'}", highlight=False)
     if cfg.export.database_url:
         as_of = scores["as_of"].iloc[0]
         written = replace_outreach_rows(outreach, cfg.export.database_url, cfg.export.table, as_of=as_of)
@@ -313,6 +328,7 @@ def score(
     customers: CustomersOption = None,
     set_: SetOption = None,
     allow_other_source: AllowOtherSourceOption = False,
+    report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html beside the export.")] = True,
 ) -> None:
     """Score every customer known at the cutoff: risk, value, tier, action and reasons."""
     from tierwise.inference import score_customers
@@ -335,7 +351,24 @@ def score(
     scores = score_customers(inputs, as_of=cutoff, config=cfg, models=models, rank_by=cfg.outreach.rank_by)
     _print_summary(scores, _stdout())
     console.print(f"Scored {len(scores):,} customers as of {cutoff.date()} with {models.version}")
-    _deliver(scores, cfg, out, models.metadata)
+    _deliver(scores, cfg, out, models.metadata, report=report)
+
+
+@app.command("report")
+def report_command(
+    run: Annotated[Path, typer.Option("--run", help="The --out folder of a tierwise score run.")],
+) -> None:
+    """Write the run's report.html: one page, readable offline, for the people who act on the list."""
+    from tierwise.io import read_run, write_run_report
+    from tierwise.reporting import build_report, read_model_card
+
+    if not run.is_dir():  # checked before the lock, which would create the folder
+        raise TierwiseError(f"--run: {run} is not a folder; name the --out folder of a tierwise score run")
+    with lock_folder(run):
+        scores, outreach, manifest = read_run(run)
+        card = read_model_card(str(manifest.get("model_version", "")))
+        path = write_run_report(run, build_report(scores, outreach, manifest, model_card=card))
+    console.print(f"Report -> {path}", highlight=False)
 
 
 @app.command()

@@ -268,15 +268,20 @@ def _file_entry(path: Path) -> dict:
 
 def write_export(
     outreach: pd.DataFrame, out_dir: str | Path, *, scores: pd.DataFrame, schema_version: int, model_version: str,
-    as_of: pd.Timestamp, scored_at: str, horizons: dict[str, int],
+    as_of: pd.Timestamp, scored_at: str, horizons: dict[str, int], outreach_settings: dict | None = None,
+    report: Callable[[pd.DataFrame, pd.DataFrame, dict], str] | None = None,
 ) -> dict:
     """Write a run's files (scores.parquet, outreach.csv, outreach.parquet), then its manifest; returns the manifest.
 
     ``horizons`` (``churn_horizon_days``, ``value_horizon_days``) say what the
     figures mean: the probability of no purchase within the first, the spend
     expected within the second, as the models actually learned them.
+    ``outreach_settings`` (e.g. ``save_rate``, ``cost_per_contact``) go into
+    the manifest as ``outreach``. ``report(scores, outreach, manifest)``, when
+    given, returns the HTML page written as ``report.html`` with the other
+    files and covered by the manifest like them.
 
-    All three files are complete before any is renamed into place; the old
+    All files are complete before any is renamed into place; the old
     manifest is removed before the first rename and the new one (with every
     file's sha256 and size) comes last. At any moment the folder holds either
     no manifest or one that matches every file, so a loader that checks it
@@ -284,18 +289,6 @@ def write_export(
     the wall-clock time; the data files are the same bytes on a rerun.
     """
     out_dir = Path(out_dir)
-    writers = {
-        "scores.parquet": lambda path: _parquet_to(scores, path),
-        "outreach.csv": lambda path: _csv_to(_export_csv_frame(outreach), path),
-        "outreach.parquet": lambda path: _parquet_to(outreach, path),
-    }
-    manifest_path = out_dir / "manifest.json"
-    with contextlib.ExitStack() as renames_on_exit:
-        staged = {name: renames_on_exit.enter_context(atomic_path(out_dir / name)) for name in writers}
-        for name, write in writers.items():
-            write(staged[name])
-        files = {name: _file_entry(path) for name, path in staged.items()}
-        manifest_path.unlink(missing_ok=True)
     manifest = {
         "schema_version": schema_version,
         "columns": list(outreach.columns),
@@ -304,8 +297,24 @@ def write_export(
         **horizons,
         "model_version": model_version,
         "scored_at": scored_at,
-        "files": files,
+        **({"outreach": outreach_settings} if outreach_settings is not None else {}),
     }
+    writers = {
+        "scores.parquet": lambda path: _parquet_to(scores, path),
+        "outreach.csv": lambda path: _csv_to(_export_csv_frame(outreach), path),
+        "outreach.parquet": lambda path: _parquet_to(outreach, path),
+    }
+    if report is not None:
+        page = report(scores, outreach, manifest)
+        writers["report.html"] = lambda path: path.write_text(page, encoding="utf-8")
+    manifest_path = out_dir / "manifest.json"
+    with contextlib.ExitStack() as renames_on_exit:
+        staged = {name: renames_on_exit.enter_context(atomic_path(out_dir / name)) for name in writers}
+        for name, write in writers.items():
+            write(staged[name])
+        files = {name: _file_entry(path) for name, path in staged.items()}
+        manifest_path.unlink(missing_ok=True)
+    manifest["files"] = files
     _write_atomically(
         manifest_path,
         lambda tmp: tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"),
@@ -365,3 +374,44 @@ def replace_outreach_rows(outreach: pd.DataFrame, url: str, table: str, *, as_of
     finally:
         engine.dispose()
     return len(records)
+
+
+RUN_FILES = ("manifest.json", "scores.parquet", "outreach.parquet")
+
+
+def read_run(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Read a ``tierwise score --out`` folder: its scores, its outreach list and its manifest.
+
+    Refuses a folder that lacks one of them, or whose files no longer match
+    the manifest's sha256 (a half-written or edited run).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise TierwiseError(f"--run: {folder} is not a folder; name the --out folder of a tierwise score run")
+    missing = [name for name in RUN_FILES if not (folder / name).is_file()]
+    if missing:
+        raise TierwiseError(f"--run: {folder} holds no {missing[0]}; name the --out folder of a tierwise score run")
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputDataError(f"{folder / 'manifest.json'}: not a readable manifest ({exc})") from None
+    for name in RUN_FILES[1:]:
+        entry = manifest.get("files", {}).get(name)
+        if entry is None or entry.get("sha256") != _file_entry(folder / name)["sha256"]:
+            raise InputDataError(f"{folder / name}: does not match manifest.json (changed after the run, or from "
+                                 "another run); re-run tierwise score")
+    return _read_any(folder / "scores.parquet", None), _read_any(folder / "outreach.parquet", None), manifest
+
+
+def write_run_report(folder: str | Path, page: str) -> Path:
+    """Write ``report.html`` into a run's folder and add it to the run's manifest; returns the report's path."""
+    folder = Path(folder)
+    target = _write_atomically(folder / "report.html", lambda tmp: tmp.write_text(page, encoding="utf-8"))
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["files"] = {**manifest.get("files", {}), "report.html": _file_entry(target)}
+    _write_atomically(
+        manifest_path,
+        lambda tmp: tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"),
+    )
+    return target
