@@ -237,7 +237,7 @@ def test_manifest_covers_every_file_of_the_run(store, tmp_path, capsys, monkeypa
     code, _, err = run_cli(["score", "--config", store, "--out", tmp_path / "o"], capsys, monkeypatch)
     assert code == 0, err
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
-    assert set(manifest["files"]) == {"scores.parquet", "outreach.csv", "outreach.parquet"}
+    assert set(manifest["files"]) == {"scores.parquet", "outreach.csv", "outreach.parquet", "report.html"}
     # The horizons behind the figures: those the models learned, as the scores say too.
     scores = pd.read_parquet(tmp_path / "o" / "scores.parquet")
     assert manifest["value_horizon_days"] == scores["value_horizon_days"].iloc[0] < 365

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -102,13 +103,14 @@ def test_registered_versions_are_read_from_the_model_version_label():
 
 @pytest.fixture(scope="module")
 def chinese_run(small_demo_dir, tmp_path_factory):
-    """Train on the small demo with Chinese tier names, then score: the run folder, its store and config."""
+    """Train on the small demo with Chinese tier names, then score: the run folder and any missing-glyph warnings."""
     folder = tmp_path_factory.mktemp("report")
     config = demo_config(small_demo_dir).model_dump(mode="json")
     config_path = folder / "chinese.json"
     config_path.write_text(json.dumps({**config, "tiers": CHINESE_TIERS}, ensure_ascii=False), encoding="utf-8")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         patch.chdir(folder)
         from tierwise import cli
@@ -121,13 +123,15 @@ def chinese_run(small_demo_dir, tmp_path_factory):
                 cli.main()
                 raise SystemExit(0)
             assert done.value.code in (0, None)
-    return folder / "run", uri
+    missing_glyphs = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    return folder / "run", missing_glyphs
 
 
 def test_score_writes_the_report_into_the_run_and_its_manifest(chinese_run):
     import hashlib
 
-    run, _ = chinese_run
+    run, missing_glyphs = chinese_run
+    assert missing_glyphs == []  # the charts draw the Chinese tier names with a CJK font
     page = (run / "report.html").read_text(encoding="utf-8")
     assert '<meta charset="utf-8">' in page and "重要挽留客户" in page and "客户经理电话回访" in page
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), "the page must not load anything from a network"

@@ -39,7 +39,7 @@ main { max-width: 1180px; margin: 0 auto; padding: 24px 28px 48px; }
 h1 { font-size: 26px; margin: 0 0 4px; } h2 { font-size: 19px; margin: 0 0 6px; }
 p.lead { margin: 0 0 18px; color: #4a5968; }
 section { background: #fff; border-radius: 8px; padding: 18px 22px; margin: 0 0 18px; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
-section > p.note { color: #4a5968; margin: 0 0 12px; font-size: 14px; }
+p.note { color: #4a5968; margin: 8px 0 12px; font-size: 14px; }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); gap: 12px; }
 .card { background: #f7f9fb; border-left: 4px solid #34495e; border-radius: 6px; padding: 10px 14px; }
 .card.risk { border-color: #c0392b; } .card.list { border-color: #1f77b4; } .card.money { border-color: #2ca02c; }
@@ -53,6 +53,16 @@ img.chart { display: block; max-width: 100%; height: auto; margin: 6px 0; }
 .control { color: #8a5a00; font-weight: 600; } .muted { color: #6b7a89; }
 footer { color: #6b7a89; font-size: 12px; text-align: center; }
 """
+
+
+_METHODS = {"model": "tierwise model", "model_uncalibrated": "tierwise model, before calibration",
+            "rfm_score": "RFM score (rule)", "recency_rank": "days since last purchase (rule)",
+            "last_period": "last period's spend again (rule)", "model_squared_error": "tierwise, squared-error variant"}
+_BACKTEST_NOTE = ("Judged on a past period the models had not seen. ROC AUC, PR AUC and lift: higher is better; Brier "
+                  "score: lower is better; rank correlation and Gini: how well the value model orders customers, "
+                  "higher is better. The rules are what a team could do without a model.")
+_RELIABILITY_NOTE = ("How to read it: each dot is a group of customers with similar predicted churn probability. On the "
+                     "dotted line, the prediction came true as often as it said: of customers given 30%, 30% lapsed.")
 
 
 def _e(text) -> str:
@@ -224,13 +234,15 @@ def _reasons_section(reasons: pd.DataFrame, tier_order: list[str]) -> str:
         return ""
     rows = []
     for tier in [t for t in tier_order if t in set(reasons["tier"])]:
-        for row in reasons[reasons["tier"] == tier].itertuples(index=False):
+        of_tier = reasons[reasons["tier"] == tier]
+        for index, row in enumerate(of_tier.itertuples(index=False)):
             bar = f'<span class="bar" style="width:{max(2, round(row.share * 80))}px"></span>'
-            rows.append(f'<tr data-tier="{_e(tier)}">' + _cell(tier) + _cell(row.example)
+            first = f'<th rowspan="{len(of_tier)}">{_e(tier)}</th>' if index == 0 else ""
+            rows.append(f'<tr data-tier="{_e(tier)}">' + first + _cell(row.example)
                         + _cell(f"{bar}{row.customers:,} ({row.share:.0%})", numeric=True, raw=True) + "</tr>")
     note = ("The reasons given most often in each tier, counted with their figures set aside (one example shown). "
             "Share: of the tier's customers who were given reasons.")
-    return (f'<section id="reasons"><h2>Why customers are at risk</h2><p class="note">{_e(note)}</p>'
+    return (f'<section id="reasons"><h2>What drives the risk, tier by tier</h2><p class="note">{_e(note)}</p>'
             f'{_table([("tier", False), ("reason (example)", False), ("customers", True)], rows)}</section>')
 
 
@@ -249,7 +261,7 @@ def _list_section(outreach: pd.DataFrame, money: _Money) -> str:
             + _cell(money(row[o.predicted_value]), numeric=True) + _cell(money(row[o.value_at_risk]), numeric=True)
             + _cell(reasons) + "</tr>"
         )
-    headers = [("#", True), ("customer", False), ("", False), ("tier", False), ("churn probability", True),
+    headers = [("#", True), ("customer", False), ("action", False), ("tier", False), ("churn probability", True),
                ("predicted value", True), ("value at risk", True), ("reasons", False)]
     shown = min(LIST_ROWS_SHOWN, len(outreach))
     return (f'<section id="list"><h2>The top of the outreach list</h2><p class="note">The first {shown} of '
@@ -280,14 +292,18 @@ def _model_section(manifest: dict, card: ModelCard | None, horizons: str) -> str
             if table is None or table.empty:
                 continue
             shown = {c: label for c, label in columns.items() if c in table.columns}
-            rows = ["<tr>" + _cell(method) + "".join(_cell(f"{row[c]:.3f}", numeric=True) for c in shown) + "</tr>"
+            rows = ["<tr>" + _cell(_METHODS.get(str(method), str(method).replace("_", " ")))
+                    + "".join(_cell("–" if row[c] != row[c] else f"{row[c]:.3f}", numeric=True) for c in shown) + "</tr>"
                     for method, row in table.iterrows()]
             tables += f"<h3>{_e(title)}</h3>" + _table([("method", False), *((v, True) for v in shown.values())], rows)
+        if tables:
+            tables += f'<p class="note">{_e(_BACKTEST_NOTE)}</p>'
         if card.reliability is not None:
             with _charts.chart_style():
                 figure, (ax,) = _figure(5.0, 3.8)
                 _charts.plot_reliability(card.reliability, ax)
-                chart = _image(_charts.figure_png(figure), "Reliability of the churn probability", "reliability")
+                chart = (f'<div class="pair">{_image(_charts.figure_png(figure), "Reliability of the churn probability", "reliability")}'
+                         f'<p class="note">{_e(_RELIABILITY_NOTE)}</p></div>')
     fact_rows = [f"<tr><th>{_e(label)}</th><td>{_e(value)}</td></tr>" for label, value in facts]
     return (f'<section id="model"><h2>About the models</h2><table>{"".join(fact_rows)}</table>{tables}'
             f"{chart}</section>")

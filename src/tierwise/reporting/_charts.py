@@ -64,7 +64,7 @@ def chart_style(cjk_family: str | None = None) -> Iterator[None]:
     """matplotlib settings for the report's charts, for the duration of the block only."""
     families = ["DejaVu Sans", *([cjk_family] if cjk_family else [])]
     with matplotlib.rc_context({
-        "font.family": "sans-serif", "font.sans-serif": families, "font.size": 10, "axes.spines.top": False,
+        "font.family": families, "font.size": 10, "axes.spines.top": False,
         "axes.spines.right": False, "axes.titlesize": 11, "axes.titleweight": "bold", "axes.titlelocation": "left",
         "svg.fonttype": "none",
     }):
@@ -79,11 +79,12 @@ def figure_png(figure: Figure, *, dpi: int = 110) -> str:
 
 
 def _money(value: float, _position=None) -> str:
+    """Axis ticks: 2,500, 12.5k, 1.2M."""
     magnitude = abs(value)
     if magnitude >= 1e6:
-        return f"{value / 1e6:,.1f}M"
+        return f"{value / 1e6:,.1f}".removesuffix(".0") + "M"
     if magnitude >= 1e4:
-        return f"{value / 1e3:,.0f}k"
+        return f"{value / 1e3:,.1f}".removesuffix(".0") + "k"
     return f"{value:,.0f}"
 
 
@@ -111,7 +112,7 @@ def plot_tier_value_at_risk(tiers: pd.DataFrame, ax: Axes) -> Axes:
     ax.invert_yaxis()
     for position, value in zip(positions, tiers["value_at_risk"]):
         share = f" ({value / total:.0%})" if total > 0 else ""
-        ax.annotate(_money(value) + share, (max(value, 0), position), xytext=(3, 0), textcoords="offset points",
+        ax.annotate(f"{value:,.0f}{share}", (max(value, 0), position), xytext=(3, 0), textcoords="offset points",
                     va="center", fontsize=9)
     ax.set(title="Value at risk", xlabel="value at risk")
     ax.margins(x=0.3)
@@ -150,26 +151,28 @@ def plot_value_concentration(scores: pd.DataFrame, concentration: pd.DataFrame, 
            ylabel="share of predicted value", xlim=(0, 1), ylim=(0, 1.02))
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.legend(frameon=False, loc="lower right")
+    ax.legend(frameon=False, loc="center right")
     return ax
 
 
-def _mark_list_end(ax: Axes, list_end: int) -> None:
+def _mark_list_end(ax: Axes, list_end: int, contacts: int) -> None:
     if list_end > 0:
         ax.axvline(list_end, color="black", linestyle="--", linewidth=1)
-        ax.annotate(f"list stops: {list_end:,} contacts", (list_end, 1), xycoords=("data", "axes fraction"),
-                    xytext=(4, -12), textcoords="offset points", fontsize=9)
+        near_right = list_end > 0.6 * contacts  # the label goes on the side with room
+        ax.annotate(f"list stops: {list_end:,} contacts", (list_end, 0), xycoords=("data", "axes fraction"),
+                    xytext=(-4 if near_right else 4, 6), textcoords="offset points", fontsize=9,
+                    ha="right" if near_right else "left")
 
 
 def plot_targeting_people(curve: pd.DataFrame, ax: Axes) -> Axes:
     """Expected lapsers reached and false alarms for the first N contacts."""
     ax.plot(curve["contacts"], curve["lapsers_reached"], color=REACHED, label="expected lapsers reached")
     ax.plot(curve["contacts"], curve["false_alarms"], color=FALSE_ALARMS, label="expected false alarms (would have stayed)")
-    _mark_list_end(ax, int(curve["on_list"].sum()))
+    _mark_list_end(ax, int(curve["on_list"].sum()), len(curve))
     ax.set(title="Who the contacts reach", xlabel="customers contacted, in list order", ylabel="customers")
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(0, 0.92))
+    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2)
     return ax
 
 
@@ -182,11 +185,11 @@ def plot_targeting_money(curve: pd.DataFrame, ax: Axes) -> Axes:
         best = curve.loc[curve["net_value"].idxmax()]
         ax.plot(best["contacts"], best["net_value"], "o", color=NET)
     ax.axhline(0, color="grey", linewidth=0.8)
-    _mark_list_end(ax, int(curve["on_list"].sum()))
+    _mark_list_end(ax, int(curve["on_list"].sum()), len(curve))
     ax.set(title="What the contacts are worth", xlabel="customers contacted, in list order", ylabel="value")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.yaxis.set_major_formatter(FuncFormatter(_money))
-    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(0, 0.92))
+    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2)
     return ax
 
 
