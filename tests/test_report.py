@@ -88,10 +88,11 @@ def test_value_concentration_and_reason_counts():
     assert table.loc[0.01, "customers"] == 1 and table.loc[0.01, "value_share"] == pytest.approx(0.6)
     assert table.loc[0.05, "value_share"] == pytest.approx(1.0)
     assert reason_pattern("No purchase for 94 days; usually buys every 21.5 days") == \
-        "No purchase for # days; usually buys every # days"
+        "No purchase for # day; usually buys every # day"
+    assert reason_pattern("1 visit in the last 90 days") == reason_pattern("12 visits in the last 90 days")
     reasons = common_reasons(HAND_SCORES)
     top_t1 = reasons[reasons["tier"] == "t1"].iloc[0]
-    assert top_t1["reason"] == "No purchase for # days" and top_t1["customers"] == 2 and top_t1["share"] == 1.0
+    assert top_t1["reason"] == "No purchase for # day" and top_t1["customers"] == 2 and top_t1["share"] == 1.0
     assert "lost" not in set(reasons["tier"])
 
 

@@ -52,6 +52,7 @@ img.chart { display: block; max-width: 100%; height: auto; margin: 6px 0; }
 .bar { display: inline-block; height: 10px; background: #34495e; border-radius: 2px; vertical-align: middle; margin-right: 6px; }
 .control { color: #8a5a00; font-weight: 600; } .muted { color: #6b7a89; }
 footer { color: #6b7a89; font-size: 12px; text-align: center; }
+#list td:nth-child(4), td[data-field=tier], #reasons th { white-space: nowrap; }
 """
 
 
@@ -127,7 +128,8 @@ def _headline_section(figures: dict[str, float], settings: OutreachSettings, mon
                       f"contact cost ({figures['contacted']:,} x {money(settings.cost_per_contact or 0, 2)})"))
     cards.append(("expected_saving", "money", money(figures["expected_saving"]),
                   "expected saving from contacting the list" + (
-                      f" (if a contact keeps {settings.save_rate:.0%} of would-be lapsers)" if settings.save_rate else "")))
+                      f" (if a contact keeps {settings.save_rate:.0%} of would-be lapsers)" if settings.save_rate else "")
+                  + ("; no contact cost is set, so no net value" if settings.cost_per_contact is None else "")))
     if figures["expected_net"] == figures["expected_net"]:
         cards.append(("expected_net", "money", money(figures["expected_net"]), "net value: saving minus contact cost"))
     body = "".join(
@@ -261,7 +263,7 @@ def _list_section(outreach: pd.DataFrame, money: _Money) -> str:
             + _cell(money(row[o.predicted_value]), numeric=True) + _cell(money(row[o.value_at_risk]), numeric=True)
             + _cell(reasons) + "</tr>"
         )
-    headers = [("#", True), ("customer", False), ("action", False), ("tier", False), ("churn probability", True),
+    headers = [("#", True), ("customer", False), ("contact?", False), ("tier", False), ("churn probability", True),
                ("predicted value", True), ("value at risk", True), ("reasons", False)]
     shown = min(LIST_ROWS_SHOWN, len(outreach))
     return (f'<section id="list"><h2>The top of the outreach list</h2><p class="note">The first {shown} of '

@@ -79,12 +79,9 @@ def figure_png(figure: Figure, *, dpi: int = 110) -> str:
 
 
 def _money(value: float, _position=None) -> str:
-    """Axis ticks: 2,500, 12.5k, 1.2M."""
-    magnitude = abs(value)
-    if magnitude >= 1e6:
+    """Axis ticks: 2,500, 40,000, 1.2M (one style up to a million, so no axis mixes 5,000 and 10k)."""
+    if abs(value) >= 1e6:
         return f"{value / 1e6:,.1f}".removesuffix(".0") + "M"
-    if magnitude >= 1e4:
-        return f"{value / 1e3:,.1f}".removesuffix(".0") + "k"
     return f"{value:,.0f}"
 
 

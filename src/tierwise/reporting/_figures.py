@@ -15,6 +15,7 @@ from tierwise.reporting._columns import ListColumns, ScoreColumns
 
 CONCENTRATION_SHARES = (0.01, 0.05, 0.20)
 _NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?")
+_PLURAL_AFTER_FIGURE = re.compile(r"(# \w+?)s\b")
 
 
 @dataclass(frozen=True)
@@ -136,8 +137,8 @@ def targeting_curve(scores: pd.DataFrame, outreach: pd.DataFrame, settings: Outr
 
 
 def reason_pattern(sentence: str) -> str:
-    """A reason with its figures replaced by '#', so that reasons of one kind count together."""
-    return _NUMBER.sub("#", sentence)
+    """A reason's kind: its figures replaced by '#' and the plural after a figure folded ("1 visit", "2 visits")."""
+    return _PLURAL_AFTER_FIGURE.sub(r"\1", _NUMBER.sub("#", sentence))
 
 
 def common_reasons(scores: pd.DataFrame, *, per_tier: int = 3) -> pd.DataFrame:
