@@ -328,7 +328,8 @@ def test_manifest_covers_every_file_of_the_run(store, tmp_path, capsys, monkeypa
     code, _, err = run_cli(["score", "--config", store, "--out", tmp_path / "o"], capsys, monkeypatch)
     assert code == 0, err
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
-    assert set(manifest["files"]) == {"scores.parquet", "outreach.csv", "outreach.parquet", "control.csv", "control.parquet"}
+    assert set(manifest["files"]) == {"scores.parquet", "outreach.csv", "outreach.parquet", "control.csv", "control.parquet",
+                                     "report.html"}
     assert manifest["currency"] == "unspecified" and manifest["save_rate"] == 0.1
     assert manifest["risk_bands"]["method"] == "relative"
     # The horizons behind the figures: those the models learned, as the scores say too.

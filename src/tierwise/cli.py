@@ -284,8 +284,14 @@ def _print_summary(scores, out: Console, *, outreach, churn_horizon_days: int) -
     out.print(at_risk)
 
 
-def _deliver(scores, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict) -> None:
-    """Write everyone's scores, the outreach export and its manifest; fill the database table when one is set."""
+def _report_page(scores, outreach, manifest: dict) -> str:
+    from tierwise.reporting import build_report, read_model_card
+
+    return build_report(scores, outreach, manifest, model_card=read_model_card(str(manifest["model_version"])))
+
+
+def _deliver(scores, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict, *, report: bool = True) -> None:
+    """Write everyone's scores, the outreach export, the report and the manifest; fill the database table when set."""
     import datetime as dt
 
     from tierwise.inference import (
@@ -306,6 +312,7 @@ def _deliver(scores, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict) -
                   "value_horizon_days": int(scores["value_horizon_days"].iloc[0])},
         terms={**export_terms(cfg.outreach, cfg.export),
                "risk_bands": risk_band_terms(scores["churn_probability"], config=cfg.scoring)},
+        report=_report_page if report else None,
     )
     summary = outreach_summary(outreach, cfg.outreach)
     line = (f"Outreach list: {summary['customers']:,} customers ({summary['contacted']:,} to contact, "
@@ -316,6 +323,8 @@ def _deliver(scores, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict) -
     console.print(f"Wrote {out_dir}/scores.parquet, outreach.csv and .parquet (to contact), control.csv and .parquet "
                   f"(do not contact) and manifest.json ({manifest['row_count']:,} and {manifest['control_row_count']:,} "
                   f"rows, schema v{manifest['schema_version']})")
+    if report:
+        console.print(f"Report -> {out_dir / 'report.html'}", highlight=False)
     if cfg.export.database_url:
         as_of = scores["as_of"].iloc[0]
         written = replace_outreach_rows(outreach, cfg.export.database_url, cfg.export.table, as_of=as_of)
@@ -344,6 +353,7 @@ def score(
     customers: CustomersOption = None,
     set_: SetOption = None,
     allow_other_source: AllowOtherSourceOption = False,
+    report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html beside the export.")] = True,
 ) -> None:
     """Score every customer known at the cutoff: risk, value, tier, action and reasons."""
     from tierwise.inference import score_customers
@@ -367,7 +377,24 @@ def score(
     _print_summary(scores, _stdout(), outreach=cfg.outreach,
                    churn_horizon_days=int(models.metadata["churn_horizon_days"]))
     console.print(f"Scored {len(scores):,} customers as of {cutoff.date()} with {models.version}")
-    _deliver(scores, cfg, out, models.metadata)
+    _deliver(scores, cfg, out, models.metadata, report=report)
+
+
+@app.command("report")
+def report_command(
+    run: Annotated[Path, typer.Option("--run", help="The --out folder of a tierwise score run.")],
+) -> None:
+    """Write the run's report.html: one page, readable offline, for the people who act on the list."""
+    from tierwise.io import read_run, write_run_report
+    from tierwise.reporting import build_report, read_model_card
+
+    if not run.is_dir():  # checked before the lock, which would create the folder
+        raise TierwiseError(f"--run: {run} is not a folder; name the --out folder of a tierwise score run")
+    with lock_folder(run):
+        scores, outreach, manifest = read_run(run)
+        card = read_model_card(str(manifest.get("model_version", "")))
+        path = write_run_report(run, build_report(scores, outreach, manifest, model_card=card))
+    console.print(f"Report -> {path}", highlight=False)
 
 
 @app.command()

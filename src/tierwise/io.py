@@ -269,6 +269,7 @@ def _file_entry(path: Path) -> dict:
 def write_export(
     outreach: pd.DataFrame, out_dir: str | Path, *, scores: pd.DataFrame, schema_version: int, model_version: str,
     as_of: pd.Timestamp, scored_at: str, horizons: dict[str, int], terms: dict[str, object],
+    report: Callable[[pd.DataFrame, pd.DataFrame, dict], str] | None = None,
 ) -> dict:
     """Write a run's files, then its manifest; returns the manifest.
 
@@ -280,6 +281,9 @@ def write_export(
     purchase within the first, the spend expected within the second, as the
     models actually learned them; ``terms`` (currency, save rate, contact
     cost, ...) the assumptions behind them; both go into the manifest.
+    ``report(scores, outreach, manifest)``, when given, returns the HTML page
+    written as ``report.html`` with the other files and covered by the
+    manifest like them.
 
     All files are complete before any is renamed into place; the old
     manifest is removed before the first rename and the new one (with every
@@ -290,20 +294,6 @@ def write_export(
     """
     out_dir = Path(out_dir)
     contacts, control = outreach[~outreach["control"]], outreach[outreach["control"]]
-    writers = {
-        "scores.parquet": lambda path: _parquet_to(scores, path),
-        "outreach.csv": lambda path: _csv_to(_export_csv_frame(contacts), path),
-        "outreach.parquet": lambda path: _parquet_to(contacts, path),
-        "control.csv": lambda path: _csv_to(_export_csv_frame(control), path),
-        "control.parquet": lambda path: _parquet_to(control, path),
-    }
-    manifest_path = out_dir / "manifest.json"
-    with contextlib.ExitStack() as renames_on_exit:
-        staged = {name: renames_on_exit.enter_context(atomic_path(out_dir / name)) for name in writers}
-        for name, write in writers.items():
-            write(staged[name])
-        files = {name: _file_entry(path) for name, path in staged.items()}
-        manifest_path.unlink(missing_ok=True)
     manifest = {
         "schema_version": schema_version,
         "columns": list(outreach.columns),
@@ -314,8 +304,25 @@ def write_export(
         **terms,
         "model_version": model_version,
         "scored_at": scored_at,
-        "files": files,
     }
+    writers = {
+        "scores.parquet": lambda path: _parquet_to(scores, path),
+        "outreach.csv": lambda path: _csv_to(_export_csv_frame(contacts), path),
+        "outreach.parquet": lambda path: _parquet_to(contacts, path),
+        "control.csv": lambda path: _csv_to(_export_csv_frame(control), path),
+        "control.parquet": lambda path: _parquet_to(control, path),
+    }
+    if report is not None:
+        page = report(scores, outreach, manifest)
+        writers["report.html"] = lambda path: path.write_text(page, encoding="utf-8")
+    manifest_path = out_dir / "manifest.json"
+    with contextlib.ExitStack() as renames_on_exit:
+        staged = {name: renames_on_exit.enter_context(atomic_path(out_dir / name)) for name in writers}
+        for name, write in writers.items():
+            write(staged[name])
+        files = {name: _file_entry(path) for name, path in staged.items()}
+        manifest_path.unlink(missing_ok=True)
+    manifest["files"] = files
     _write_atomically(
         manifest_path,
         lambda tmp: tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"),
@@ -383,3 +390,47 @@ def replace_outreach_rows(outreach: pd.DataFrame, url: str, table: str, *, as_of
     finally:
         engine.dispose()
     return len(frame)
+
+
+RUN_FILES = ("manifest.json", "scores.parquet", "outreach.parquet", "control.parquet")
+
+
+def read_run(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Read a ``tierwise score --out`` folder: its scores, its whole list (contacts, then control) and its manifest.
+
+    Refuses a folder that lacks one of them, or whose files no longer match
+    the manifest's sha256 (a half-written or edited run).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise TierwiseError(f"--run: {folder} is not a folder; name the --out folder of a tierwise score run")
+    missing = [name for name in RUN_FILES if not (folder / name).is_file()]
+    if missing:
+        raise TierwiseError(f"--run: {folder} holds no {missing[0]}; name the --out folder of a tierwise score run")
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputDataError(f"{folder / 'manifest.json'}: not a readable manifest ({exc})") from None
+    for name in RUN_FILES[1:]:
+        entry = manifest.get("files", {}).get(name)
+        if entry is None or entry.get("sha256") != _file_entry(folder / name)["sha256"]:
+            raise InputDataError(f"{folder / name}: does not match manifest.json (changed after the run, or from "
+                                 "another run); re-run tierwise score")
+    whole_list = pd.concat(
+        [_read_any(folder / "outreach.parquet", None), _read_any(folder / "control.parquet", None)], ignore_index=True
+    )
+    return _read_any(folder / "scores.parquet", None), whole_list, manifest
+
+
+def write_run_report(folder: str | Path, page: str) -> Path:
+    """Write ``report.html`` into a run's folder and add it to the run's manifest; returns the report's path."""
+    folder = Path(folder)
+    target = _write_atomically(folder / "report.html", lambda tmp: tmp.write_text(page, encoding="utf-8"))
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["files"] = {**manifest.get("files", {}), "report.html": _file_entry(target)}
+    _write_atomically(
+        manifest_path,
+        lambda tmp: tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"),
+    )
+    return target

@@ -95,8 +95,9 @@ def build_outreach_list(scores: pd.DataFrame, config: OutreachConfig) -> pd.Data
 
 
 def export_terms(outreach: OutreachConfig, export: ExportConfig) -> dict[str, object]:
-    """The assumptions behind the export's figures, for its manifest: currency, save rate, contact cost, control share."""
+    """The assumptions behind the export's figures, for its manifest: order, currency, save rate, contact cost, control."""
     return {
+        "rank_by": outreach.rank_by,
         "currency": export.currency,
         "save_rate": outreach.save_rate,
         "cost_per_contact": outreach.cost_per_contact,
