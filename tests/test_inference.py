@@ -91,10 +91,14 @@ def test_the_default_list_ranks_by_value_at_risk_on_the_value_if_retained(store,
             f"x P(lapse within {churn_days} days))") in title
     for header in ("P(lapse)", "retained value", "value at risk"):
         assert header in out
-    top = ranked.head(10)
-    assert top["customer_id"].isin(out.split()).all() and (top["value_at_risk"] > 1).all()
     exported = pd.read_csv(tmp_path / "out" / "outreach.csv", dtype={"customer_id": str})
+    control = pd.read_csv(tmp_path / "out" / "control.csv", dtype={"customer_id": str})
+    # The printed ten are the first ten to contact: the ranking with the control customers left out.
+    contacts_in_rank_order = ranked[~ranked["customer_id"].isin(control["customer_id"])]
+    top = contacts_in_rank_order.head(10)
     assert exported["customer_id"].head(10).tolist() == top["customer_id"].tolist()
+    assert top["customer_id"].isin(out.split()).all() and (top["value_at_risk"] > 1).all()
+    assert not control["customer_id"].isin(out.split()).any()
     assert "retained_value" in exported.columns
 
     code, out, err = run_cli(["score", "--config", store, "--out", tmp_path / "by_risk", "--rank-by", "churn_probability"],
@@ -203,7 +207,8 @@ def test_schema_mismatch_is_refused(store, tmp_path, capsys, monkeypatch):
     code, _, err = run_cli(args, capsys, monkeypatch)
     assert code == 2
     message = " ".join(err.split())
-    assert "error: model: tierwise-demo-churn v1, tierwise-demo-value v1 was trained for another data source" in message
+    assert ("error: model: tierwise-demo-churn v1, tierwise-demo-value v1, tierwise-demo-retained-value v1 was trained "
+            "for another data source") in message
     assert "features.event_windows_days [30, 90] in the model, [14] here" in message
     code, _, err = run_cli([*args, "--allow-other-source"], capsys, monkeypatch)
     assert code == 2

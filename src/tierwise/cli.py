@@ -271,15 +271,19 @@ def _print_summary(scores, out: Console, *, outreach, churn_horizon_days: int) -
         table.add_row(str(tier), f"{int(row['customers']):,}", f"{row['value_at_risk']:,.0f}",
                       f"{row['predicted_value']:,.0f}", str(actions[tier]))
     out.print(table)
-    top = scores[scores["outreach_rank"].notna()].head(10)
+    from tierwise.inference import build_outreach_list
+
+    # The first ten customers to contact, as delivered: the control customers drawn from the list are left out.
+    listed = build_outreach_list(scores, outreach)
+    top = listed[~listed["control"]].head(10)
     at_risk = Table(title=_list_title(outreach, churn_horizon_days=churn_horizon_days,
                                       value_horizon_days=int(scores["value_horizon_days"].iloc[0])))
-    numbers = ("rank", "P(lapse)", "retained value", "value at risk")
-    for header in ("rank", "customer", "P(lapse)", "retained value", "value at risk", "tier", "reasons"):
+    numbers = ("#", "P(lapse)", "retained value", "value at risk")
+    for header in ("#", "customer", "P(lapse)", "retained value", "value at risk", "tier", "reasons"):
         at_risk.add_column(header, justify="right" if header in numbers else "left")
     for _, row in top.iterrows():
         reasons = "; ".join(r for r in (row["reason_1"], row["reason_2"], row["reason_3"]) if isinstance(r, str))
-        at_risk.add_row(str(row["outreach_rank"]), str(row["customer_id"]), f"{row['churn_probability']:.2f}",
+        at_risk.add_row(str(row["list_position"]), str(row["customer_id"]), f"{row['churn_probability']:.2f}",
                         f"{row['retained_value']:,.0f}", f"{row['value_at_risk']:,.0f}", str(row["tier"]), reasons)
     out.print(at_risk)
 
