@@ -54,3 +54,20 @@ def test_features_at_the_literature_cutoff(cdnow):
     repeaters = (features["frequency_orders"] > 1).mean()
     assert 0.35 < repeaters < 0.45  # about 40% repeat within the calibration period
     assert features["recency_days"].between(0, 274).all()
+
+
+def test_a_year_typed_wrong_at_the_end_of_a_cut_is_refused(tmp_path, capsys, monkeypatch):
+    """One 1998 row in the calibration period (to 1997-09-30) would move the default as_of to 1998-03-16."""
+    from cli_helpers import run_cli
+
+    cut = tmp_path / "cut.txt"
+    lines = resolve_path("tierwise:data/cdnow/CDNOW_master.txt").read_text().splitlines()
+    kept = [line for line in lines[1:] if line.split()[1] < "19971001"]
+    cut.write_text("\n".join([lines[0], *kept, "00001 19980315 1 10.00"]) + "\n")
+    code, _, err = run_cli(["features", "--config", ROOT / "configs" / "cdnow.yaml", "--transactions", cut,
+                            "--as-of", "1997-10-01", "--out", tmp_path / "f.parquet"], capsys, monkeypatch)
+    message = " ".join(err.split())
+    assert code == 2 and "Traceback" not in err
+    assert (f"column 'date': 1 rows lie more than 30 days after every other row (which end 1997-09-30), "
+            f"e.g. '19980315' (data row {len(kept) + 1})") in message
+    assert not (tmp_path / "f.parquet").exists()

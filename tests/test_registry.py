@@ -255,3 +255,6 @@ def test_promotion_compares_like_with_like():
     assert promotion_decision(no_backtest, None, auto_promote=True)[0]
     promoted, note = promotion_decision(no_backtest, same, auto_promote=True)
     assert not promoted and "no backtest" in note
+    # Another project's champion is named as such, even when the new version has no backtest to compare.
+    promoted, note = promotion_decision(no_backtest, refused["another data source"], auto_promote=True)
+    assert not promoted and "another data source" in note

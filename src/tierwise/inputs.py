@@ -190,6 +190,22 @@ def _far_warnings(ts: pd.Series, raw: pd.Series, origin: str, column: str, *, af
     return warnings
 
 
+# A log whose last rows come long after all the rest: the newest 0.1% of the rows (at least one) may not lie more
+# than a month after every other row. A year typed wrong (1998 for 1997) often stays inside the quartile bounds.
+_TAIL_SHARE = 0.001
+_TAIL_GAP_DAYS = 30
+_TAIL_MIN_ROWS = 1000
+
+
+def _isolated_tail(ts: pd.Series) -> pd.Series:
+    """Rows that sit alone after a silence of more than a month at the very end of a log of 1,000 rows or more."""
+    if len(ts) < _TAIL_MIN_ROWS:
+        return pd.Series(False, index=ts.index)
+    tail_rows = max(1, int(len(ts) * _TAIL_SHARE))
+    last_of_the_rest = ts.sort_values().iloc[-tail_rows - 1]
+    return ts > last_of_the_rest + pd.Timedelta(days=_TAIL_GAP_DAYS)
+
+
 def _refuse_far_after(ts: pd.Series, raw: pd.Series, origin: str, column: str) -> None:
     high = _far_bounds(ts)[1]
     far = ts > high
@@ -198,6 +214,14 @@ def _refuse_far_after(ts: pd.Series, raw: pd.Series, origin: str, column: str) -
             f"{origin}: column '{column}': {int(far.sum())} rows lie far after the rest of the data (past {high.date()}), "
             f"e.g. {_example_row(raw, far)}; they would set the data end, the default as_of and every training window: "
             "fix them, or set data.max_timestamp to keep rows up to that date"
+        )
+    isolated = _isolated_tail(ts)
+    if isolated.any():
+        rest_ends = ts[~isolated].max().date()
+        raise InputDataError(
+            f"{origin}: column '{column}': {int(isolated.sum())} rows lie more than {_TAIL_GAP_DAYS} days after every "
+            f"other row (which end {rest_ends}), e.g. {_example_row(raw, isolated)}; they would set the data end, the "
+            "default as_of and every training window: fix them, or set data.max_timestamp to keep rows up to that date"
         )
 
 

@@ -171,12 +171,12 @@ def promotion_decision(new: VersionRecord, champion: VersionRecord | None, *, au
         return True, "there was no champion"
     if not auto_promote:
         return False, "registry.auto_promote is off"
-    if new.roc_auc is None:
-        return False, "it has no backtest to compare with the champion's"
     if champion.signature is None:
         return False, f"the champion (v{champion.version}) has no data source signature (trained by an older tierwise)"
     if champion.signature != new.signature:
         return False, f"the champion (v{champion.version}) was trained for another data source"
+    if new.roc_auc is None:
+        return False, "it has no backtest to compare with the champion's"
     if champion.test_cutoff != new.test_cutoff or champion.roc_auc is None:
         return False, (f"the champion (v{champion.version}) was backtested at {champion.test_cutoff or 'no cutoff'}, "
                        f"this version at {new.test_cutoff}: another test period")
