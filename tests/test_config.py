@@ -108,3 +108,17 @@ def test_path_flags_are_validated_like_the_file(tmp_path, capsys, monkeypatch):
     )
     assert code == 0, err
     assert pd.read_parquet(tmp_path / "f.parquet")["visit_count_30d"].tolist() == [1, 0]
+
+
+def test_tier_quotas_and_probability_ranges_must_make_sense(tmp_path):
+    """A quota for a tier that does not exist, or a probability written in percent, would change the list silently."""
+    path = tmp_path / "c.yaml"
+    path.write_text("data: {transactions: {path: t.csv}}\n")
+    with pytest.raises(ConfigError, match=r"outreach.tier_quotas: no tier is named 'VIPs'; tiers: \['lost', "):
+        load_config(path, ["outreach.tier_quotas={VIPs: 3}"])
+    assert load_config(path, ["outreach.tier_quotas={VIP: 3}"]).outreach.tier_quotas == {"VIP": 3}
+    percent = "tiers=[{tier: risky, action: call, when: {churn_probability: {min: 60}}}, {tier: rest, action: none}]"
+    with pytest.raises(ConfigError, match=r"tier rule 1 \('risky'\): field 'churn_probability' is a share from 0 to 1; "
+                                          r"60 would match no one \(write 0.6 for 60%\)"):
+        load_config(path, [percent])
+    assert load_config(path, [percent.replace("60", "0.6")]).tiers[0].when["churn_probability"].min == 0.6

@@ -277,6 +277,7 @@ LIFECYCLES = ("prospect", "new", "active", "lost")
 ACTIVITY_CLASSES = ("loyal", "potential", "drifting", "lapsing")
 RISK_BANDS = ("high", "medium", "low")
 CATEGORICAL_SCORE_FIELDS = ("lifecycle", "value_grade", "risk_band", "activity_class")
+SHARE_SCORE_FIELDS = ("churn_probability", "value_percentile")
 NUMERIC_SCORE_FIELDS = ("churn_probability", "predicted_value", "retained_value", "value_at_risk", "value_percentile")
 
 
@@ -486,8 +487,16 @@ class TierwiseConfig(_Section):
                 elif field_name in numeric or field_name.startswith("attr_"):
                     if not isinstance(condition, Range) and not field_name.startswith("attr_"):
                         raise ValueError(f"{where} is numeric: use {{min: ..., max: ...}}")
+                    if field_name in SHARE_SCORE_FIELDS and isinstance(condition, Range):
+                        outside = [end for end in (condition.min, condition.max) if end is not None and not 0 <= end <= 1]
+                        if outside:
+                            raise ValueError(f"{where} is a share from 0 to 1; {outside[0]:g} would match "
+                                             f"{'no one' if outside[0] > 1 else 'everyone'} (write 0.6 for 60%)")
                 else:
                     raise ValueError(f"{where} is not a score field or a feature")
+        unknown_quota = [tier for tier in self.outreach.tier_quotas if tier not in names]
+        if unknown_quota:
+            raise ValueError(f"outreach.tier_quotas: no tier is named {unknown_quota[0]!r}; tiers: {names}")
         return self
 
     @model_validator(mode="after")
