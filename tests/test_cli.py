@@ -35,3 +35,22 @@ def test_atomic_write_leaves_no_temporary_files(tmp_path):
     write_parquet(frame, tmp_path / "x.parquet")
     write_parquet(frame, tmp_path / "x.parquet")
     assert [p.name for p in tmp_path.iterdir()] == ["x.parquet"]
+
+
+def test_a_path_in_the_way_is_one_line_not_a_traceback(tmp_path, capsys, monkeypatch):
+    (tmp_path / "afile").write_text("not a folder")
+    code, _, err = run_cli(["generate", "--customers", 50, "--out", tmp_path / "afile" / "data"], capsys, monkeypatch)
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines() == [f"error: {tmp_path / 'afile' / 'data'}: Not a directory"]
+
+
+def test_an_unusable_mlflow_store_is_one_line_not_a_traceback(tmp_path, capsys, monkeypatch, small_demo_config):
+    import json
+
+    config = tmp_path / "demo.json"
+    config.write_text(json.dumps(small_demo_config.model_dump(mode="json")))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", str(tmp_path / "plain_folder"))  # a file store, which MLflow 3 refuses
+    code, _, err = run_cli(["score", "--config", config, "--out", tmp_path / "out"], capsys, monkeypatch)
+    message = " ".join(err.split())
+    assert code == 2 and "Traceback" not in err
+    assert message.startswith(f"error: MLflow store {tmp_path / 'plain_folder'}: ")

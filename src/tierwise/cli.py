@@ -552,5 +552,22 @@ def main() -> None:
     try:
         app()
     except TierwiseError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(str(exc))
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        # A path the user named that cannot be used as asked: a folder where a file belongs, a file in the way, ...
+        _fail(f"{exc.filename}: {exc.strerror or exc}")
+    except Exception as exc:
+        mlflow_errors = sys.modules.get("mlflow.exceptions")
+        if mlflow_errors is None or not isinstance(exc, mlflow_errors.MlflowException):
+            raise
+        from tierwise.training import tracking_uri
+
+        _fail(f"MLflow store {tracking_uri()}: {str(exc).strip().splitlines()[0][:300]}")
+
+
+def _fail(message: str) -> None:
+    """The one line a user sees for a problem they can fix, and exit code 2."""
+    console.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(2)
