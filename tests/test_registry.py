@@ -105,11 +105,13 @@ def test_each_data_set_gets_its_own_models_and_artifacts_stay_beside_the_store(i
 
 def test_scoring_one_data_set_with_the_other_ones_model_is_refused_unless_allowed(in_store, tmp_path, capsys, monkeypatch):
     _, _, shop_a, _ = in_store
-    with_b = ["--set", "registry.churn_model_name=tierwise-shop-b-churn", "--set", "registry.value_model_name=tierwise-shop-b-value"]
+    with_b = ["--set", "registry.churn_model_name=tierwise-shop-b-churn", "--set", "registry.value_model_name=tierwise-shop-b-value",
+              "--set", "registry.retained_value_model_name=tierwise-shop-b-retained-value"]
     code, _, err = run_cli(["score", "--config", shop_a, "--out", tmp_path / "x", *with_b], capsys, monkeypatch)
     assert code == 2
     message = _flat(err)
-    assert "error: model: tierwise-shop-b-churn v1, tierwise-shop-b-value v1 was trained for another data source" in message
+    assert ("error: model: tierwise-shop-b-churn v1, tierwise-shop-b-value v1, tierwise-shop-b-retained-value v1 was "
+            "trained for another data source") in message
     assert "(data set 'shop_b', here 'shop_a')" in message
     assert "transactions.columns.amount 'total' in the model, 'amount' here" in message
     assert "--allow-other-source" in message and "Traceback" not in err
@@ -131,9 +133,10 @@ def test_scoring_one_data_set_with_the_other_ones_model_is_refused_unless_allowe
 
 def test_a_model_from_another_data_source_is_never_auto_promoted(in_store, capsys, monkeypatch):
     _, uri, shop_a, shop_b = in_store
-    into_a = ["--set", "registry.churn_model_name=tierwise-shop-a-churn", "--set", "registry.value_model_name=tierwise-shop-a-value"]
+    into_a = ["--set", "registry.churn_model_name=tierwise-shop-a-churn", "--set", "registry.value_model_name=tierwise-shop-a-value",
+              "--set", "registry.retained_value_model_name=tierwise-shop-a-retained-value"]
     message = _train(shop_b, capsys, monkeypatch, *into_a)
-    assert "tierwise-shop-a-churn v2, tierwise-shop-a-value v2 are 'candidate'" in message
+    assert "tierwise-shop-a-churn v2, tierwise-shop-a-value v2, tierwise-shop-a-retained-value v2 are 'candidate'" in message
     assert "Not made champion: the champion (v1) was trained for another data source" in message
     assert f"tierwise promote --config {shop_b}" in message
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)

@@ -138,7 +138,7 @@ def test_score_writes_the_report_into_the_run_and_its_manifest(chinese_run):
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), "the page must not load anything from a network"
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["files"]["report.html"]["sha256"] == hashlib.sha256((run / "report.html").read_bytes()).hexdigest()
-    assert manifest["outreach"]["cost_per_contact"] == 1.0 and manifest["outreach"]["save_rate"] == 0.2
+    assert manifest["cost_per_contact"] == 1.0 and manifest["save_rate"] == 0.2
     assert 'id="model"' in page and "Churn backtest" in page  # the store is there: the card shows the backtest
 
 
@@ -232,7 +232,8 @@ def test_the_report_renders_in_a_real_browser(chinese_run, tmp_path):
     for chart in shown["charts"]:
         assert chart["complete"] and chart["natural"] > 0 and chart["width"] > 100 and chart["height"] > 100, chart
     scores = pd.read_parquet(run / "scores.parquet")
-    outreach = pd.read_parquet(run / "outreach.parquet")
+    # The whole list: the customers to contact, then those held out as control.
+    outreach = pd.concat([pd.read_parquet(run / "outreach.parquet"), pd.read_parquet(run / "control.parquet")])
     figures = shown["figures"]
     assert _number(figures["customers"]) == len(scores)
     assert _number(figures["high_risk"]) == (scores["risk_band"] == "high").sum()
