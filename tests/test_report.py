@@ -134,6 +134,8 @@ def test_score_writes_the_report_into_the_run_and_its_manifest(chinese_run):
     run, missing_glyphs = chinese_run
     assert missing_glyphs == []  # the charts draw the Chinese tier names with a CJK font
     page = (run / "report.html").read_text(encoding="utf-8")
+    # No currency configured: amounts carry no "unspecified" label; value at risk is explained on the value if retained.
+    assert "unspecified" not in page and "value at risk = churn probability x value if retained" in page
     assert '<meta charset="utf-8">' in page and "重要挽留客户" in page and "客户经理电话回访" in page
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), "the page must not load anything from a network"
     manifest = json.loads((run / "manifest.json").read_text())

@@ -277,6 +277,7 @@ LIFECYCLES = ("prospect", "new", "active", "lost")
 ACTIVITY_CLASSES = ("loyal", "potential", "drifting", "lapsing")
 RISK_BANDS = ("high", "medium", "low")
 CATEGORICAL_SCORE_FIELDS = ("lifecycle", "value_grade", "risk_band", "activity_class")
+UNSPECIFIED_CURRENCY = "unspecified"
 SHARE_SCORE_FIELDS = ("churn_probability", "value_percentile")
 NUMERIC_SCORE_FIELDS = ("churn_probability", "predicted_value", "retained_value", "value_at_risk", "value_percentile")
 
@@ -398,7 +399,7 @@ class ExportConfig(_Section):
         description="the customers to contact; the control customers go to <table>_control",
     )
     currency: str = Field(
-        default="unspecified", min_length=1,
+        default=UNSPECIFIED_CURRENCY, min_length=1,
         description="the currency of the amounts in the data (e.g. EUR), stated in the export's manifest",
     )
 

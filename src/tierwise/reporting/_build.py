@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import pandas as pd
 from matplotlib.figure import Figure
 
+from tierwise.config import UNSPECIFIED_CURRENCY
 from tierwise.errors import InputDataError
 from tierwise.reporting import _charts
 from tierwise.reporting._columns import ListColumns, ManifestKeys, ScoreColumns
@@ -78,7 +79,8 @@ class _Money:
     """Formats amounts, with the run's currency when the manifest names one."""
 
     def __init__(self, currency: str | None):
-        self.currency = currency
+        # export.currency defaults to "unspecified": the data's own unit, which needs no label on every figure.
+        self.currency = None if currency in (None, "", UNSPECIFIED_CURRENCY) else currency
 
     def __call__(self, value: float, decimals: int = 0) -> str:
         if value != value:
@@ -259,11 +261,11 @@ def _list_section(outreach: pd.DataFrame, money: _Money) -> str:
         rows.append(
             "<tr>" + _cell(str(row[o.list_position]), numeric=True) + _cell(row[o.customer_id])
             + _cell(row[o.tier]) + _cell(_percent(row[o.churn_probability]), numeric=True)
-            + _cell(money(row[o.predicted_value]), numeric=True) + _cell(money(row[o.value_at_risk]), numeric=True)
+            + _cell(money(row[o.retained_value]), numeric=True) + _cell(money(row[o.value_at_risk]), numeric=True)
             + _cell(reasons) + "</tr>"
         )
     headers = [("#", True), ("customer", False), ("tier", False), ("churn probability", True),
-               ("predicted value", True), ("value at risk", True), ("reasons", False)]
+               ("value if retained", True), ("value at risk", True), ("reasons", False)]
     shown = min(LIST_ROWS_SHOWN, len(contacts))
     return (f'<section id="list"><h2>The top of the contact list</h2><p class="note">The first {shown} of '
             f"{len(contacts):,} customers to contact; the full list is in outreach.csv, the control customers (not to "
@@ -357,7 +359,9 @@ def build_report(
     horizons = ", ".join(part for part in (
         f"churn probability = chance of no purchase in the next {churn_days} days" if churn_days else "",
         f"predicted value = expected net spend over the next {value_days} days" if value_days else "",
-        "value at risk = churn probability x predicted value",
+        f"value if retained = expected net spend over the next {value_days} days if the customer does not lapse"
+        if value_days else "",
+        "value at risk = churn probability x value if retained",
     ) if part)
     as_of = manifest.get(k.as_of) or str(pd.Timestamp(scores[ScoreColumns.as_of].iloc[0]).date())
     ranking = {"churn_probability": "most likely to lapse first", "value_at_risk": "most value at risk first"}.get(

@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from tierwise.reporting._columns import ScoreColumns
 
@@ -114,6 +114,7 @@ def plot_tier_value_at_risk(tiers: pd.DataFrame, ax: Axes) -> Axes:
     ax.set(title="Value at risk", xlabel="value at risk")
     ax.margins(x=0.3)
     ax.xaxis.set_major_formatter(FuncFormatter(_money))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4))  # six-digit amounts side by side would run into each other
     return ax
 
 

@@ -39,12 +39,13 @@ class ListColumns:
     tier = "tier"
     churn_probability = "churn_probability"
     predicted_value = "predicted_value"
+    retained_value = "retained_value"
     value_at_risk = "value_at_risk"
     expected_saving = "expected_saving"
     reasons = ("reason_1", "reason_2", "reason_3")
 
-    required = (customer_id, list_position, control, tier, churn_probability, predicted_value, value_at_risk,
-                expected_saving, *reasons)
+    required = (customer_id, list_position, control, tier, churn_probability, predicted_value, retained_value,
+                value_at_risk, expected_saving, *reasons)
 
 
 class ManifestKeys:
