@@ -465,3 +465,17 @@ def test_attribute_levels_the_model_never_saw_are_counted_and_warned(
     assert warned == [
         "customers: attribute 'region': 37 customers have levels the model never saw, e.g. 'Mars' (scored as missing)"
     ]
+
+
+def test_explain_refuses_customers_scoring_gives_no_probability(store, tmp_path, capsys, monkeypatch):
+    """The export leaves prospects and lost customers without a churn probability; explain must not invent one."""
+    code, _, err = run_cli(["score", "--config", store, "--out", tmp_path / "o"], capsys, monkeypatch)
+    assert code == 0, err
+    scores = pd.read_parquet(tmp_path / "o" / "scores.parquet")
+    for stage, why in (("prospect", "never bought"), ("lost", "no purchase within 365 days")):
+        customer = scores.loc[scores["lifecycle"] == stage, "customer_id"].iloc[0]
+        assert pd.isna(scores.loc[scores["customer_id"] == customer, "churn_probability"]).all()
+        code, out, err = run_cli(["explain", "--config", store, "--customer", customer], capsys, monkeypatch)
+        assert code == 2 and not out and "Traceback" not in err
+        assert (f"error: customer '{customer}': lifecycle '{stage}' ({why}): scoring gives such customers no churn "
+                "probability, so there is no risk to explain") in " ".join(err.split())

@@ -15,7 +15,13 @@ from tierwise.inference._outreach import (
     outreach_summary,
 )
 from tierwise.inference._reasons import churn_contributions, reason_sentence, top_reasons
-from tierwise.inference._score import SCORE_COLUMNS, check_compatible, default_as_of, score_customers
+from tierwise.inference._score import (
+    SCORE_COLUMNS,
+    check_compatible,
+    default_as_of,
+    lifecycle_stage,
+    score_customers,
+)
 from tierwise.inference._tiers import assign_tiers
 
 __all__ = [
@@ -41,6 +47,7 @@ __all__ = [
     "explain_customer",
     "gain_shares",
     "lapse_probability_over",
+    "lifecycle_stage",
     "load_models",
     "lost_features",
     "plot_waterfall",

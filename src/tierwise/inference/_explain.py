@@ -13,7 +13,7 @@ from tierwise.features._build import AsOf
 from tierwise.inference._checks import check_scoring_data
 from tierwise.inference._models import ScoringModels
 from tierwise.inference._reasons import churn_contributions, reason_sentence
-from tierwise.inference._score import check_compatible
+from tierwise.inference._score import check_compatible, lifecycle_stage
 from tierwise.inputs import InputData
 from tierwise.training import apply_calibration
 
@@ -34,6 +34,14 @@ def explain_customer(
     row = features[features["customer_id"] == str(customer_id)]
     if row.empty:
         raise TierwiseError(f"customer '{customer_id}': no transaction, event or signup before {normalize_as_of(as_of).date()}")
+    lookback = float(models.metadata.get("active_lookback_days", config.training.active_lookback_days))
+    stage = lifecycle_stage(row, lookback_days=lookback, new_customer_days=config.scoring.new_customer_days)[0]
+    if stage not in ("new", "active"):
+        why = "never bought" if stage == "prospect" else f"no purchase within {lookback:.0f} days"
+        raise TierwiseError(
+            f"customer '{customer_id}': lifecycle '{stage}' ({why}): scoring gives such customers no churn "
+            "probability, so there is no risk to explain"
+        )
     contributions = churn_contributions(models.churn, row[columns]).iloc[0]
     specs = {s.name: s for s in describe_features(config.features, attribute_columns(inputs))}
     values = row.iloc[0]

@@ -67,6 +67,21 @@ def _check_fresh(inputs: InputData, as_of: pd.Timestamp, limit_days: int) -> Non
         )
 
 
+def lifecycle_stage(features: pd.DataFrame, *, lookback_days: float, new_customer_days: int) -> np.ndarray:
+    """Each customer's lifecycle from their features: prospect, lost, new or active.
+
+    ``prospect``: never bought; ``lost``: no purchase within ``lookback_days``
+    (the churn model's lookback); ``new``: first purchase within
+    ``new_customer_days``; else ``active``. Only new and active customers get
+    a churn probability.
+    """
+    return np.select(
+        [features["frequency_orders"] == 0, features["recency_days"] > lookback_days,
+         features["tenure_days"] <= new_customer_days],
+        ["prospect", "lost", "new"], default="active",
+    )
+
+
 def score_customers(
     inputs: InputData,
     *,
@@ -110,10 +125,7 @@ def score_customers(
 
     frequency = features["frequency_orders"]
     recency = features["recency_days"]
-    lifecycle = np.select(
-        [frequency == 0, recency > lookback, features["tenure_days"] <= scoring.new_customer_days],
-        ["prospect", "lost", "new"], default="active",
-    )
+    lifecycle = lifecycle_stage(features, lookback_days=lookback, new_customer_days=scoring.new_customer_days)
     modelled = np.isin(lifecycle, ["new", "active"])
     scores = pd.DataFrame({"customer_id": features["customer_id"], "as_of": features["as_of"], "lifecycle": lifecycle})
     probability = np.full(len(features), np.nan)
