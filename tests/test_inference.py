@@ -479,3 +479,12 @@ def test_explain_refuses_customers_scoring_gives_no_probability(store, tmp_path,
         assert code == 2 and not out and "Traceback" not in err
         assert (f"error: customer '{customer}': lifecycle '{stage}' ({why}): scoring gives such customers no churn "
                 "probability, so there is no risk to explain") in " ".join(err.split())
+
+
+def test_a_database_that_cannot_be_reached_is_refused_before_any_work(store, tmp_path, capsys, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'no_such_folder' / 'crm.db'}"
+    code, out, err = run_cli(["score", "--config", store, "--out", tmp_path / "o", "--db", url], capsys, monkeypatch)
+    message = " ".join(err.split())
+    assert code == 2 and "Traceback" not in err and "Scored" not in message and not out
+    assert message.startswith("error: export.database_url: cannot connect: ")
+    assert not (tmp_path / "o").exists()  # refused before the folder was even locked

@@ -370,6 +370,10 @@ def score(
     flags += ["scoring.allow_other_source=true"] if allow_other_source else []
     cfg = _configure(config, [*(set_ or []), *flags], transactions, events, customers)
     explicit = _explicit_cutoff(as_of)
+    if cfg.export.database_url:
+        from tierwise.io import check_database
+
+        check_database(cfg.export.database_url)
     ctx.with_resource(lock_folder(out))  # held until the command ends, however it ends
     if reasons_for is not None:
         cfg = cfg.model_copy(update={"scoring": cfg.scoring.model_copy(

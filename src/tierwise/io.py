@@ -330,6 +330,33 @@ def write_export(
     return manifest
 
 
+def _database_engine(url: str):
+    """A SQLAlchemy engine for ``url``; a malformed URL or a missing driver is one line saying what to do."""
+    import sqlalchemy as sa
+
+    try:
+        return sa.create_engine(url)
+    except sa.exc.ArgumentError as exc:
+        raise TierwiseError(f"export.database_url: {str(exc).splitlines()[0]}") from None
+    except ImportError as exc:
+        hint = " (pip install 'psycopg[binary]' and use postgresql+psycopg://...)" if url.startswith("postgres") else ""
+        raise TierwiseError(f"export.database_url: its database driver is not installed: {exc}{hint}") from None
+
+
+def check_database(url: str) -> None:
+    """Connect to ``url`` once, before any work, so a wrong URL is refused before the files are written."""
+    import sqlalchemy as sa
+
+    engine = _database_engine(url)
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.SQLAlchemyError as exc:
+        raise TierwiseError(f"export.database_url: cannot connect: {str(exc).splitlines()[0][:200]}") from None
+    finally:
+        engine.dispose()
+
+
 def replace_outreach_rows(outreach: pd.DataFrame, url: str, table: str, *, as_of: pd.Timestamp) -> int:
     """Make ``table`` hold exactly the customers to contact of ``outreach`` for ``as_of``, and
     ``<table>_control`` its control customers, like the export's files, in one transaction.
@@ -343,10 +370,7 @@ def replace_outreach_rows(outreach: pd.DataFrame, url: str, table: str, *, as_of
     """
     import sqlalchemy as sa
 
-    try:
-        engine = sa.create_engine(url)
-    except (sa.exc.ArgumentError, ImportError) as exc:
-        raise TierwiseError(f"export.database_url: {str(exc).splitlines()[0]}") from None
+    engine = _database_engine(url)
     cutoff = pd.Timestamp(as_of).date()
     frame = outreach.copy()
     frame["as_of"] = frame["as_of"].dt.date
