@@ -35,28 +35,33 @@ def _config(folder: Path, reasons: int) -> TierwiseConfig:
     )
 
 
-def _models():
-    """Both models trained on the demo retailer, without its customer table (the big inputs have none)."""
+def _models(scoring_config: TierwiseConfig):
+    """The three models trained on the demo retailer, without its customer table (the big inputs have none).
+
+    They are declared trained for the benchmark's data source: the big inputs are
+    the demo's kind of data under other column mappings, scored on purpose.
+    """
     from tierwise.inference import ScoringModels
     from tierwise.inputs import inputs_from_frames
     from tierwise.synthetic import generate_demo_data
-    from tierwise.training import train_models
+    from tierwise.training import data_source_metadata, train_models
 
     demo = generate_demo_data(20_000, seed=7)
     config = demo_config("unused")
     inputs = inputs_from_frames(demo.transactions, events=demo.events, data=config.data, features=config.features)
     trained = train_models(inputs, features=config.features, training=config.training)
-    metadata = {"active_lookback_days": config.training.active_lookback_days,
-                "value_horizon_days": trained.value_plan.horizon_days}
-    return ScoringModels(trained.churn, trained.value, metadata, "benchmark"), trained
+    metadata = {"churn_horizon_days": config.training.churn_horizon_days,
+                "active_lookback_days": config.training.active_lookback_days,
+                "value_horizon_days": trained.value_plan.horizon_days, **data_source_metadata(scoring_config)}
+    return ScoringModels(trained.churn, trained.value, trained.retained_value, metadata, "benchmark"), trained
 
 
 def measure(folder: Path, reasons: int) -> dict:
-    from tierwise.inference import EXPORT_SCHEMA_VERSION, build_outreach_list, score_customers
+    from tierwise.inference import EXPORT_SCHEMA_VERSION, build_outreach_list, export_terms, score_customers
     from tierwise.io import read_config_inputs, write_export
 
-    models, trained = _models()
     config = _config(folder, reasons)
+    models, trained = _models(config)
     began = time.perf_counter()
     inputs = read_config_inputs(config)
     loaded = time.perf_counter()
@@ -66,7 +71,8 @@ def measure(folder: Path, reasons: int) -> dict:
     write_export(outreach, folder / "out", scores=scores, schema_version=EXPORT_SCHEMA_VERSION,
                  model_version=models.version, as_of=scores["as_of"].iloc[0], scored_at="benchmark",
                  horizons={"churn_horizon_days": int(models.metadata["churn_horizon_days"]),
-                           "value_horizon_days": int(scores["value_horizon_days"].iloc[0])})
+                           "value_horizon_days": int(scores["value_horizon_days"].iloc[0])},
+                 terms=export_terms(config.outreach, config.export))
     written = time.perf_counter()
     return {
         "customers_scored": len(scores),
