@@ -162,11 +162,17 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             os.unlink(temporary)
 
 
+def _file_in_the_way(path: Path) -> Path | None:
+    """The nearest existing one of ``path`` and its parents, when it is a file rather than a folder."""
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    return existing if existing is not None and not existing.is_dir() else None
+
+
 def _make_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        blocking = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        blocking = _file_in_the_way(folder)
         where = "it" if blocking == folder else blocking
         reason = exc.strerror if blocking is None else f"{where} is a file, not a folder"
         raise TierwiseError(f"{folder}: cannot write into this folder: {reason}") from None
@@ -234,9 +240,9 @@ def check_output_file(target: str | Path, *, label: str) -> Path:
     target = Path(target)
     if target.is_dir():
         raise TierwiseError(f"{label}: {target} is a folder; name a file to write, e.g. {target / 'features.parquet'}")
-    existing = next((p for p in target.parents if p.exists()), None)
-    if existing is not None and not existing.is_dir():
-        raise TierwiseError(f"{label}: {target}: {existing} is a file, not a folder")
+    blocking = _file_in_the_way(target.parent)
+    if blocking is not None:
+        raise TierwiseError(f"{label}: {target}: {blocking} is a file, not a folder")
     return target
 
 
@@ -323,11 +329,14 @@ def write_export(
         files = {name: _file_entry(path) for name, path in staged.items()}
         manifest_path.unlink(missing_ok=True)
     manifest["files"] = files
-    _write_atomically(
-        manifest_path,
-        lambda tmp: tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"),
-    )
+    _write_manifest(manifest_path, manifest)
     return manifest
+
+
+def _write_manifest(path: Path, manifest: dict) -> None:
+    _write_atomically(
+        path, lambda tmp: tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    )
 
 
 def _database_engine(url: str):
@@ -453,8 +462,5 @@ def write_run_report(folder: str | Path, page: str) -> Path:
     manifest_path = folder / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     manifest["files"] = {**manifest.get("files", {}), "report.html": _file_entry(target)}
-    _write_atomically(
-        manifest_path,
-        lambda tmp: tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"),
-    )
+    _write_manifest(manifest_path, manifest)
     return target

@@ -327,14 +327,13 @@ def check_run_columns(scores: pd.DataFrame, outreach: pd.DataFrame, *, where: st
 
 def settings_from_run(outreach: pd.DataFrame, manifest: dict) -> OutreachSettings:
     """The list's save rate and contact cost: from the manifest, else the save rate implied by the list itself."""
-    stated = manifest
-    save_rate = stated.get(ManifestKeys.save_rate)
+    save_rate = manifest.get(ManifestKeys.save_rate)
     if save_rate is None:
         o = ListColumns
         priced = outreach[outreach[o.value_at_risk] > 0]
         save_rate = float((priced[o.expected_saving] / priced[o.value_at_risk]).median()) if len(priced) else None
-    return OutreachSettings(save_rate=save_rate, cost_per_contact=stated.get(ManifestKeys.cost_per_contact),
-                            rank_by=stated.get(ManifestKeys.rank_by))
+    return OutreachSettings(save_rate=save_rate, cost_per_contact=manifest.get(ManifestKeys.cost_per_contact),
+                            rank_by=manifest.get(ManifestKeys.rank_by))
 
 
 def build_report(
