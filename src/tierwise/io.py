@@ -456,11 +456,18 @@ def read_run(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
 
 
 def write_run_report(folder: str | Path, page: str) -> Path:
-    """Write ``report.html`` into a run's folder and add it to the run's manifest; returns the report's path."""
+    """Write ``report.html`` into a run's folder and add it to the run's manifest; returns the report's path.
+
+    The manifest is removed before the new report is renamed into place and
+    written again after, so it never lists another report than the one there.
+    """
     folder = Path(folder)
-    target = _write_atomically(folder / "report.html", lambda tmp: tmp.write_text(page, encoding="utf-8"))
-    manifest_path = folder / "manifest.json"
+    target, manifest_path = folder / "report.html", folder / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    manifest["files"] = {**manifest.get("files", {}), "report.html": _file_entry(target)}
+    with atomic_path(target) as staged:
+        staged.write_text(page, encoding="utf-8")
+        manifest["files"] = {**manifest.get("files", {}), "report.html": _file_entry(staged)}
+        # As in write_export: no manifest while the report is replaced, so none ever disagrees with a file.
+        manifest_path.unlink()
     _write_manifest(manifest_path, manifest)
     return target
