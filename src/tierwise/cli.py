@@ -259,7 +259,8 @@ def _list_title(outreach, *, churn_horizon_days: int, value_horizon_days: int) -
             f"{at_risk})")
 
 
-def _print_summary(scores, out: Console, *, outreach, churn_horizon_days: int) -> None:
+def _print_summary(scores, listed, out: Console, *, outreach, churn_horizon_days: int) -> None:
+    """The tiers, then the first ten customers to contact of ``listed`` (the list as delivered)."""
     by_tier = scores.groupby("tier", sort=False).agg(
         customers=("customer_id", "size"), value_at_risk=("value_at_risk", "sum"), predicted_value=("predicted_value", "sum"),
     ).sort_values("value_at_risk", ascending=False)
@@ -271,10 +272,7 @@ def _print_summary(scores, out: Console, *, outreach, churn_horizon_days: int) -
         table.add_row(str(tier), f"{int(row['customers']):,}", f"{row['value_at_risk']:,.0f}",
                       f"{row['predicted_value']:,.0f}", str(actions[tier]))
     out.print(table)
-    from tierwise.inference import build_outreach_list
-
-    # The first ten customers to contact, as delivered: the control customers drawn from the list are left out.
-    listed = build_outreach_list(scores, outreach)
+    # The control customers drawn from the list are left out: they must not be contacted.
     top = listed[~listed["control"]].head(10)
     at_risk = Table(title=_list_title(outreach, churn_horizon_days=churn_horizon_days,
                                       value_horizon_days=int(scores["value_horizon_days"].iloc[0])))
@@ -294,20 +292,20 @@ def _report_page(scores, outreach, manifest: dict) -> str:
     return build_report(scores, outreach, manifest, model_card=read_model_card(str(manifest["model_version"])))
 
 
-def _deliver(scores, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict, *, report: bool = True) -> None:
+def _deliver(
+    scores, outreach, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict, *, report: bool = True
+) -> None:
     """Write everyone's scores, the outreach export, the report and the manifest; fill the database table when set."""
     import datetime as dt
 
     from tierwise.inference import (
         EXPORT_SCHEMA_VERSION,
-        build_outreach_list,
         export_terms,
         outreach_summary,
         risk_band_terms,
     )
     from tierwise.io import replace_outreach_rows, write_export
 
-    outreach = build_outreach_list(scores, cfg.outreach)
     manifest = write_export(
         outreach, out_dir, scores=scores, schema_version=EXPORT_SCHEMA_VERSION,
         model_version=str(scores["model_version"].iloc[0]),
@@ -360,7 +358,7 @@ def score(
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html beside the export.")] = True,
 ) -> None:
     """Score every customer known at the cutoff: risk, value, tier, action and reasons."""
-    from tierwise.inference import score_customers
+    from tierwise.inference import build_outreach_list, score_customers
 
     if reasons_for is not None and reasons_for != "all" and not reasons_for.isdigit():
         raise TierwiseError(f"--reasons-for: {reasons_for!r} is not a number or 'all'")
@@ -382,10 +380,11 @@ def score(
     inputs = _read_inputs(cfg)
     cutoff = _scoring_cutoff(inputs, explicit)
     scores = score_customers(inputs, as_of=cutoff, config=cfg, models=models, rank_by=cfg.outreach.rank_by)
-    _print_summary(scores, _stdout(), outreach=cfg.outreach,
+    listed = build_outreach_list(scores, cfg.outreach)
+    _print_summary(scores, listed, _stdout(), outreach=cfg.outreach,
                    churn_horizon_days=int(models.metadata["churn_horizon_days"]))
     console.print(f"Scored {len(scores):,} customers as of {cutoff.date()} with {models.version}")
-    _deliver(scores, cfg, out, models.metadata, report=report)
+    _deliver(scores, listed, cfg, out, models.metadata, report=report)
 
 
 @app.command("report")
@@ -460,7 +459,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:
     """The whole path on the built-in synthetic retailer: generate, train and register, score, summarise."""
-    from tierwise.inference import default_as_of, load_models, score_customers
+    from tierwise.inference import build_outreach_list, default_as_of, load_models, score_customers
     from tierwise.training import tracking_uri, train_and_register
 
     ctx.with_resource(lock_folder(out))  # a second demo into the same folder is refused, not interleaved
@@ -487,10 +486,11 @@ def demo(
     models = load_models(cfg.registry, f"runs:/{run.run_id}")
     with console.status(f"[3/3] Scoring every customer as of {cutoff.date()}..."):
         scores = score_customers(inputs, as_of=cutoff, config=cfg, models=models)
-    _print_summary(scores, _stdout(), outreach=cfg.outreach,
+    listed = build_outreach_list(scores, cfg.outreach)
+    _print_summary(scores, listed, _stdout(), outreach=cfg.outreach,
                    churn_horizon_days=int(models.metadata["churn_horizon_days"]))
     console.print(f"[3/3] Scored {len(scores):,} customers as of {cutoff.date()}")
-    _deliver(scores, cfg, out, models.metadata)
+    _deliver(scores, listed, cfg, out, models.metadata)
 
 
 benchmark_app = typer.Typer(no_args_is_help=True, help="Benchmarks on real data.")
