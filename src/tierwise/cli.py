@@ -313,7 +313,8 @@ def _deliver(
         horizons={"churn_horizon_days": int(model_metadata["churn_horizon_days"]),
                   "value_horizon_days": int(scores["value_horizon_days"].iloc[0])},
         terms={**export_terms(cfg.outreach, cfg.export),
-               "risk_bands": risk_band_terms(scores["churn_probability"], config=cfg.scoring)},
+               "risk_bands": risk_band_terms(scores["churn_probability"], config=cfg.scoring),
+               "model_run_id": model_metadata.get("mlflow_run_id")},
         report=_report_page if report else None,
     )
     summary = outreach_summary(outreach, cfg.outreach)
@@ -392,7 +393,7 @@ def report_command(
     run: Annotated[Path, typer.Option("--run", help="The --out folder of a tierwise score run.")],
 ) -> None:
     """Write the run's report.html: one page, readable offline, for the people who act on the list."""
-    from tierwise.io import read_run, write_run_report
+    from tierwise.io import read_run, read_run_evaluation, write_run_report
     from tierwise.reporting import build_report, read_model_card
 
     if not run.is_dir():  # checked before the lock, which would create the folder
@@ -400,8 +401,93 @@ def report_command(
     with lock_folder(run):
         scores, outreach, manifest = read_run(run)
         card = read_model_card(str(manifest.get("model_version", "")))
-        path = write_run_report(run, build_report(scores, outreach, manifest, model_card=card))
+        page = build_report(scores, outreach, manifest, model_card=card,
+                            evaluation=read_run_evaluation(run, manifest))
+        path = write_run_report(run, page)
     console.print(f"Report -> {path}", highlight=False)
+
+
+def _print_evaluation(evaluation, out: Console) -> None:
+    """The outreach's effects with their intervals, then the realized model quality beside the backtest."""
+    level = f"{evaluation.confidence_level:.0%}"
+    windows = ", ".join(f"{name} {w.matured_days}/{w.horizon_days} days" for name, w in evaluation.windows.items())
+    effects = Table(title=f"The outreach's effect since {evaluation.as_of}, contacted minus control "
+                          f"(matured: {windows}; {level} intervals)")
+    for header in ("group", "contacted", "control", "retention", "conversion", "revenue / customer", "verdict"):
+        effects.add_column(header, justify="left" if header in ("group", "verdict") else "right")
+
+    def shown(effect) -> str:
+        scale, unit = (1, "") if effect.outcome == "revenue_per_customer" else (100, " pts")
+        if effect.estimate is None:
+            return "-"
+        interval = "" if effect.lower is None else f" [{effect.lower * scale:+.1f}, {effect.upper * scale:+.1f}]"
+        return f"{effect.estimate * scale:+.1f}{unit}{interval}"
+
+    groups = list(dict.fromkeys(e.group for e in evaluation.effects))
+    for group in groups:
+        retention = evaluation.effect("retention", group)
+        effects.add_row(group, f"{retention.n_contacted:,}", f"{retention.n_control:,}", shown(retention),
+                        shown(evaluation.effect("conversion", group)),
+                        shown(evaluation.effect("revenue_per_customer", group)), retention.verdict)
+    out.print(effects)
+    incremental, power = evaluation.incremental, evaluation.power
+    revenue = incremental["revenue"]
+    if revenue["estimate"] is not None:
+        line = f"Incremental revenue: {revenue['estimate']:,.0f}"
+        if revenue["lower"] is not None:
+            line += f" [{revenue['lower']:,.0f}, {revenue['upper']:,.0f}]"
+        if incremental["return_on_cost"] is not None:
+            line += f"; return on the contact cost {incremental['return_on_cost']['estimate']:+.0%}"
+        out.print(line)
+    if power["minimum_detectable_effect"] is not None:
+        out.print(f"Smallest retention effect this list could detect ({power['power']:.0%} power, two-sided "
+                  f"{power['alpha']:.0%}): {power['minimum_detectable_effect'] * 100:.1f} points")
+    quality = Table(title="Realized model quality beside the backtest")
+    for header in ("measure", "since the run", "backtest"):
+        quality.add_column(header, justify="left" if header == "measure" else "right")
+    for kind, figures in (("churn", evaluation.churn_quality), ("value", evaluation.value_quality)):
+        for name, value in figures["realized"].items():
+            before = figures["backtest"].get(name)
+            quality.add_row(f"{kind} {name}", "-" if value is None else f"{value:.4f}",
+                            "-" if before is None else f"{before:.4f}")
+    out.print(quality)
+    for note in evaluation.notes:
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def evaluate(
+    config: ConfigOption,
+    run: Annotated[Path, typer.Option("--run", help="The --out folder of an earlier tierwise score run.")],
+    transactions: TransactionsOption = None,
+    events: EventsOption = None,
+    customers: CustomersOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Judge an earlier run on what happened since its as_of: the outreach's effect and the models' quality."""
+    from tierwise.io import read_run, write_run_evaluation, write_run_report
+    from tierwise.monitoring import evaluate_run, log_evaluation, read_run_backtest
+    from tierwise.reporting import build_report
+
+    cfg = _configure(config, set_, transactions, events, customers)
+    if not run.is_dir():  # checked before the lock, which would create the folder
+        raise TierwiseError(f"--run: {run} is not a folder; name the --out folder of a tierwise score run")
+    with lock_folder(run):
+        scores, outreach, manifest = read_run(run)  # a wrong folder is refused before the data are read
+        inputs = _read_inputs(cfg)
+        card = read_run_backtest(manifest)
+        evaluation = evaluate_run(run, inputs, config=cfg, backtest=card)
+        document = evaluation.to_dict()
+        path = write_run_evaluation(run, document)
+        write_run_report(run, build_report(scores, outreach, manifest, model_card=card, evaluation=document))
+    _print_evaluation(evaluation, _stdout())
+    console.print(f"Evaluation -> {path}; report -> {run / 'report.html'}", highlight=False)
+    problem = log_evaluation(evaluation)
+    if problem is None:
+        console.print(f"Logged to MLflow run {evaluation.model_run_id}")
+    else:
+        console.print(f"[yellow]warning:[/] not logged to MLflow ({problem}); the files are written", highlight=False,
+                      soft_wrap=True)
 
 
 @app.command()

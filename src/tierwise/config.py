@@ -404,6 +404,22 @@ class ExportConfig(_Section):
     )
 
 
+class EvaluationConfig(_Section):
+    """How ``tierwise evaluate`` judges a past run: windows, interval level, and when a group is too small to tell."""
+
+    conversion_window_days: int = Field(
+        default=30, ge=1, description="conversion = any purchase in [as_of, as_of + this), capped at what has matured"
+    )
+    confidence_level: float = Field(default=0.95, gt=0.5, lt=1, description="of every interval in evaluation.json")
+    min_group_size: int = Field(
+        default=50, ge=2,
+        description="fewer contacted or control customers than this in a group: 'not enough customers to tell'",
+    )
+    power: float = Field(
+        default=0.8, gt=0.5, lt=1, description="the power of the smallest detectable retention effect reported"
+    )
+
+
 def default_tiers() -> tuple[TierRule, ...]:
     """The segmentation marketers know, on predicted values: value grade x loyal/potential/drifting/lapsing."""
     rule = TierRule.model_validate
@@ -441,6 +457,7 @@ class TierwiseConfig(_Section):
     tiers: tuple[TierRule, ...] = Field(default_factory=default_tiers)
     outreach: OutreachConfig = OutreachConfig()
     export: ExportConfig = ExportConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
 
     @model_validator(mode="before")
     @classmethod

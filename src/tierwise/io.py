@@ -456,18 +456,49 @@ def read_run(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
 
 
 def write_run_report(folder: str | Path, page: str) -> Path:
-    """Write ``report.html`` into a run's folder and add it to the run's manifest; returns the report's path.
+    """Write ``report.html`` into a run's folder and add it to the run's manifest; returns the report's path."""
+    return write_run_file(folder, "report.html", page)
 
-    The manifest is removed before the new report is renamed into place and
-    written again after, so it never lists another report than the one there.
+
+def write_run_file(folder: str | Path, name: str, text: str) -> Path:
+    """Write the UTF-8 file ``name`` into a run's folder and add it to the run's manifest; returns its path.
+
+    The manifest is removed before the new file is renamed into place and
+    written again after, so it never lists another file than the one there.
     """
     folder = Path(folder)
-    target, manifest_path = folder / "report.html", folder / "manifest.json"
+    target, manifest_path = folder / name, folder / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     with atomic_path(target) as staged:
-        staged.write_text(page, encoding="utf-8")
-        manifest["files"] = {**manifest.get("files", {}), "report.html": _file_entry(staged)}
-        # As in write_export: no manifest while the report is replaced, so none ever disagrees with a file.
+        staged.write_text(text, encoding="utf-8")
+        manifest["files"] = {**manifest.get("files", {}), name: _file_entry(staged)}
+        # As in write_export: no manifest while the file is replaced, so none ever disagrees with a file.
         manifest_path.unlink()
     _write_manifest(manifest_path, manifest)
     return target
+
+
+EVALUATION_FILE = "evaluation.json"
+
+
+def write_run_evaluation(folder: str | Path, evaluation: dict) -> Path:
+    """Write ``evaluation.json`` (sorted keys, no NaN) into a run's folder and add it to the manifest."""
+    text = json.dumps(evaluation, indent=2, ensure_ascii=False, sort_keys=True, allow_nan=False) + "\n"
+    return write_run_file(folder, EVALUATION_FILE, text)
+
+
+def read_run_evaluation(folder: str | Path, manifest: dict) -> dict | None:
+    """The run's ``evaluation.json`` when the manifest lists it, else None.
+
+    A file the manifest does not list (left from an earlier run into the same
+    folder, which ``tierwise score`` does not remove) is ignored; one that no
+    longer matches the manifest is refused.
+    """
+    path = Path(folder) / EVALUATION_FILE
+    entry = manifest.get("files", {}).get(EVALUATION_FILE)
+    if entry is None:
+        return None
+    if not path.is_file() or entry.get("sha256") != _file_entry(path)["sha256"]:
+        raise InputDataError(f"{path}: does not match manifest.json (changed after tierwise evaluate); "
+                             "re-run tierwise evaluate")
+    return json.loads(path.read_text(encoding="utf-8"))

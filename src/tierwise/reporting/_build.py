@@ -27,6 +27,7 @@ from tierwise.reporting._figures import (
     value_concentration,
 )
 from tierwise.reporting._model_card import ModelCard
+from tierwise.reporting._outcomes import outcomes_section
 
 logger = logging.getLogger(__name__)
 
@@ -338,6 +339,7 @@ def settings_from_run(outreach: pd.DataFrame, manifest: dict) -> OutreachSetting
 
 def build_report(
     scores: pd.DataFrame, outreach: pd.DataFrame, manifest: dict, *, model_card: ModelCard | None = None,
+    evaluation: dict | None = None,
 ) -> str:
     """The run's report as one self-contained HTML page (UTF-8).
 
@@ -347,7 +349,9 @@ def build_report(
     horizons and, when present, ``save_rate``, ``cost_per_contact``,
     ``rank_by`` and ``currency``. ``model_card`` adds
     the backtest and reliability chart; without it the page says what the
-    manifest says about the models. Sections whose data is absent are left out.
+    manifest says about the models. ``evaluation`` (the run's
+    evaluation.json, see docs/evaluation.md) adds the "Outcomes" section.
+    Sections whose data is absent are left out.
     """
     check_run_columns(scores, outreach, where="run")
     k = ManifestKeys
@@ -367,6 +371,7 @@ def build_report(
         settings.rank_by or "", "")
     sections = [
         _headline_section(headline(scores, outreach, settings), settings, money),
+        outcomes_section(evaluation, money) if evaluation is not None else "",
         _tier_section(tiers, money, _charts.cjk_font_family() if _charts.needs_cjk(tiers["tier"]) else None),
         _targeting_section(targeting_curve(scores, outreach, settings), settings, money),
         _distribution_section(scores, value_concentration(scores)),

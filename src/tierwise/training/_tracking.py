@@ -337,3 +337,20 @@ def promote(registry: RegistryConfig, *, client: MlflowClient | None = None) -> 
         client.set_registered_model_alias(name, CHAMPION, candidate.version)
         moved[name] = candidate.version
     return moved
+
+
+def log_run_evaluation(
+    run_id: str, metrics: dict[str, float], *, step: int, timestamp_ms: int, document: dict, artifact_file: str
+) -> None:
+    """Add an evaluation of a run's models to that (finished) run: metrics at ``step``, ``document`` as JSON.
+
+    A local SQLite store that does not exist is not created: the run cannot be there.
+    """
+    from mlflow.entities import Metric
+
+    database = sqlite_store_path(tracking_uri())
+    if database is not None and not database.exists():
+        raise TierwiseError(f"no MLflow store at {database}")
+    client = connect()
+    client.log_batch(run_id, metrics=[Metric(key, float(value), timestamp_ms, step) for key, value in metrics.items()])
+    client.log_dict(run_id, document, artifact_file)
