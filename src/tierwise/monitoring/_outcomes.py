@@ -572,6 +572,8 @@ def log_evaluation(evaluation: RunEvaluation) -> str | None:
             timestamp_ms=int(as_of.timestamp() * 1000), document=evaluation.to_dict(),
             artifact_file=f"evaluations/{evaluation.as_of}/evaluation.json",
         )
+    except TierwiseError as exc:
+        return str(exc)
     except Exception as exc:  # noqa: BLE001 - any store failure is reported in one line; the files stand
         return f"MLflow store {tracking_uri()}: {(str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]}"
     return None
