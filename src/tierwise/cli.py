@@ -413,8 +413,8 @@ def _print_evaluation(evaluation, out: Console) -> None:
     windows = ", ".join(f"{name} {w.matured_days}/{w.horizon_days} days" for name, w in evaluation.windows.items())
     effects = Table(title=f"The outreach's effect since {evaluation.as_of}, contacted minus control "
                           f"(matured: {windows}; {level} intervals)")
-    for header in ("group", "contacted", "control", "retention", "conversion", "revenue / customer", "verdict"):
-        effects.add_column(header, justify="left" if header in ("group", "verdict") else "right")
+    for header in ("group", "contacted", "control", "retention", "conversion", "revenue / customer", "retention verdict"):
+        effects.add_column(header, justify="left" if header in ("group", "retention verdict") else "right")
 
     def shown(effect) -> str:
         scale, unit = (1, "") if effect.outcome == "revenue_per_customer" else (100, " pts")
