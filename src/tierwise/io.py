@@ -474,6 +474,35 @@ def read_tiers_before(url: str, table: str, *, as_of: pd.Timestamp) -> tuple[pd.
     return pd.Timestamp(latest), frame
 
 
+def read_run_manifest(folder: str | Path) -> dict | None:
+    """The manifest of a ``tierwise score --out`` folder, or None when the folder holds none (or not a run's)."""
+    path = Path(folder) / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(manifest, dict) or "as_of" not in manifest or "scores.parquet" not in manifest.get("files", {}):
+        return None
+    return manifest
+
+
+def read_run_tiers(folder: str | Path, manifest: dict, *, label: str) -> pd.DataFrame:
+    """A run's ``customer_id``, ``tier`` and ``tier_since`` from its scores.parquet, checked against its manifest.
+
+    ``label`` names the run in the message when the file does not match the
+    manifest's sha256 (edited, or half written).
+    """
+    path = Path(folder) / "scores.parquet"
+    if not path.is_file() or _file_entry(path)["sha256"] != manifest["files"]["scores.parquet"].get("sha256"):
+        raise TierwiseError(f"{label}: {path} does not match its manifest.json (changed after the run, or half "
+                            "written); re-run that tierwise score or name another run with --previous")
+    tiers = pq.read_table(path, columns=["customer_id", "tier", "tier_since"]).to_pandas()
+    tiers["tier_since"] = pd.to_datetime(tiers["tier_since"]).astype("datetime64[us]")
+    return tiers
+
+
 RUN_FILES = ("manifest.json", "scores.parquet", "outreach.parquet", "control.parquet")
 
 

@@ -28,11 +28,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from tierwise.config import TierRule, TierwiseConfig
 from tierwise.errors import TierwiseError
-from tierwise.training import data_source_signature, describe_data_source
+from tierwise.io import read_run_manifest, read_run_tiers, read_tiers_before
 
 AT_RISK_ACTIVITY_CLASSES = frozenset({"lapsing", "drifting"})
 AT_RISK_BANDS = frozenset({"high"})
@@ -74,6 +73,8 @@ def tier_rules_signature(config: TierwiseConfig) -> str:
 
 def run_identity(config: TierwiseConfig) -> dict[str, object]:
     """The manifest keys that say which data set and tier configuration a run scored, and which tiers are at risk."""
+    from tierwise.training import data_source_signature, describe_data_source  # the report needs no training code
+
     return {
         "data_name": config.data.name,
         "data_source_signature": data_source_signature(describe_data_source(config)),
@@ -111,20 +112,6 @@ class PreviousRunSearch:
     note: str
 
 
-def _read_manifest(folder: Path) -> dict | None:
-    """A folder's tierwise manifest, or None when it holds none (or not one of a tierwise run)."""
-    path = folder / "manifest.json"
-    if not path.is_file():
-        return None
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    if not isinstance(manifest, dict) or "as_of" not in manifest or "scores.parquet" not in manifest.get("files", {}):
-        return None
-    return manifest
-
-
 def _mismatch(manifest: dict, identity: dict[str, object]) -> str | None:
     """Why a run cannot serve as the previous run of a run with ``identity``; None when it can."""
     if "data_source_signature" not in manifest:
@@ -139,19 +126,8 @@ def _mismatch(manifest: dict, identity: dict[str, object]) -> str | None:
     return None
 
 
-def _read_folder_tiers(folder: Path, manifest: dict, label: str) -> pd.DataFrame:
-    path = folder / "scores.parquet"
-    content = path.read_bytes() if path.is_file() else b""
-    if hashlib.sha256(content).hexdigest() != manifest["files"]["scores.parquet"].get("sha256"):
-        raise TierwiseError(f"{label}: {path} does not match its manifest.json (changed after the run, or half "
-                            "written); re-run that tierwise score or name another run with --previous")
-    tiers = pq.read_table(path, columns=["customer_id", "tier", "tier_since"]).to_pandas()
-    tiers["tier_since"] = pd.to_datetime(tiers["tier_since"]).astype("datetime64[us]")
-    return tiers
-
-
 def _explicit_previous(folder: Path, *, as_of: pd.Timestamp, identity: dict[str, object]) -> PreviousRunSearch:
-    manifest = _read_manifest(folder) if folder.is_dir() else None
+    manifest = read_run_manifest(folder) if folder.is_dir() else None
     if manifest is None:
         raise TierwiseError(f"--previous: {folder} is not a tierwise run (no manifest.json of a tierwise score --out)")
     previous_as_of = pd.Timestamp(manifest["as_of"])
@@ -161,7 +137,7 @@ def _explicit_previous(folder: Path, *, as_of: pd.Timestamp, identity: dict[str,
     reason = _mismatch(manifest, identity)
     if reason is not None:
         raise TierwiseError(f"--previous: {folder} cannot be compared with this run: {reason}")
-    run = PreviousRun(previous_as_of, f"folder {folder}", _read_folder_tiers(folder, manifest, "--previous"))
+    run = PreviousRun(previous_as_of, f"folder {folder}", read_run_tiers(folder, manifest, "--previous"))
     return PreviousRunSearch(run, f"Previous run: {folder} (as of {previous_as_of.date()}), as named by --previous")
 
 
@@ -170,7 +146,7 @@ def _sibling_previous(out_dir: Path, *, as_of: pd.Timestamp, identity: dict[str,
     own = out_dir.resolve()
     candidates, skipped = [], []
     for folder in sorted(p for p in own.parent.iterdir() if p.is_dir() and p != own):
-        manifest = _read_manifest(folder)
+        manifest = read_run_manifest(folder)
         if manifest is None or pd.Timestamp(manifest["as_of"]) >= as_of:
             continue
         reason = _mismatch(manifest, identity)
@@ -188,13 +164,11 @@ def _sibling_previous(out_dir: Path, *, as_of: pd.Timestamp, identity: dict[str,
         raise TierwiseError(f"--out: the runs {names} beside {out_dir} are all as of {latest.date()} with different "
                             "scores; name the previous run with --previous")
     folder, manifest = tied[0]
-    run = PreviousRun(latest, f"folder {folder}", _read_folder_tiers(folder, manifest, "previous run"))
+    run = PreviousRun(latest, f"folder {folder}", read_run_tiers(folder, manifest, "previous run"))
     return PreviousRunSearch(run, f"Previous run: {folder} (as of {latest.date()}){skipped_note}")
 
 
 def _database_previous(url: str, table: str, *, as_of: pd.Timestamp, tier_names: list[str]) -> PreviousRunSearch:
-    from tierwise.io import read_tiers_before
-
     name = f"{table}_tiers"
     latest, tiers = read_tiers_before(url, table, as_of=as_of)
     if latest is None:
@@ -227,7 +201,7 @@ def find_previous_run(
     if found.run is not None or not config.export.database_url:
         return found if found.run is not None else PreviousRunSearch(None, f"No previous run: {found.note}")
     in_database = _database_previous(config.export.database_url, config.export.table, as_of=as_of,
-                                     tier_names=list(identity["tiers"]))  # type: ignore[arg-type]
+                                     tier_names=[rule.tier for rule in config.tiers])
     if in_database.run is not None:
         return in_database
     return PreviousRunSearch(None, f"No previous run: {found.note}; {in_database.note}")
