@@ -483,7 +483,11 @@ def read_run_manifest(folder: str | Path) -> dict | None:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
-    if not isinstance(manifest, dict) or "as_of" not in manifest or "scores.parquet" not in manifest.get("files", {}):
+    if not isinstance(manifest, dict) or "scores.parquet" not in manifest.get("files", {}):
+        return None
+    try:
+        dt.date.fromisoformat(manifest.get("as_of"))
+    except (TypeError, ValueError):
         return None
     return manifest
 

@@ -137,7 +137,7 @@ def _explicit_previous(folder: Path, *, as_of: pd.Timestamp, identity: dict[str,
     reason = _mismatch(manifest, identity)
     if reason is not None:
         raise TierwiseError(f"--previous: {folder} cannot be compared with this run: {reason}")
-    run = PreviousRun(previous_as_of, f"folder {folder}", read_run_tiers(folder, manifest, "--previous"))
+    run = PreviousRun(previous_as_of, f"folder {folder}", read_run_tiers(folder, manifest, label="--previous"))
     return PreviousRunSearch(run, f"Previous run: {folder} (as of {previous_as_of.date()}), as named by --previous")
 
 
@@ -164,7 +164,7 @@ def _sibling_previous(out_dir: Path, *, as_of: pd.Timestamp, identity: dict[str,
         raise TierwiseError(f"--out: the runs {names} beside {out_dir} are all as of {latest.date()} with different "
                             "scores; name the previous run with --previous")
     folder, manifest = tied[0]
-    run = PreviousRun(latest, f"folder {folder}", read_run_tiers(folder, manifest, "previous run"))
+    run = PreviousRun(latest, f"folder {folder}", read_run_tiers(folder, manifest, label="previous run"))
     return PreviousRunSearch(run, f"Previous run: {folder} (as of {latest.date()}){skipped_note}")
 
 
