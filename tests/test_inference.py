@@ -334,7 +334,7 @@ def test_manifest_covers_every_file_of_the_run(store, tmp_path, capsys, monkeypa
     assert code == 0, err
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert set(manifest["files"]) == {"scores.parquet", "outreach.csv", "outreach.parquet", "control.csv", "control.parquet",
-                                     "report.html"}
+                                     "movers.csv", "movers.parquet", "report.html"}
     assert manifest["currency"] == "unspecified" and manifest["save_rate"] == 0.1
     assert manifest["risk_bands"]["method"] == "relative"
     # The horizons behind the figures: those the models learned, as the scores say too.

@@ -293,9 +293,11 @@ def _report_page(scores, outreach, manifest: dict) -> str:
 
 
 def _deliver(
-    scores, outreach, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict, *, report: bool = True
+    scores, outreach, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict, *, report: bool = True,
+    previous=None,
 ) -> None:
-    """Write everyone's scores, the outreach export, the report and the manifest; fill the database table when set."""
+    """Write everyone's scores, the outreach export, the movers, the report and the manifest; fill the database
+    tables when set. ``previous``: the previous run the scores' ``previous_tier`` came from (None: none)."""
     import datetime as dt
 
     from tierwise.inference import (
@@ -305,7 +307,9 @@ def _deliver(
         risk_band_terms,
     )
     from tierwise.io import replace_outreach_rows, write_export
+    from tierwise.monitoring import at_risk_tiers, movers_csv_frame, run_identity, tier_movers
 
+    movers = tier_movers(scores, outreach, at_risk_tiers(cfg.tiers))
     manifest = write_export(
         outreach, out_dir, scores=scores, schema_version=EXPORT_SCHEMA_VERSION,
         model_version=str(scores["model_version"].iloc[0]),
@@ -314,8 +318,12 @@ def _deliver(
                   "value_horizon_days": int(scores["value_horizon_days"].iloc[0])},
         terms={**export_terms(cfg.outreach, cfg.export),
                "risk_bands": risk_band_terms(scores["churn_probability"], config=cfg.scoring),
-               "model_run_id": model_metadata.get("mlflow_run_id")},
+               "model_run_id": model_metadata.get("mlflow_run_id"),
+               **run_identity(cfg),
+               "previous_run": None if previous is None else previous.manifest_entry(scores),
+               "movers_row_count": len(movers)},
         report=_report_page if report else None,
+        tables={"movers.csv": movers_csv_frame(movers), "movers.parquet": movers},
     )
     summary = outreach_summary(outreach, cfg.outreach)
     line = (f"Outreach list: {summary['customers']:,} customers ({summary['contacted']:,} to contact, "
@@ -323,16 +331,23 @@ def _deliver(
     if cfg.outreach.cost_per_contact is not None:
         line += f" for a contact cost of {summary['contact_cost']:,.0f} (net {summary['expected_net']:,.0f})"
     console.print(line)
+    if previous is None:
+        console.print("Movers: none known without a previous run (movers.csv has only its header)")
+    else:
+        console.print(f"Movers: {len(movers):,} customers moved into an at-risk tier since {previous.as_of.date()} "
+                      f"(value at risk {movers['value_at_risk'].sum():,.0f}) -> {out_dir / 'movers.csv'}",
+                      highlight=False)
     console.print(f"Wrote {out_dir}/scores.parquet, outreach.csv and .parquet (to contact), control.csv and .parquet "
-                  f"(do not contact) and manifest.json ({manifest['row_count']:,} and {manifest['control_row_count']:,} "
-                  f"rows, schema v{manifest['schema_version']})")
+                  f"(do not contact), movers.csv and .parquet and manifest.json ({manifest['row_count']:,} and "
+                  f"{manifest['control_row_count']:,} rows, schema v{manifest['schema_version']})")
     if report:
         console.print(f"Report -> {out_dir / 'report.html'}", highlight=False)
     if cfg.export.database_url:
         as_of = scores["as_of"].iloc[0]
-        written = replace_outreach_rows(outreach, cfg.export.database_url, cfg.export.table, as_of=as_of)
+        written = replace_outreach_rows(outreach, cfg.export.database_url, cfg.export.table, as_of=as_of,
+                                        tiers=scores[["customer_id", "tier", "tier_since"]])
         console.print(f"Replaced the {as_of.date()} rows of {cfg.export.table} and {cfg.export.table}_control with "
-                      f"this list's {written:,} rows")
+                      f"this list's {written:,} rows, and of {cfg.export.table}_tiers with everyone's tier")
 
 
 @app.command()
@@ -357,9 +372,14 @@ def score(
     set_: SetOption = None,
     allow_other_source: AllowOtherSourceOption = False,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html beside the export.")] = True,
+    previous: Annotated[
+        Optional[Path], typer.Option("--previous", help="The earlier run to compare tiers with; default: the latest "
+                                                        "earlier run beside --out, else the database's tiers table.")
+    ] = None,
 ) -> None:
-    """Score every customer known at the cutoff: risk, value, tier, action and reasons."""
+    """Score every customer known at the cutoff: risk, value, tier, action and reasons, and who moved since last time."""
     from tierwise.inference import build_outreach_list, score_customers
+    from tierwise.monitoring import carry_tiers, find_previous_run
 
     if reasons_for is not None and reasons_for != "all" and not reasons_for.isdigit():
         raise TierwiseError(f"--reasons-for: {reasons_for!r} is not a number or 'all'")
@@ -377,15 +397,21 @@ def score(
     if reasons_for is not None:
         cfg = cfg.model_copy(update={"scoring": cfg.scoring.model_copy(
             update={"reasons_top_n": None if reasons_for == "all" else int(reasons_for)})})
+    # With --as-of given, the previous run is looked up (and a wrong --previous refused) before any heavy work.
+    search = None if explicit is None else find_previous_run(out, as_of=explicit, config=cfg, explicit=previous)
     models = _load_models(cfg, model)
     inputs = _read_inputs(cfg)
     cutoff = _scoring_cutoff(inputs, explicit)
+    if search is None:
+        search = find_previous_run(out, as_of=cutoff, config=cfg, explicit=previous)
+    console.print(search.note, highlight=False, soft_wrap=True)
     scores = score_customers(inputs, as_of=cutoff, config=cfg, models=models, rank_by=cfg.outreach.rank_by)
+    scores = carry_tiers(scores, search.run)
     listed = build_outreach_list(scores, cfg.outreach)
     _print_summary(scores, listed, _stdout(), outreach=cfg.outreach,
                    churn_horizon_days=int(models.metadata["churn_horizon_days"]))
     console.print(f"Scored {len(scores):,} customers as of {cutoff.date()} with {models.version}")
-    _deliver(scores, listed, cfg, out, models.metadata, report=report)
+    _deliver(scores, listed, cfg, out, models.metadata, report=report, previous=search.run)
 
 
 @app.command("report")

@@ -298,6 +298,11 @@ class TierRule(_Section):
         default_factory=dict,
         description="field -> allowed values (lifecycle, value_grade, risk_band, activity_class) or a {min, max} range",
     )
+    at_risk: bool | None = Field(
+        default=None,
+        description="whether this tier means the customer is at risk, for the moves the export and report single out; "
+        "None: true when the rule only admits activity classes lapsing/drifting or risk band high",
+    )
 
 
 class ScoringConfig(_Section):

@@ -30,7 +30,7 @@ SCORE_COLUMNS = [
     "value_horizon_days", "value_at_risk",
     "value_percentile", "value_grade", "activity_class", "tier", "tier_action", "outreach_rank",
     "recency_days", "frequency_orders", "avg_days_between_orders", "expected_next_order_date",
-    "reason_1", "reason_2", "reason_3", "model_version",
+    "reason_1", "reason_2", "reason_3", "model_version", "previous_tier", "tier_since",
 ]
 
 
@@ -108,7 +108,9 @@ def score_customers(
     churn_probability x retained_value: what the customer would bring if
     retained times the chance of losing them, what outreach can protect.
     ``rank_by`` defaults to ``outreach.rank_by`` (see :func:`ranking_key`).
-    Reasons are written for the first ``reasons_top_n`` customers
+    ``previous_tier`` and ``tier_since`` are unknown (null) here: this function
+    knows no earlier run; ``tierwise.monitoring.carry_tiers`` fills them in
+    from one. Reasons are written for the first ``reasons_top_n`` customers
     (``scoring.reasons_top_n`` unless given; null there: everyone) of the list
     that ``build_outreach_list(scores, config.outreach)`` delivers.
     """
@@ -180,6 +182,8 @@ def score_customers(
         ).to_numpy()
     scores[["reason_1", "reason_2", "reason_3"]] = reasons
     scores["model_version"] = models.version
+    scores["previous_tier"] = pd.Series(None, index=scores.index, dtype="object")
+    scores["tier_since"] = pd.Series(pd.NaT, index=scores.index, dtype="datetime64[us]")
     scores = scores.iloc[np.lexsort((scores["customer_id"].to_numpy(), rank))]
     logger.info("scored %d customers as of %s, reasons for %d", len(scores), cutoff.date(), len(explained))
     return scores[SCORE_COLUMNS].reset_index(drop=True)

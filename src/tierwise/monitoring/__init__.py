@@ -1,4 +1,5 @@
-"""Monitoring: what became of a run's scores and outreach once the period after its as_of has passed."""
+"""Monitoring: what became of a run's scores and outreach once the period after its as_of
+has passed, and each run against the previous one (tier migration)."""
 
 from tierwise.monitoring._outcomes import (
     EVALUATION_SCHEMA_VERSION,
@@ -14,6 +15,22 @@ from tierwise.monitoring._outcomes import (
     read_run_backtest,
     wilson_interval,
 )
+from tierwise.monitoring._migration import (
+    MOVERS_COLUMNS,
+    NEW_TO_RUN,
+    PreviousRun,
+    PreviousRunSearch,
+    at_risk_tiers,
+    carry_tiers,
+    find_previous_run,
+    migration_matrix,
+    movers_csv_frame,
+    moves_that_matter,
+    rule_is_at_risk,
+    run_identity,
+    tier_movers,
+    tier_rules_signature,
+)
 
 __all__ = [
     "EVALUATION_SCHEMA_VERSION",
@@ -28,4 +45,18 @@ __all__ = [
     "minimum_detectable_difference",
     "read_run_backtest",
     "wilson_interval",
+    "MOVERS_COLUMNS",
+    "NEW_TO_RUN",
+    "PreviousRun",
+    "PreviousRunSearch",
+    "at_risk_tiers",
+    "carry_tiers",
+    "find_previous_run",
+    "migration_matrix",
+    "movers_csv_frame",
+    "moves_that_matter",
+    "rule_is_at_risk",
+    "run_identity",
+    "tier_movers",
+    "tier_rules_signature",
 ]

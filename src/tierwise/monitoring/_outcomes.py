@@ -21,7 +21,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -31,9 +31,11 @@ from tierwise.config import EvaluationConfig, TierwiseConfig
 from tierwise.errors import InputDataError, TierwiseError
 from tierwise.features import build_features, normalize_as_of
 from tierwise.inputs import InputData
-from tierwise.reporting import ModelCard
 from tierwise.training import churn_metrics, data_end, make_labels, reliability_table, value_metrics
 from tierwise.training._metrics import _tie_averaged
+
+if TYPE_CHECKING:  # the report imports this package, so the model card's type is only named here
+    from tierwise.reporting import ModelCard
 
 EVALUATION_SCHEMA_VERSION = 1
 TOP_PREDICTED_SHARES = (0.01, 0.05, 0.20)

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from tierwise.config import UNSPECIFIED_CURRENCY
 from tierwise.errors import InputDataError
+from tierwise.monitoring import NEW_TO_RUN, migration_matrix, moves_that_matter
 from tierwise.reporting import _charts
 from tierwise.reporting._columns import ListColumns, ManifestKeys, ScoreColumns
 from tierwise.reporting._figures import (
@@ -55,6 +56,7 @@ img.chart { display: block; max-width: 100%; height: auto; margin: 6px 0; }
 .control { color: #8a5a00; font-weight: 600; } .muted { color: #6b7a89; }
 footer { color: #6b7a89; font-size: 12px; text-align: center; }
 #list td:nth-child(4), td[data-field=tier], #reasons th { white-space: nowrap; }
+#migration-matrix td.stayed { color: #6b7a89; background: #f7f9fb; } #migration-matrix th.risk { color: #c0392b; }
 """
 
 
@@ -251,6 +253,57 @@ def _reasons_section(reasons: pd.DataFrame, tier_order: list[str]) -> str:
             f'{_table([("tier", False), ("reason (example)", False), ("customers", True)], rows)}</section>')
 
 
+MOVES_SHOWN = 10
+
+
+def _migration_section(scores: pd.DataFrame, manifest: dict, money: _Money) -> str:
+    """Who moved since the previous run: the migration matrix and the moves into an at-risk tier.
+
+    Left out for a run without a previous run, or from before tierwise
+    recorded one (no ``previous_tier`` column).
+    """
+    s, k = ScoreColumns, ManifestKeys
+    previous = manifest.get(k.previous_run)
+    if s.previous_tier not in scores.columns or not previous:
+        return ""
+    at_risk = list(manifest.get(k.at_risk_tiers) or [])
+    matrix = migration_matrix(scores, list(manifest.get(k.tiers) or []))
+    head = ("".join(f'<th class="num{" risk" if tier in at_risk else ""}">{_e(tier)}</th>' for tier in matrix.columns)
+            + '<th class="num">total</th>')
+    rows = []
+    for was, counts in matrix.iterrows():
+        label = NEW_TO_RUN if was == NEW_TO_RUN else f"was {was}"
+        cells = "".join(
+            f'<td class="num{" stayed" if was == now else ""}" data-from="{_e(was)}" data-to="{_e(now)}">'
+            f'{_count(count) if count else "·"}</td>' for now, count in counts.items())
+        rows.append(f'<tr data-from="{_e(was)}"><th>{_e(label)}</th>{cells}'
+                    f'<td class="num">{_count(counts.sum())}</td></tr>')
+    table = (f'<table id="migration-matrix"><thead><tr><th>tier on {_e(previous["as_of"])} ↓, now →</th>{head}</tr>'
+             f'</thead><tbody>{"".join(rows)}</tbody></table>')
+    gone = previous.get("customers_not_scored_now", 0)
+    note = (f"Each row holds the customers who were in that tier in the run as of {previous['as_of']} "
+            f"({previous.get('source', 'previous run')}), each column their tier now; grey cells stayed put. "
+            f"'{NEW_TO_RUN}': customers that run did not score."
+            + (f" {gone:,} customers of that run are not scored now." if gone else "")
+            + (f" At-risk tiers (in red): {', '.join(at_risk)}." if at_risk else ""))
+    moves = moves_that_matter(scores, at_risk) if at_risk else pd.DataFrame()
+    if moves.empty:
+        moved = "<p class=\"note\">Nobody moved from a tier that is not at risk into one that is.</p>" if at_risk else ""
+    else:
+        move_rows = [
+            f'<tr data-from="{_e(row.previous_tier)}" data-to="{_e(row.tier)}">' + _cell(row.previous_tier)
+            + _cell(row.tier) + _cell(_count(row.customers), field="customers", numeric=True)
+            + _cell(money(row.value_at_risk), field="value_at_risk", numeric=True) + "</tr>"
+            for row in moves.head(MOVES_SHOWN).itertuples(index=False)
+        ]
+        moved = (f"<h3>Moves that matter</h3><p class=\"note\">{_count(moves['customers'].sum())} customers moved into "
+                 f"an at-risk tier from one that was not, holding {_e(money(moves['value_at_risk'].sum()))} of value "
+                 "at risk; they are in movers.csv, with whether each is on the list or held out as control.</p>"
+                 + _table([("was", False), ("now", False), ("customers", True), ("value at risk", True)], move_rows,
+                          ' id="moves-table"'))
+    return (f'<section id="migration"><h2>Who moved</h2><p class="note">{_e(note)}</p>{table}{moved}</section>')
+
+
 def _list_section(outreach: pd.DataFrame, money: _Money) -> str:
     o = ListColumns
     contacts = outreach[~outreach[o.control].astype(bool)]  # control customers are in control.csv, never contacted
@@ -350,7 +403,9 @@ def build_report(
     ``rank_by`` and ``currency``. ``model_card`` adds
     the backtest and reliability chart; without it the page says what the
     manifest says about the models. ``evaluation`` (the run's
-    evaluation.json, see docs/evaluation.md) adds the "Outcomes" section.
+    evaluation.json, see docs/evaluation.md) adds the "Outcomes" section. A
+    run with a previous run (manifest ``previous_run``, scores
+    ``previous_tier``) gets the "Who moved" section.
     Sections whose data is absent are left out.
     """
     check_run_columns(scores, outreach, where="run")
@@ -373,6 +428,7 @@ def build_report(
         _headline_section(headline(scores, outreach, settings), settings, money),
         outcomes_section(evaluation, money) if evaluation is not None else "",
         _tier_section(tiers, money, _charts.cjk_font_family() if _charts.needs_cjk(tiers["tier"]) else None),
+        _migration_section(scores, manifest, money),
         _targeting_section(targeting_curve(scores, outreach, settings), settings, money),
         _distribution_section(scores, value_concentration(scores)),
         _reasons_section(common_reasons(scores), list(tiers["tier"])),
