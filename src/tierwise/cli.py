@@ -286,21 +286,25 @@ def _print_summary(scores, listed, out: Console, *, outreach, churn_horizon_days
     out.print(at_risk)
 
 
-def _report_page(scores, outreach, manifest: dict) -> str:
+def _report_page(scores, outreach, manifest: dict, *, drift: dict | None = None) -> str:
     from tierwise.reporting import build_report, read_model_card
 
-    return build_report(scores, outreach, manifest, model_card=read_model_card(str(manifest["model_version"])))
+    return build_report(scores, outreach, manifest, model_card=read_model_card(str(manifest["model_version"])),
+                        drift=drift)
 
 
 def _deliver(
-    scores, outreach, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict, *, report: bool = True
+    scores, outreach, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict, *, report: bool = True,
+    drift: dict | None = None, run_id: str | None = None,
 ) -> None:
-    """Write everyone's scores, the outreach export, the report and the manifest; fill the database table when set."""
+    """Write everyone's scores, the outreach export, drift.json, the report and the manifest; fill the database
+    table when set; log the drift figures to the models' MLflow run."""
     import datetime as dt
 
     from tierwise.inference import (
         EXPORT_SCHEMA_VERSION,
         export_terms,
+        log_drift,
         outreach_summary,
         risk_band_terms,
     )
@@ -314,7 +318,8 @@ def _deliver(
                   "value_horizon_days": int(scores["value_horizon_days"].iloc[0])},
         terms={**export_terms(cfg.outreach, cfg.export),
                "risk_bands": risk_band_terms(scores["churn_probability"], config=cfg.scoring)},
-        report=_report_page if report else None,
+        report=(lambda s, o, m: _report_page(s, o, m, drift=drift)) if report else None,
+        drift=drift,
     )
     summary = outreach_summary(outreach, cfg.outreach)
     line = (f"Outreach list: {summary['customers']:,} customers ({summary['contacted']:,} to contact, "
@@ -325,6 +330,9 @@ def _deliver(
     console.print(f"Wrote {out_dir}/scores.parquet, outreach.csv and .parquet (to contact), control.csv and .parquet "
                   f"(do not contact) and manifest.json ({manifest['row_count']:,} and {manifest['control_row_count']:,} "
                   f"rows, schema v{manifest['schema_version']})")
+    if drift is not None:
+        console.print(f"Drift since training ({drift['reference_as_of']}): {len(drift['severe'])} severe, "
+                      f"{len(drift['warning'])} warnings -> {out_dir / 'drift.json'}", highlight=False)
     if report:
         console.print(f"Report -> {out_dir / 'report.html'}", highlight=False)
     if cfg.export.database_url:
@@ -332,6 +340,8 @@ def _deliver(
         written = replace_outreach_rows(outreach, cfg.export.database_url, cfg.export.table, as_of=as_of)
         console.print(f"Replaced the {as_of.date()} rows of {cfg.export.table} and {cfg.export.table}_control with "
                       f"this list's {written:,} rows")
+    if drift is not None:
+        log_drift(drift, run_id)
 
 
 @app.command()
@@ -358,7 +368,7 @@ def score(
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html beside the export.")] = True,
 ) -> None:
     """Score every customer known at the cutoff: risk, value, tier, action and reasons."""
-    from tierwise.inference import build_outreach_list, score_customers
+    from tierwise.inference import build_outreach_list, score_with_drift
 
     if reasons_for is not None and reasons_for != "all" and not reasons_for.isdigit():
         raise TierwiseError(f"--reasons-for: {reasons_for!r} is not a number or 'all'")
@@ -379,12 +389,12 @@ def score(
     models = _load_models(cfg, model)
     inputs = _read_inputs(cfg)
     cutoff = _scoring_cutoff(inputs, explicit)
-    scores = score_customers(inputs, as_of=cutoff, config=cfg, models=models, rank_by=cfg.outreach.rank_by)
+    scores, drift = score_with_drift(inputs, as_of=cutoff, config=cfg, models=models, rank_by=cfg.outreach.rank_by)
     listed = build_outreach_list(scores, cfg.outreach)
     _print_summary(scores, listed, _stdout(), outreach=cfg.outreach,
                    churn_horizon_days=int(models.metadata["churn_horizon_days"]))
     console.print(f"Scored {len(scores):,} customers as of {cutoff.date()} with {models.version}")
-    _deliver(scores, listed, cfg, out, models.metadata, report=report)
+    _deliver(scores, listed, cfg, out, models.metadata, report=report, drift=drift, run_id=models.run_id)
 
 
 @app.command("report")
@@ -392,7 +402,7 @@ def report_command(
     run: Annotated[Path, typer.Option("--run", help="The --out folder of a tierwise score run.")],
 ) -> None:
     """Write the run's report.html: one page, readable offline, for the people who act on the list."""
-    from tierwise.io import read_run, write_run_report
+    from tierwise.io import read_run, read_run_drift, write_run_report
     from tierwise.reporting import build_report, read_model_card
 
     if not run.is_dir():  # checked before the lock, which would create the folder
@@ -400,7 +410,8 @@ def report_command(
     with lock_folder(run):
         scores, outreach, manifest = read_run(run)
         card = read_model_card(str(manifest.get("model_version", "")))
-        path = write_run_report(run, build_report(scores, outreach, manifest, model_card=card))
+        page = build_report(scores, outreach, manifest, model_card=card, drift=read_run_drift(run))
+        path = write_run_report(run, page)
     console.print(f"Report -> {path}", highlight=False)
 
 
@@ -459,7 +470,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:
     """The whole path on the built-in synthetic retailer: generate, train and register, score, summarise."""
-    from tierwise.inference import build_outreach_list, default_as_of, load_models, score_customers
+    from tierwise.inference import build_outreach_list, default_as_of, load_models, score_with_drift
     from tierwise.training import tracking_uri, train_and_register
 
     ctx.with_resource(lock_folder(out))  # a second demo into the same folder is refused, not interleaved
@@ -485,12 +496,12 @@ def demo(
     # The models this demo just trained, whether or not an earlier demo's models stay champion.
     models = load_models(cfg.registry, f"runs:/{run.run_id}")
     with console.status(f"[3/3] Scoring every customer as of {cutoff.date()}..."):
-        scores = score_customers(inputs, as_of=cutoff, config=cfg, models=models)
+        scores, drift = score_with_drift(inputs, as_of=cutoff, config=cfg, models=models)
     listed = build_outreach_list(scores, cfg.outreach)
     _print_summary(scores, listed, _stdout(), outreach=cfg.outreach,
                    churn_horizon_days=int(models.metadata["churn_horizon_days"]))
     console.print(f"[3/3] Scored {len(scores):,} customers as of {cutoff.date()}")
-    _deliver(scores, listed, cfg, out, models.metadata)
+    _deliver(scores, listed, cfg, out, models.metadata, drift=drift, run_id=models.run_id)
 
 
 benchmark_app = typer.Typer(no_args_is_help=True, help="Benchmarks on real data.")

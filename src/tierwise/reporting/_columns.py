@@ -60,3 +60,22 @@ class ManifestKeys:
     save_rate = "save_rate"
     cost_per_contact = "cost_per_contact"
     rank_by = "rank_by"
+
+
+class DriftKeys:
+    """Keys of ``drift.json`` the report reads (see ``tierwise.monitoring.measure_drift``)."""
+
+    as_of = "as_of"
+    reference_as_of = "reference_as_of"
+    customers = "customers"
+    reference_customers = "reference_customers"
+    thresholds = "thresholds"
+    psi_warning = "psi_warning"
+    psi_severe = "psi_severe"
+    features = "features"
+    churn_probability = "churn_probability"
+    feature = "feature"
+    description = "description"
+    psi = "psi"
+    flag = "flag"
+    crossed = "crossed"
