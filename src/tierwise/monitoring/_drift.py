@@ -16,6 +16,16 @@ as fractions of the customers; a bin empty on either side counts as
 identical distributions; by the usual reading below 0.1 is stable, 0.1 to
 0.25 a moderate shift, above 0.25 a large one.
 
+Those readings assume many customers. Two samples of a few hundred customers
+from one and the same distribution differ by chance: their PSI times
+1 / (1/n_reference + 1/n_now) follows a chi-square law with bins - 1 degrees
+of freedom, so with 250 customers on each side and 11 bins a PSI of 0.08 is
+typical and 0.24 happens once in 1,000 comparisons. A threshold therefore
+flags a PSI (or a change in the missing share) only when it is also larger
+than chance gives once in 1,000 comparisons (``CHANCE_LEVEL``) at these
+sample sizes; on thousands of customers that bound is far below the
+thresholds and changes nothing.
+
 This module depends on nothing above the config: training builds the
 reference with it and inference compares with it, binning by the same code.
 """
@@ -26,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from tierwise.config import DriftConfig
 
@@ -33,6 +44,8 @@ REFERENCE_BINS = 10
 # The share a bin empty on one side gets in the PSI: the logarithm of 0 has no value.
 EMPTY_BIN_SHARE = 1e-4
 CHURN_SCORE = "churn_probability"
+# How rarely a flag may come from sampling noise alone, between two samples of one distribution.
+CHANCE_LEVEL = 0.001
 _DIGITS = 6
 FLAG_ORDER = {"severe": 0, "warning": 1, None: 2}
 
@@ -147,6 +160,37 @@ def population_stability_index(reference, current, *, empty_bin_share: float = E
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
+def psi_by_chance(bins: int, reference_count: int, current_count: int, *, level: float = CHANCE_LEVEL) -> float:
+    """The PSI that two samples of these sizes from one distribution over ``bins`` bins exceed with probability ``level``.
+
+    Sampling noise alone gives a PSI of about chi-square(bins - 1) x
+    (1/reference_count + 1/current_count); this is that law's upper
+    ``level`` quantile. 0 for fewer than two bins.
+    """
+    if bins < 2:
+        return 0.0
+    return float(stats.chi2.isf(level, bins - 1) * (1 / max(reference_count, 1) + 1 / max(current_count, 1)))
+
+
+def missing_change_by_chance(
+    reference_share: float, current_share: float, reference_count: int, current_count: int, *, level: float = CHANCE_LEVEL
+) -> float:
+    """The change in a missing share that two samples of these sizes from one population exceed with probability ``level``."""
+    pooled = (reference_share * reference_count + current_share * current_count) / max(reference_count + current_count, 1)
+    spread = np.sqrt(pooled * (1 - pooled) * (1 / max(reference_count, 1) + 1 / max(current_count, 1)))
+    return float(stats.norm.isf(level / 2) * spread)
+
+
+def _chance(entry: dict, reference_shares: list[float], reference_count: int, current_count: int) -> dict:
+    """The PSI and the missing-share change that chance alone reaches at these sample sizes (see the module notes)."""
+    bins = sum(share > 0 for share in reference_shares)
+    return {
+        "psi_by_chance": round(psi_by_chance(bins, reference_count, current_count), _DIGITS),
+        "missing_change_by_chance": round(missing_change_by_chance(
+            entry["missing_share_reference"], entry["missing_share_now"], reference_count, current_count), _DIGITS),
+    }
+
+
 def _compare_numeric(values: pd.Series, reference: dict) -> dict[str, Any]:
     shares, missing = bin_shares(values, reference["edges"])
     psi = population_stability_index([*reference["shares"], reference["missing_share"]], [*shares, missing])
@@ -167,17 +211,23 @@ def _compare_categorical(values: pd.Series, reference: dict) -> dict[str, Any]:
 
 
 def _flag(entry: dict, thresholds: DriftConfig) -> tuple[str | None, list[str]]:
-    """The entry's flag (severe, warning or None) and the thresholds it crossed, in words."""
+    """The entry's flag (severe, warning or None) and the thresholds it crossed, in words.
+
+    A PSI or a missing-share change counts only beyond what chance reaches
+    (``psi_by_chance``, ``missing_change_by_chance``); unseen levels always
+    count, since the training snapshot had none.
+    """
     severe, warning = [], []
-    if entry["psi"] >= thresholds.psi_severe:
+    psi = entry["psi"] if entry["psi"] > entry["psi_by_chance"] else 0.0
+    if psi >= thresholds.psi_severe:
         severe.append(f"PSI {entry['psi']:.2f} >= {thresholds.psi_severe:g}")
-    elif entry["psi"] >= thresholds.psi_warning:
+    elif psi >= thresholds.psi_warning:
         warning.append(f"PSI {entry['psi']:.2f} >= {thresholds.psi_warning:g}")
-    if entry.get("unseen_share", 0.0) >= thresholds.unseen_share_severe:
+    if entry["unseen_share"] >= thresholds.unseen_share_severe:
         severe.append(f"{entry['unseen_share']:.1%} of customers have levels never seen in training "
                       f"(>= {thresholds.unseen_share_severe:.1%})")
-    change = entry.get("missing_share_now", 0.0) - entry.get("missing_share_reference", 0.0)
-    if abs(change) >= thresholds.missing_rate_change_severe:
+    change = entry["missing_share_now"] - entry["missing_share_reference"]
+    if abs(change) >= thresholds.missing_rate_change_severe and abs(change) > entry["missing_change_by_chance"]:
         severe.append(f"missing {entry['missing_share_reference']:.1%} in training, {entry['missing_share_now']:.1%} "
                       f"now (change >= {thresholds.missing_rate_change_severe:.1%})")
     if severe:
@@ -204,19 +254,24 @@ def measure_drift(
     reference and current shares per bin (or level), ``missing_share_reference``
     and ``missing_share_now``, ``unseen_share`` (categorical levels never seen
     in training, which the model reads as missing and the PSI counts as
-    such), a ``flag`` (``severe``, ``warning`` or null) and ``crossed`` (the
-    thresholds crossed, in words). Features are ordered worst first: severe,
+    such), ``psi_by_chance`` and ``missing_change_by_chance`` (what sampling
+    noise alone reaches once in 1,000 comparisons at these sample sizes), a
+    ``flag`` (``severe``, ``warning`` or null) and ``crossed`` (the
+    thresholds crossed, in words); a threshold counts only beyond chance. Features are ordered worst first: severe,
     then warning, then by PSI. ``descriptions`` (feature -> plain words) are
     carried along for readers.
     """
+    counts = (reference["customers"], len(features))
     entries = []
     for name, summary in reference["features"].items():
         compare = _compare_categorical if summary["kind"] == "categorical" else _compare_numeric
         entry = {"feature": name, "description": (descriptions or {}).get(name, name), **compare(features[name], summary)}
+        entry.update(_chance(entry, [*entry["shares_reference"], entry["missing_share_reference"]], *counts))
         entry["flag"], entry["crossed"] = _flag(entry, thresholds)
         entries.append(entry)
     entries.sort(key=lambda e: (FLAG_ORDER[e["flag"]], -e["psi"], e["feature"]))
     score = _compare_numeric(pd.Series(np.asarray(churn_probability, dtype=float)), reference[CHURN_SCORE])
+    score.update(_chance(score, [*score["shares_reference"], score["missing_share_reference"]], *counts))
     score["flag"], score["crossed"] = _flag(score, thresholds)
     flagged = [e for e in entries if e["flag"] is not None]
     return {
@@ -226,6 +281,7 @@ def measure_drift(
         "reference_customers": reference["customers"],
         "population": "customers given a churn probability (a purchase within the churn model's lookback), as in training",
         "empty_bin_share": EMPTY_BIN_SHARE,
+        "chance_level": CHANCE_LEVEL,
         "thresholds": thresholds.model_dump(mode="json"),
         "severe": [e["feature"] for e in flagged if e["flag"] == "severe"] + ([CHURN_SCORE] if score["flag"] == "severe" else []),
         "warning": [e["feature"] for e in flagged if e["flag"] == "warning"] + ([CHURN_SCORE] if score["flag"] == "warning" else []),
