@@ -67,8 +67,27 @@ def test_measure_drift_by_hand_on_a_tiny_case():
     (x,) = drift["features"]
     # bins (-inf, 2], (2, inf) and missing: 0.5, 0.5, 0 then 0.25, 0.75, 0; the missing bin adds 0.
     assert x["psi"] == pytest.approx(0.25 * math.log(2) + 0.25 * math.log(1.5), abs=1e-6)
-    assert x["flag"] == "severe" and drift["severe"] == ["x"]
+    # Past psi_severe 0.25, but four customers a side cannot tell it from chance: chi2(1) 99.9% = 10.83, x (1/4 + 1/4).
+    assert x["psi_by_chance"] == pytest.approx(10.8276 * 0.5, abs=1e-3) and x["flag"] is None
     assert drift["churn_probability"]["psi"] == 0.0 and drift["churn_probability"]["flag"] is None
+
+    many = reference | {"customers": 4_000}
+    drift = measure_drift(pd.DataFrame({"x": [1.0, 3.0, 3.0, 3.0] * 1_000}), [0.1, 0.2, 0.3, 0.4] * 1_000, many,
+                          as_of=AS_OF, thresholds=DriftConfig())
+    (x,) = drift["features"]
+    assert x["psi_by_chance"] == pytest.approx(10.8276 * 2 / 4_000, abs=1e-5)
+    assert x["flag"] == "severe" and drift["severe"] == ["x"] and x["crossed"] == ["PSI 0.27 >= 0.25"]
+
+
+def test_a_missing_share_change_counts_only_beyond_chance():
+    reference = drift_reference(pd.DataFrame({"x": [1.0, 2.0, np.nan, np.nan] * 25}), [0.5] * 100, as_of=AS_OF)
+    # 50% missing then 35%: past missing_rate_change_severe 0.1, and beyond chance on 1,000 customers, not on 100.
+    now = pd.DataFrame({"x": [1.0] * 33 + [2.0] * 32 + [np.nan] * 35})
+    few = measure_drift(now, [0.5] * 100, reference, as_of=AS_OF, thresholds=DriftConfig())
+    assert few["features"][0]["missing_change_by_chance"] > 0.15 and few["severe"] == []
+    reference_many = drift_reference(pd.DataFrame({"x": [1.0, 2.0, np.nan, np.nan] * 250}), [0.5] * 1_000, as_of=AS_OF)
+    many = measure_drift(pd.concat([now] * 10), [0.5] * 1_000, reference_many, as_of=AS_OF, thresholds=DriftConfig())
+    assert many["features"][0]["missing_change_by_chance"] < 0.1 and many["severe"] == ["x"]
 
 
 def test_identical_data_give_zero_psi_and_no_flag():

@@ -115,7 +115,8 @@ def test_refuse_on_severe_drift_delivers_nothing(store, tmp_path, capsys, monkey
     assert code == 2 and "Traceback" not in err
     message = " ".join(err.split())
     assert message.count("error:") == 1 and "error: drift: " in message and "nothing delivered" in message
-    assert "spend" in message and "set it to warn to deliver anyway" in message
+    assert "monetary_" in message and "set it to warn to deliver anyway" in message
+    assert "drift.json" not in message  # it was not written
     assert _hashes(out) == before  # the earlier run's files, untouched
 
 

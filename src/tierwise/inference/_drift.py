@@ -48,7 +48,8 @@ def check_drift(
                           descriptions=descriptions)
     since = f"since the training snapshot of {reference['as_of']}"
     if drift["severe"] and config.scoring.on_severe_drift == "refuse":
-        worst = "; ".join(drift_lines(drift, most=2))
+        flagged = drift_lines(drift, most=len(drift["severe"]) + len(drift["warning"]))
+        worst = "; ".join(flagged[:2]) + (f"; and {len(flagged) - 2} more" if len(flagged) > 2 else "")
         raise TierwiseError(
             f"drift: {len(drift['severe'])} of the model's inputs and scores moved past a severe threshold {since}: {worst}; nothing delivered "
             "(scoring.on_severe_drift is refuse; set it to warn to deliver anyway)"
