@@ -286,23 +286,26 @@ def _print_summary(scores, listed, out: Console, *, outreach, churn_horizon_days
     out.print(at_risk)
 
 
-def _report_page(scores, outreach, manifest: dict) -> str:
+def _report_page(scores, outreach, manifest: dict, *, drift: dict | None = None) -> str:
     from tierwise.reporting import build_report, read_model_card
 
-    return build_report(scores, outreach, manifest, model_card=read_model_card(str(manifest["model_version"])))
+    return build_report(scores, outreach, manifest, model_card=read_model_card(str(manifest["model_version"])),
+                        drift=drift)
 
 
 def _deliver(
     scores, outreach, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict, *, report: bool = True,
-    previous=None,
+    previous=None, drift: dict | None = None, run_id: str | None = None,
 ) -> None:
-    """Write everyone's scores, the outreach export, the movers, the report and the manifest; fill the database
-    tables when set. ``previous``: the previous run the scores' ``previous_tier`` came from (None: none)."""
+    """Write everyone's scores, the outreach export, the movers, drift.json, the report and the manifest; fill the
+    database tables when set; log the drift figures to the models' MLflow run. ``previous``: the previous run the
+    scores' ``previous_tier`` came from (None: none)."""
     import datetime as dt
 
     from tierwise.inference import (
         EXPORT_SCHEMA_VERSION,
         export_terms,
+        log_drift,
         outreach_summary,
         risk_band_terms,
     )
@@ -322,8 +325,9 @@ def _deliver(
                **run_identity(cfg),
                "previous_run": None if previous is None else previous.manifest_entry(scores),
                "movers_row_count": len(movers)},
-        report=_report_page if report else None,
+        report=(lambda s, o, m: _report_page(s, o, m, drift=drift)) if report else None,
         tables={"movers.csv": movers_csv_frame(movers), "movers.parquet": movers},
+        drift=drift,
     )
     summary = outreach_summary(outreach, cfg.outreach)
     line = (f"Outreach list: {summary['customers']:,} customers ({summary['contacted']:,} to contact, "
@@ -340,6 +344,9 @@ def _deliver(
     console.print(f"Wrote {out_dir}/scores.parquet, outreach.csv and .parquet (to contact), control.csv and .parquet "
                   f"(do not contact), movers.csv and .parquet and manifest.json ({manifest['row_count']:,} and "
                   f"{manifest['control_row_count']:,} rows, schema v{manifest['schema_version']})")
+    if drift is not None:
+        console.print(f"Drift since training ({drift['reference_as_of']}): {len(drift['severe'])} severe, "
+                      f"{len(drift['warning'])} warnings -> {out_dir / 'drift.json'}", highlight=False)
     if report:
         console.print(f"Report -> {out_dir / 'report.html'}", highlight=False)
     if cfg.export.database_url:
@@ -348,6 +355,8 @@ def _deliver(
                                         tiers=scores[["customer_id", "tier", "tier_since"]])
         console.print(f"Replaced the {as_of.date()} rows of {cfg.export.table} and {cfg.export.table}_control with "
                       f"this list's {written:,} rows, and of {cfg.export.table}_tiers with everyone's tier")
+    if drift is not None:
+        log_drift(drift, run_id)
 
 
 @app.command()
@@ -378,7 +387,7 @@ def score(
     ] = None,
 ) -> None:
     """Score every customer known at the cutoff: risk, value, tier, action and reasons, and who moved since last time."""
-    from tierwise.inference import build_outreach_list, score_customers
+    from tierwise.inference import build_outreach_list, score_with_drift
     from tierwise.monitoring import carry_tiers, find_previous_run
 
     if reasons_for is not None and reasons_for != "all" and not reasons_for.isdigit():
@@ -405,13 +414,14 @@ def score(
     if search is None:
         search = find_previous_run(out, as_of=cutoff, config=cfg, explicit=previous)
     console.print(search.note, highlight=False, soft_wrap=True)
-    scores = score_customers(inputs, as_of=cutoff, config=cfg, models=models, rank_by=cfg.outreach.rank_by)
+    scores, drift = score_with_drift(inputs, as_of=cutoff, config=cfg, models=models, rank_by=cfg.outreach.rank_by)
     scores = carry_tiers(scores, search.run)
     listed = build_outreach_list(scores, cfg.outreach)
     _print_summary(scores, listed, _stdout(), outreach=cfg.outreach,
                    churn_horizon_days=int(models.metadata["churn_horizon_days"]))
     console.print(f"Scored {len(scores):,} customers as of {cutoff.date()} with {models.version}")
-    _deliver(scores, listed, cfg, out, models.metadata, report=report, previous=search.run)
+    _deliver(scores, listed, cfg, out, models.metadata, report=report, previous=search.run, drift=drift,
+             run_id=models.run_id)
 
 
 @app.command("report")
@@ -419,7 +429,7 @@ def report_command(
     run: Annotated[Path, typer.Option("--run", help="The --out folder of a tierwise score run.")],
 ) -> None:
     """Write the run's report.html: one page, readable offline, for the people who act on the list."""
-    from tierwise.io import read_run, read_run_evaluation, write_run_report
+    from tierwise.io import read_run, read_run_drift, read_run_evaluation, write_run_report
     from tierwise.reporting import build_report, read_model_card
 
     if not run.is_dir():  # checked before the lock, which would create the folder
@@ -428,7 +438,7 @@ def report_command(
         scores, outreach, manifest = read_run(run)
         card = read_model_card(str(manifest.get("model_version", "")))
         page = build_report(scores, outreach, manifest, model_card=card,
-                            evaluation=read_run_evaluation(run, manifest))
+                            evaluation=read_run_evaluation(run, manifest), drift=read_run_drift(run))
         path = write_run_report(run, page)
     console.print(f"Report -> {path}", highlight=False)
 
@@ -571,7 +581,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:
     """The whole path on the built-in synthetic retailer: generate, train and register, score, summarise."""
-    from tierwise.inference import build_outreach_list, default_as_of, load_models, score_customers
+    from tierwise.inference import build_outreach_list, default_as_of, load_models, score_with_drift
     from tierwise.training import tracking_uri, train_and_register
 
     ctx.with_resource(lock_folder(out))  # a second demo into the same folder is refused, not interleaved
@@ -597,12 +607,12 @@ def demo(
     # The models this demo just trained, whether or not an earlier demo's models stay champion.
     models = load_models(cfg.registry, f"runs:/{run.run_id}")
     with console.status(f"[3/3] Scoring every customer as of {cutoff.date()}..."):
-        scores = score_customers(inputs, as_of=cutoff, config=cfg, models=models)
+        scores, drift = score_with_drift(inputs, as_of=cutoff, config=cfg, models=models)
     listed = build_outreach_list(scores, cfg.outreach)
     _print_summary(scores, listed, _stdout(), outreach=cfg.outreach,
                    churn_horizon_days=int(models.metadata["churn_horizon_days"]))
     console.print(f"[3/3] Scored {len(scores):,} customers as of {cutoff.date()}")
-    _deliver(scores, listed, cfg, out, models.metadata)
+    _deliver(scores, listed, cfg, out, models.metadata, drift=drift, run_id=models.run_id)
 
 
 benchmark_app = typer.Typer(no_args_is_help=True, help="Benchmarks on real data.")

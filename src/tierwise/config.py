@@ -305,6 +305,29 @@ class TierRule(_Section):
     )
 
 
+class DriftConfig(_Section):
+    """Thresholds of the drift check at scoring (see :mod:`tierwise.monitoring`)."""
+
+    psi_warning: float = Field(
+        default=0.1, gt=0, description="a feature's or the churn probability's PSI from this on: a warning (moderate shift)"
+    )
+    psi_severe: float = Field(default=0.25, gt=0, description="PSI from this on: severe (a large shift)")
+    unseen_share_severe: float = Field(
+        default=0.05, gt=0, le=1,
+        description="this share of the customers scored or more with a categorical level never seen in training: severe",
+    )
+    missing_rate_change_severe: float = Field(
+        default=0.1, gt=0, le=1,
+        description="a feature's missing share moved this much or more (as a fraction, up or down) since training: severe",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DriftConfig:
+        if self.psi_warning >= self.psi_severe:
+            raise ValueError("psi_warning must be below psi_severe")
+        return self
+
+
 class ScoringConfig(_Section):
     """Batch scoring: bands, lifecycle, value grades and reasons."""
 
@@ -343,6 +366,12 @@ class ScoringConfig(_Section):
         default="refuse",
         description="a feature the models relied on (1% of either model's split gain or more) is missing or constant "
         "across the customers scored: refuse to score, or warn and score anyway",
+    )
+    drift: DriftConfig = DriftConfig()
+    on_severe_drift: Literal["warn", "refuse"] = Field(
+        default="warn",
+        description="an input or the churn probability drifted past a severe threshold (scoring.drift) since training: "
+        "warn and deliver, or refuse to deliver",
     )
     allow_other_source: bool = Field(
         default=False,

@@ -277,6 +277,7 @@ def write_export(
     as_of: pd.Timestamp, scored_at: str, horizons: dict[str, int], terms: dict[str, object],
     report: Callable[[pd.DataFrame, pd.DataFrame, dict], str] | None = None,
     tables: Mapping[str, pd.DataFrame] | None = None,
+    drift: dict | None = None,
 ) -> dict:
     """Write a run's files, then its manifest; returns the manifest.
 
@@ -292,6 +293,9 @@ def write_export(
     written as ``report.html`` with the other files and covered by the
     manifest like them. ``tables`` maps further file names (``.csv`` or
     ``.parquet``) to the frames written there, as they are, with the others.
+    manifest like them. ``drift`` (see :func:`tierwise.monitoring.measure_drift`),
+    when given, is written as ``drift.json`` with the other files; without
+    it, an earlier run's ``drift.json`` is removed.
 
     All files are complete before any is renamed into place; the old
     manifest is removed before the first rename and the new one (with every
@@ -323,6 +327,9 @@ def write_export(
     for name, table in (tables or {}).items():
         writers[name] = (lambda path, table=table: _csv_to(table, path)) if name.endswith(".csv") else (
             lambda path, table=table: _parquet_to(table, path))
+    if drift is not None:
+        writers[DRIFT_FILE] = lambda path: path.write_text(
+            json.dumps(drift, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
     if report is not None:
         page = report(scores, outreach, manifest)
         writers["report.html"] = lambda path: path.write_text(page, encoding="utf-8")
@@ -333,6 +340,8 @@ def write_export(
             write(staged[name])
         files = {name: _file_entry(path) for name, path in staged.items()}
         manifest_path.unlink(missing_ok=True)
+        if drift is None:  # an earlier run's drift figures would read as this run's
+            (out_dir / DRIFT_FILE).unlink(missing_ok=True)
     manifest["files"] = files
     _write_manifest(manifest_path, manifest)
     return manifest
@@ -507,6 +516,7 @@ def read_run_tiers(folder: str | Path, manifest: dict, *, label: str) -> pd.Data
     return tiers
 
 
+DRIFT_FILE = "drift.json"
 RUN_FILES = ("manifest.json", "scores.parquet", "outreach.parquet", "control.parquet")
 
 
@@ -535,6 +545,24 @@ def read_run(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         [_read_any(folder / "outreach.parquet", None), _read_any(folder / "control.parquet", None)], ignore_index=True
     )
     return _read_any(folder / "scores.parquet", None), whole_list, manifest
+
+
+def read_run_drift(folder: str | Path) -> dict | None:
+    """A run's ``drift.json``, or None when the run has none (scored by an older tierwise, or a model without a
+    drift reference); refuses one that no longer matches the manifest."""
+    folder = Path(folder)
+    path = folder / DRIFT_FILE
+    if not path.is_file():
+        return None
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    entry = manifest.get("files", {}).get(DRIFT_FILE)
+    if entry is None or entry.get("sha256") != _file_entry(path)["sha256"]:
+        raise InputDataError(f"{path}: does not match manifest.json (changed after the run, or from another run); "
+                             "re-run tierwise score")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputDataError(f"{path}: not readable drift figures ({exc})") from None
 
 
 def write_run_report(folder: str | Path, page: str) -> Path:

@@ -2,6 +2,7 @@
 
 from tierwise.inference._bands import activity_classes, base_lapse_rate, risk_band_terms, risk_bands
 from tierwise.inference._checks import check_scoring_data, gain_shares, lost_features
+from tierwise.inference._drift import check_drift, log_drift
 from tierwise.inference._explain import explain_customer, plot_waterfall
 from tierwise.inference._horizon import lapse_probability_over, records_before
 from tierwise.inference._models import ScoringModels, check_data_source, load_models
@@ -21,6 +22,7 @@ from tierwise.inference._score import (
     default_as_of,
     lifecycle_stage,
     score_customers,
+    score_with_drift,
 )
 from tierwise.inference._tiers import assign_tiers
 
@@ -42,6 +44,7 @@ __all__ = [
     "check_compatible",
     "check_scoring_data",
     "check_data_source",
+    "check_drift",
     "churn_contributions",
     "default_as_of",
     "explain_customer",
@@ -49,10 +52,12 @@ __all__ = [
     "lapse_probability_over",
     "lifecycle_stage",
     "load_models",
+    "log_drift",
     "lost_features",
     "plot_waterfall",
     "reason_sentence",
     "records_before",
     "score_customers",
+    "score_with_drift",
     "top_reasons",
 ]

@@ -33,6 +33,7 @@ class ScoringModels:
     retained_value: ValueModel
     metadata: dict
     version: str
+    run_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,10 +104,13 @@ def load_models(registry: RegistryConfig, model: str = "champion") -> ScoringMod
 
     A store, registered model, alias or version that does not exist is named
     as such; a model that is registered but whose files are gone is reported
-    as missing, with where they should be.
+    as missing, with where they should be. ``run_id`` is the MLflow run that
+    logged the churn model; its metadata's ``drift_reference`` (absent in
+    models trained by an older tierwise) is what scoring checks drift against.
     """
     located = _locate_models(registry, model)
     loaded = []
+    run_ids = []
     for found in located:
         try:
             info = get_model_info(found.uri)
@@ -116,6 +120,7 @@ def load_models(registry: RegistryConfig, model: str = "champion") -> ScoringMod
                 f"model: the files of {found.label} are missing or unreadable at {found.location} ({_first_line(exc)})"
             ) from None
         loaded.append((restore_model(booster, info.metadata or {}), info.metadata or {}))
+        run_ids.append(info.run_id)
     (churn, churn_meta), (value, value_meta), (retained, _) = loaded
     for found, (other, _) in zip(located[1:], loaded[1:]):
         if list(churn.feature_names_in_) != list(other.feature_names_in_):
@@ -123,7 +128,9 @@ def load_models(registry: RegistryConfig, model: str = "champion") -> ScoringMod
     version = model if model.startswith("runs:/") else ", ".join(found.label for found in located)
     # The training run behind the churn model: where its backtest lives and where evaluations of its scores go.
     metadata = {**value_meta, **churn_meta, "mlflow_run_id": located[0].run_id}
-    return ScoringModels(churn=churn, value=value, retained_value=retained, metadata=metadata, version=version)
+    return ScoringModels(
+        churn=churn, value=value, retained_value=retained, metadata=metadata, version=version, run_id=run_ids[0],
+    )
 
 
 def check_data_source(models: ScoringModels, config: TierwiseConfig) -> None:

@@ -14,6 +14,7 @@ from tierwise.features import attribute_columns, build_features, check_customers
 from tierwise.features._build import AsOf
 from tierwise.inference._bands import activity_classes, risk_bands
 from tierwise.inference._checks import check_scoring_data
+from tierwise.inference._drift import check_drift
 from tierwise.inference._models import ScoringModels, check_data_source
 from tierwise.inference._outreach import ranking_key, select_outreach
 from tierwise.inference._reasons import churn_contributions, top_reasons
@@ -91,7 +92,45 @@ def score_customers(
     rank_by: RankBy | None = None,
     reasons_top_n: int | None = None,
 ) -> pd.DataFrame:
-    """Score every customer known before ``as_of``.
+    """Score every customer known before ``as_of`` (see :func:`score_with_drift`, which also checks drift)."""
+    scores, _ = _score(inputs, as_of=as_of, config=config, models=models, rank_by=rank_by,
+                       reasons_top_n=reasons_top_n, with_drift=False)
+    return scores
+
+
+def score_with_drift(
+    inputs: InputData,
+    *,
+    as_of: AsOf,
+    config: TierwiseConfig,
+    models: ScoringModels,
+    rank_by: RankBy | None = None,
+    reasons_top_n: int | None = None,
+) -> tuple[pd.DataFrame, dict | None]:
+    """Score every customer known before ``as_of``, and measure drift since the churn model's training snapshot.
+
+    Returns the scores and the drift figures (see :func:`check_drift`; None
+    for a churn model without a drift reference). The drift is measured on
+    the customers given a churn probability, the population the churn model
+    was trained on, right after their probabilities, so that with
+    ``scoring.on_severe_drift: refuse`` a severe drift stops before reasons
+    are computed.
+    """
+    return _score(inputs, as_of=as_of, config=config, models=models, rank_by=rank_by,
+                  reasons_top_n=reasons_top_n, with_drift=True)
+
+
+def _score(
+    inputs: InputData,
+    *,
+    as_of: AsOf,
+    config: TierwiseConfig,
+    models: ScoringModels,
+    rank_by: RankBy | None,
+    reasons_top_n: int | None,
+    with_drift: bool,
+) -> tuple[pd.DataFrame, dict | None]:
+    """Score every customer known before ``as_of``; with ``with_drift``, also the drift figures.
 
     Returns the columns of ``SCORE_COLUMNS``, ordered by ``outreach_rank`` (the
     modelled customers, most at risk first) and then by customer id.
@@ -134,6 +173,11 @@ def score_customers(
     if modelled.any():
         probability[modelled] = models.churn.predict_proba(features.loc[modelled, columns])[:, 1]
     scores["churn_probability"] = probability
+    drift = None
+    if with_drift:
+        descriptions = {s.name: s.description for s in describe_features(config.features, attribute_columns(inputs))}
+        drift = check_drift(features.loc[modelled, columns], probability[modelled], models, as_of=cutoff, config=config,
+                            descriptions=descriptions)
     scores["risk_band"] = risk_bands(scores["churn_probability"], config=scoring)
     scores["predicted_value"] = models.value.predict(features[columns])
     retained = np.full(len(features), np.nan)
@@ -186,4 +230,4 @@ def score_customers(
     scores["tier_since"] = pd.Series(pd.NaT, index=scores.index, dtype="datetime64[us]")
     scores = scores.iloc[np.lexsort((scores["customer_id"].to_numpy(), rank))]
     logger.info("scored %d customers as of %s, reasons for %d", len(scores), cutoff.date(), len(explained))
-    return scores[SCORE_COLUMNS].reset_index(drop=True)
+    return scores[SCORE_COLUMNS].reset_index(drop=True), drift

@@ -1,6 +1,18 @@
 """Monitoring: what became of a run's scores and outreach once the period after its as_of
-has passed, and each run against the previous one (tier migration)."""
+has passed, each run against the previous one (tier migration), and whether the data
+scored now still look like the data the models learned from (drift)."""
 
+from tierwise.monitoring._drift import (
+    EMPTY_BIN_SHARE,
+    bin_shares,
+    drift_lines,
+    drift_metrics,
+    drift_reference,
+    level_shares,
+    measure_drift,
+    population_stability_index,
+    quantile_edges,
+)
 from tierwise.monitoring._outcomes import (
     EVALUATION_SCHEMA_VERSION,
     Effect,
@@ -33,6 +45,15 @@ from tierwise.monitoring._migration import (
 )
 
 __all__ = [
+    "EMPTY_BIN_SHARE",
+    "bin_shares",
+    "drift_lines",
+    "drift_metrics",
+    "drift_reference",
+    "level_shares",
+    "measure_drift",
+    "population_stability_index",
+    "quantile_edges",
     "EVALUATION_SCHEMA_VERSION",
     "Effect",
     "RunEvaluation",

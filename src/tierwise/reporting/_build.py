@@ -18,7 +18,7 @@ from tierwise.config import UNSPECIFIED_CURRENCY
 from tierwise.errors import InputDataError
 from tierwise.monitoring import NEW_TO_RUN, migration_matrix, moves_that_matter
 from tierwise.reporting import _charts
-from tierwise.reporting._columns import ListColumns, ManifestKeys, ScoreColumns
+from tierwise.reporting._columns import DriftKeys, ListColumns, ManifestKeys, ScoreColumns
 from tierwise.reporting._figures import (
     OutreachSettings,
     common_reasons,
@@ -367,6 +367,46 @@ def _model_section(manifest: dict, card: ModelCard | None, horizons: str) -> str
             f"{chart}</section>")
 
 
+_DRIFT_NOTE = ("Population stability index (PSI): how far the spread of an input across customers has moved, bin by "
+               "bin, since training; 0 means unchanged. Below {warning:g} is usually read as stable, {warning:g} to "
+               "{severe:g} as a moderate shift, {severe:g} or more as a large one. A large shift does not mean the "
+               "scores are wrong, but the model is judging customers unlike those it learned from: check the data "
+               "feed first (a new currency, a renamed event, a region added), then consider retraining.")
+
+
+def _drift_section(drift: dict) -> str:
+    """Which inputs changed since the churn model was trained, from the run's drift.json, in plain words."""
+    d = DriftKeys
+    score = drift[d.churn_probability]
+    flagged = [e for e in drift[d.features] if e[d.flag] is not None]
+    if score[d.flag] is not None:
+        flagged.insert(0, {**score, d.feature: d.churn_probability, d.description: "the churn probability itself"})
+    lead = (f"The {drift[d.customers]:,} customers given a churn probability as of {drift[d.as_of]}, against the "
+            f"{drift[d.reference_customers]:,} active customers the churn model was trained on (as of "
+            f"{drift[d.reference_as_of]}). ")
+    if not flagged:
+        worst = max(drift[d.features], key=lambda e: e[d.psi], default=None)
+        lead += "No input moved past a drift threshold: the data look like what the model learned from."
+        if worst is not None:
+            lead += f" The largest shift: {worst[d.description]}, PSI {worst[d.psi]:.2f}."
+        lead += f" The churn probabilities' PSI: {score[d.psi]:.2f}."
+        table = ""
+    else:
+        severe = sum(e[d.flag] == "severe" for e in flagged)
+        lead += (f"{len(flagged)} input{'s' if len(flagged) > 1 else ''} changed since the model was trained, "
+                 f"{severe} of them severely.")
+        rows = [f'<tr data-feature="{_e(e[d.feature])}" data-flag="{_e(e[d.flag])}">'
+                + _cell(e[d.description]) + _cell(f"{e[d.psi]:.2f}", field="psi", numeric=True)
+                + _cell(e[d.flag], field="flag") + _cell("; ".join(e[d.crossed])) + _cell(e[d.feature], field="feature")
+                + "</tr>" for e in flagged]
+        table = _table([("input", False), ("PSI", True), ("drift", False), ("what crossed a threshold", False),
+                        ("column", False)], rows, ' id="drift-table"')
+    thresholds = drift[d.thresholds]
+    note = _DRIFT_NOTE.format(warning=thresholds[d.psi_warning], severe=thresholds[d.psi_severe])
+    return (f'<section id="drift"><h2>Data drift</h2><p class="note">{_e(lead)}</p>{table}'
+            f'<p class="note">{_e(note)}</p></section>')
+
+
 def check_run_columns(scores: pd.DataFrame, outreach: pd.DataFrame, *, where: str) -> None:
     """Refuse a run whose files lack a column the report reads, naming the file and the column."""
     for name, frame, required in (("scores.parquet", scores, ScoreColumns.required),
@@ -393,6 +433,7 @@ def settings_from_run(outreach: pd.DataFrame, manifest: dict) -> OutreachSetting
 def build_report(
     scores: pd.DataFrame, outreach: pd.DataFrame, manifest: dict, *, model_card: ModelCard | None = None,
     evaluation: dict | None = None,
+    drift: dict | None = None,
 ) -> str:
     """The run's report as one self-contained HTML page (UTF-8).
 
@@ -405,7 +446,8 @@ def build_report(
     manifest says about the models. ``evaluation`` (the run's
     evaluation.json, see docs/evaluation.md) adds the "Outcomes" section. A
     run with a previous run (manifest ``previous_run``, scores
-    ``previous_tier``) gets the "Who moved" section.
+    ``previous_tier``) gets the "Who moved" section. ``drift``, the run's
+    ``drift.json``, adds the "Data drift" section.
     Sections whose data is absent are left out.
     """
     check_run_columns(scores, outreach, where="run")
@@ -433,6 +475,7 @@ def build_report(
         _distribution_section(scores, value_concentration(scores)),
         _reasons_section(common_reasons(scores), list(tiers["tier"])),
         _list_section(outreach, money),
+        _drift_section(drift) if drift is not None else "",
         _model_section(manifest, model_card, horizons),
     ]
     scored_at = manifest.get(k.scored_at)

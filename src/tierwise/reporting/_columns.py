@@ -66,3 +66,22 @@ class ManifestKeys:
     tiers = "tiers"
     at_risk_tiers = "at_risk_tiers"
     previous_run = "previous_run"
+
+
+class DriftKeys:
+    """Keys of ``drift.json`` the report reads (see ``tierwise.monitoring.measure_drift``)."""
+
+    as_of = "as_of"
+    reference_as_of = "reference_as_of"
+    customers = "customers"
+    reference_customers = "reference_customers"
+    thresholds = "thresholds"
+    psi_warning = "psi_warning"
+    psi_severe = "psi_severe"
+    features = "features"
+    churn_probability = "churn_probability"
+    feature = "feature"
+    description = "description"
+    psi = "psi"
+    flag = "flag"
+    crossed = "crossed"

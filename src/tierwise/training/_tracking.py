@@ -244,6 +244,7 @@ def log_training(
     models: TrainedModels,
     *,
     sample: pd.DataFrame,
+    drift_reference: dict | None = None,
 ) -> TrainingRun:
     """Record one training run and register the three models; aliases follow :func:`promotion_decision`.
 
@@ -251,7 +252,9 @@ def log_training(
     metric is logged, and the versions become champion only if there is none.
     All versions carry tags naming the data set, its source signature, the
     last transaction trained on and, with a backtest, its test cutoff and
-    churn ROC AUC.
+    churn ROC AUC. ``drift_reference`` (see
+    :func:`tierwise.monitoring.drift_reference`) goes into the churn model's
+    metadata, so that scoring can check drift against it.
     """
     client = connect()
     experiment_id = _experiment_id(client, config.registry.experiment)
@@ -287,7 +290,8 @@ def log_training(
         }
         churn_version = _log_model(
             models.churn, "churn", registry.churn_model_name, sample,
-            {**common, "calibration": models.churn.calibration_}, register=True,
+            {**common, "calibration": models.churn.calibration_,
+             **({} if drift_reference is None else {"drift_reference": drift_reference})}, register=True,
         )
         value_version = _log_model(
             models.value, "value", registry.value_model_name, sample,
@@ -313,6 +317,20 @@ def log_training(
             client.set_model_version_tag(name, version, key, value)
     promoted, why = _set_aliases(client, registry, versions, record)
     return TrainingRun(run.info.run_id, churn_version, value_version, retained_version, promoted, why)
+
+
+def log_scoring_metrics(run_id: str, metrics: dict[str, float], *, as_of: pd.Timestamp) -> None:
+    """Add figures measured when scoring as of ``as_of`` to the training run ``run_id`` of the models that scored.
+
+    Each figure is logged at step ``YYYYMMDD`` of ``as_of`` (and with its
+    timestamp), so successive scoring runs draw a time series per figure.
+    """
+    from mlflow.entities import Metric
+
+    client = connect()
+    cutoff = pd.Timestamp(as_of)
+    step, timestamp = int(cutoff.strftime("%Y%m%d")), int(cutoff.timestamp() * 1000)
+    client.log_batch(run_id, metrics=[Metric(key, float(value), timestamp, step) for key, value in sorted(metrics.items())])
 
 
 def _set_aliases(client, registry: RegistryConfig, versions: dict[str, str | None], record: VersionRecord) -> tuple[bool, str]:
