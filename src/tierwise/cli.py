@@ -501,7 +501,7 @@ def evaluate(
     set_: SetOption = None,
 ) -> None:
     """Judge an earlier run on what happened since its as_of: the outreach's effect and the models' quality."""
-    from tierwise.io import read_run, write_run_evaluation, write_run_report
+    from tierwise.io import read_run, read_run_drift, write_run_evaluation, write_run_report
     from tierwise.monitoring import evaluate_run, log_evaluation, read_run_backtest
     from tierwise.reporting import build_report
 
@@ -515,7 +515,8 @@ def evaluate(
         evaluation = evaluate_run(run, inputs, config=cfg, backtest=card)
         document = evaluation.to_dict()
         path = write_run_evaluation(run, document)
-        write_run_report(run, build_report(scores, outreach, manifest, model_card=card, evaluation=document))
+        write_run_report(run, build_report(scores, outreach, manifest, model_card=card, evaluation=document,
+                                           drift=read_run_drift(run)))
     _print_evaluation(evaluation, _stdout())
     console.print(f"Evaluation -> {path}; report -> {run / 'report.html'}", highlight=False)
     problem = log_evaluation(evaluation)
