@@ -51,7 +51,8 @@ def _scores(rows) -> pd.DataFrame:
     frame["outreach_rank"] = pd.array(range(1, len(frame) + 1), dtype="Int64")
     return frame.assign(as_of=AS_OF, tier="t", tier_action="call", risk_band="high", value_grade="VIP",
                         lifecycle="active", reason_1=None, reason_2=None, reason_3=None,
-                        avg_days_between_orders=None, expected_next_order_date=pd.NaT, model_version="v1")
+                        avg_days_between_orders=None, expected_next_order_date=pd.NaT, model_version="v1", previous_tier=None,
+                        tier_since=pd.NaT)
 
 
 # Worked by hand: value at risk = P(lapse) x retained value; expected saving = value at risk x save rate 0.1.
