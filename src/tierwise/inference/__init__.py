@@ -1,6 +1,5 @@
 """Inference: batch scores, forward-looking tiers, reasons, from the registered models."""
 
-from tierwise.inference._bands import activity_classes, base_lapse_rate, risk_band_terms, risk_bands
 from tierwise.inference._checks import check_scoring_data, gain_shares, lost_features
 from tierwise.inference._explain import explain_customer, plot_waterfall
 from tierwise.inference._horizon import lapse_probability_over, records_before
@@ -15,14 +14,16 @@ from tierwise.inference._outreach import (
     outreach_summary,
 )
 from tierwise.inference._reasons import churn_contributions, reason_sentence, top_reasons
-from tierwise.inference._score import (
-    SCORE_COLUMNS,
-    check_compatible,
-    default_as_of,
+from tierwise.inference._score import SCORE_COLUMNS, check_compatible, default_as_of, score_customers
+from tierwise.models import (
+    activity_classes,
+    assign_tiers,
+    base_lapse_rate,
     lifecycle_stage,
-    score_customers,
+    risk_band_terms,
+    risk_bands,
+    score_features,
 )
-from tierwise.inference._tiers import assign_tiers
 
 __all__ = [
     "EXPORT_COLUMNS",
@@ -54,5 +55,6 @@ __all__ = [
     "reason_sentence",
     "records_before",
     "score_customers",
+    "score_features",
     "top_reasons",
 ]

@@ -6,7 +6,7 @@ import logging
 
 from tierwise.config import TierwiseConfig
 from tierwise.inputs import InputData
-from tierwise.training._backtest import BacktestResult, model_features, run_backtest, train_models
+from tierwise.training._backtest import BacktestResult, run_backtest, train_models
 from tierwise.training._snapshots import SnapshotBuilder, snapshot_shortfall
 from tierwise.training._tracking import TrainingRun, log_training
 
@@ -28,6 +28,5 @@ def train_and_register(inputs: InputData, config: TierwiseConfig) -> tuple[Backt
     else:
         result = None
         logger.warning("no backtest: %s; the models are trained but not judged", shortfall)
-    sample = builder.features_at(models.churn_plan.validation)
-    run = log_training(config, inputs, result, models, sample=sample[model_features(inputs, config.features)])
+    run = log_training(config, inputs, result, models)
     return result, run
