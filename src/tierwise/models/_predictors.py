@@ -12,7 +12,7 @@ from __future__ import annotations
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.utils.validation import check_is_fitted
+from sklearn.exceptions import NotFittedError
 
 from tierwise.config import FeatureConfig
 from tierwise.errors import TierwiseError
@@ -45,6 +45,11 @@ def prepare_features(X: pd.DataFrame, feature_names: list[str], categories: dict
     return X
 
 
+def _check_fitted(model: object, attribute: str) -> None:
+    if not hasattr(model, attribute):
+        raise NotFittedError(f"this {type(model).__name__} is not fitted yet; call fit or restore_model first")
+
+
 class BoosterPredictor:
     """A LightGBM booster with the feature layout it was trained on.
 
@@ -60,12 +65,12 @@ class BoosterPredictor:
 
     def prepare(self, X: pd.DataFrame) -> pd.DataFrame:
         """``X`` as the booster expects it (see :func:`prepare_features`)."""
-        check_is_fitted(self, "feature_names_in_")
+        _check_fitted(self, "feature_names_in_")
         return prepare_features(X, list(self.feature_names_in_), self.categories_)
 
     def raw_predict(self, X: pd.DataFrame) -> np.ndarray:
         """The booster's output over its best iterations: P(lapse) uncalibrated, or spend unclipped."""
-        check_is_fitted(self, "booster_")
+        _check_fitted(self, "booster_")
         return self.booster_.predict(self.prepare(X), num_iteration=self.best_iteration_)
 
 
