@@ -117,12 +117,12 @@ def load_models(registry: RegistryConfig, model: str = "champion") -> ScoringMod
     for found in located:
         try:
             info = get_model_info(found.uri)
-            model = _load_pyfunc_model(found.uri)
+            predictor = _load_pyfunc_model(found.uri)
         except (MlflowException, OSError) as exc:
             raise TierwiseError(
                 f"model: the files of {found.label} are missing or unreadable at {found.location} ({_first_line(exc)})"
             ) from None
-        loaded.append((model, info.metadata or {}))
+        loaded.append((predictor, info.metadata or {}))
     (churn, churn_meta), (value, value_meta), (retained, _) = loaded
     for found, (other, _) in zip(located[1:], loaded[1:]):
         if list(churn.feature_names_in_) != list(other.feature_names_in_):
