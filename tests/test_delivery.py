@@ -42,7 +42,9 @@ def scores(rows: list[tuple]) -> pd.DataFrame:
         as_of=AS_OF, tier_action="call", risk_band="high", value_grade="VIP", lifecycle="active",
         reason_1="No purchase for 94 days; usually buys every 21 days", reason_2=None, reason_3=None,
         avg_days_between_orders=21.0, expected_next_order_date=pd.Timestamp("2024-10-20"), model_version="v1",
+        previous_tier=None, tier_since=pd.NaT,
     )
+    frame["tier_since"] = frame["tier_since"].astype("datetime64[us]")
     frame["expected_next_order_date"] = frame["expected_next_order_date"].astype("datetime64[us]")
     frame["as_of"] = frame["as_of"].astype("datetime64[us]")
     return frame

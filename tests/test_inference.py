@@ -334,7 +334,7 @@ def test_manifest_covers_every_file_of_the_run(store, tmp_path, capsys, monkeypa
     assert code == 0, err
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert set(manifest["files"]) == {"scores.parquet", "outreach.csv", "outreach.parquet", "control.csv", "control.parquet",
-                                     "report.html"}
+                                     "movers.csv", "movers.parquet", "report.html", "drift.json"}
     assert manifest["currency"] == "unspecified" and manifest["save_rate"] == 0.1
     assert manifest["risk_bands"]["method"] == "relative"
     # The horizons behind the figures: those the models learned, as the scores say too.
@@ -462,9 +462,12 @@ def test_attribute_levels_the_model_never_saw_are_counted_and_warned(
     code, _, err = run_cli(["score", "--config", store, "--customers", moved, "--out", tmp_path / "x"], capsys, monkeypatch)
     assert code == 0, err
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert warned == [
+    assert warned[0] == (
         "customers: attribute 'region': 37 customers have levels the model never saw, e.g. 'Mars' (scored as missing)"
-    ]
+    )
+    # Among the customers given a churn probability they are more than 5%: the drift check says so too.
+    assert len(warned) == 2 and warned[1].startswith("drift since the training snapshot of ")
+    assert "attr_region (customer attribute 'region'): severe" in warned[1] and "never seen in training" in warned[1]
 
 
 def test_explain_refuses_customers_scoring_gives_no_probability(store, tmp_path, capsys, monkeypatch):

@@ -286,26 +286,33 @@ def _print_summary(scores, listed, out: Console, *, outreach, churn_horizon_days
     out.print(at_risk)
 
 
-def _report_page(scores, outreach, manifest: dict) -> str:
+def _report_page(scores, outreach, manifest: dict, *, drift: dict | None = None) -> str:
     from tierwise.reporting import build_report, read_model_card
 
-    return build_report(scores, outreach, manifest, model_card=read_model_card(str(manifest["model_version"])))
+    return build_report(scores, outreach, manifest, model_card=read_model_card(str(manifest["model_version"])),
+                        drift=drift)
 
 
 def _deliver(
-    scores, outreach, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict, *, report: bool = True
+    scores, outreach, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict, *, report: bool = True,
+    previous=None, drift: dict | None = None, run_id: str | None = None,
 ) -> None:
-    """Write everyone's scores, the outreach export, the report and the manifest; fill the database table when set."""
+    """Write everyone's scores, the outreach export, the movers, drift.json, the report and the manifest; fill the
+    database tables when set; log the drift figures to the models' MLflow run. ``previous``: the previous run the
+    scores' ``previous_tier`` came from (None: none)."""
     import datetime as dt
 
     from tierwise.inference import (
         EXPORT_SCHEMA_VERSION,
         export_terms,
+        log_drift,
         outreach_summary,
         risk_band_terms,
     )
     from tierwise.io import replace_outreach_rows, write_export
+    from tierwise.monitoring import at_risk_tiers, movers_csv_frame, run_identity, tier_movers
 
+    movers = tier_movers(scores, outreach, at_risk_tiers(cfg.tiers))
     manifest = write_export(
         outreach, out_dir, scores=scores, schema_version=EXPORT_SCHEMA_VERSION,
         model_version=str(scores["model_version"].iloc[0]),
@@ -313,8 +320,14 @@ def _deliver(
         horizons={"churn_horizon_days": int(model_metadata["churn_horizon_days"]),
                   "value_horizon_days": int(scores["value_horizon_days"].iloc[0])},
         terms={**export_terms(cfg.outreach, cfg.export),
-               "risk_bands": risk_band_terms(scores["churn_probability"], config=cfg.scoring)},
-        report=_report_page if report else None,
+               "risk_bands": risk_band_terms(scores["churn_probability"], config=cfg.scoring),
+               "model_run_id": model_metadata.get("mlflow_run_id"),
+               **run_identity(cfg),
+               "previous_run": None if previous is None else previous.manifest_entry(scores),
+               "movers_row_count": len(movers)},
+        report=(lambda s, o, m: _report_page(s, o, m, drift=drift)) if report else None,
+        tables={"movers.csv": movers_csv_frame(movers), "movers.parquet": movers},
+        drift=drift,
     )
     summary = outreach_summary(outreach, cfg.outreach)
     line = (f"Outreach list: {summary['customers']:,} customers ({summary['contacted']:,} to contact, "
@@ -322,16 +335,28 @@ def _deliver(
     if cfg.outreach.cost_per_contact is not None:
         line += f" for a contact cost of {summary['contact_cost']:,.0f} (net {summary['expected_net']:,.0f})"
     console.print(line)
+    if previous is None:
+        console.print("Movers: none known without a previous run (movers.csv has only its header)")
+    else:
+        console.print(f"Movers: {len(movers):,} customers moved into an at-risk tier since {previous.as_of.date()} "
+                      f"(value at risk {movers['value_at_risk'].sum():,.0f}) -> {out_dir / 'movers.csv'}",
+                      highlight=False)
     console.print(f"Wrote {out_dir}/scores.parquet, outreach.csv and .parquet (to contact), control.csv and .parquet "
-                  f"(do not contact) and manifest.json ({manifest['row_count']:,} and {manifest['control_row_count']:,} "
-                  f"rows, schema v{manifest['schema_version']})")
+                  f"(do not contact), movers.csv and .parquet and manifest.json ({manifest['row_count']:,} and "
+                  f"{manifest['control_row_count']:,} rows, schema v{manifest['schema_version']})")
+    if drift is not None:
+        console.print(f"Drift since training ({drift['reference_as_of']}): {len(drift['severe'])} severe, "
+                      f"{len(drift['warning'])} warnings -> {out_dir / 'drift.json'}", highlight=False)
     if report:
         console.print(f"Report -> {out_dir / 'report.html'}", highlight=False)
     if cfg.export.database_url:
         as_of = scores["as_of"].iloc[0]
-        written = replace_outreach_rows(outreach, cfg.export.database_url, cfg.export.table, as_of=as_of)
+        written = replace_outreach_rows(outreach, cfg.export.database_url, cfg.export.table, as_of=as_of,
+                                        tiers=scores[["customer_id", "tier", "tier_since"]])
         console.print(f"Replaced the {as_of.date()} rows of {cfg.export.table} and {cfg.export.table}_control with "
-                      f"this list's {written:,} rows")
+                      f"this list's {written:,} rows, and of {cfg.export.table}_tiers with everyone's tier")
+    if drift is not None:
+        log_drift(drift, run_id)
 
 
 @app.command()
@@ -356,9 +381,14 @@ def score(
     set_: SetOption = None,
     allow_other_source: AllowOtherSourceOption = False,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html beside the export.")] = True,
+    previous: Annotated[
+        Optional[Path], typer.Option("--previous", help="The earlier run to compare tiers with; default: the latest "
+                                                        "earlier run beside --out, else the database's tiers table.")
+    ] = None,
 ) -> None:
-    """Score every customer known at the cutoff: risk, value, tier, action and reasons."""
-    from tierwise.inference import build_outreach_list, score_customers
+    """Score every customer known at the cutoff: risk, value, tier, action and reasons, and who moved since last time."""
+    from tierwise.inference import build_outreach_list, score_with_drift
+    from tierwise.monitoring import carry_tiers, find_previous_run
 
     if reasons_for is not None and reasons_for != "all" and not reasons_for.isdigit():
         raise TierwiseError(f"--reasons-for: {reasons_for!r} is not a number or 'all'")
@@ -376,15 +406,22 @@ def score(
     if reasons_for is not None:
         cfg = cfg.model_copy(update={"scoring": cfg.scoring.model_copy(
             update={"reasons_top_n": None if reasons_for == "all" else int(reasons_for)})})
+    # With --as-of given, the previous run is looked up (and a wrong --previous refused) before any heavy work.
+    search = None if explicit is None else find_previous_run(out, as_of=explicit, config=cfg, explicit=previous)
     models = _load_models(cfg, model)
     inputs = _read_inputs(cfg)
     cutoff = _scoring_cutoff(inputs, explicit)
-    scores = score_customers(inputs, as_of=cutoff, config=cfg, models=models, rank_by=cfg.outreach.rank_by)
+    if search is None:
+        search = find_previous_run(out, as_of=cutoff, config=cfg, explicit=previous)
+    console.print(search.note, highlight=False, soft_wrap=True)
+    scores, drift = score_with_drift(inputs, as_of=cutoff, config=cfg, models=models, rank_by=cfg.outreach.rank_by)
+    scores = carry_tiers(scores, search.run)
     listed = build_outreach_list(scores, cfg.outreach)
     _print_summary(scores, listed, _stdout(), outreach=cfg.outreach,
                    churn_horizon_days=int(models.metadata["churn_horizon_days"]))
     console.print(f"Scored {len(scores):,} customers as of {cutoff.date()} with {models.version}")
-    _deliver(scores, listed, cfg, out, models.metadata, report=report)
+    _deliver(scores, listed, cfg, out, models.metadata, report=report, previous=search.run, drift=drift,
+             run_id=models.run_id)
 
 
 @app.command("report")
@@ -392,7 +429,7 @@ def report_command(
     run: Annotated[Path, typer.Option("--run", help="The --out folder of a tierwise score run.")],
 ) -> None:
     """Write the run's report.html: one page, readable offline, for the people who act on the list."""
-    from tierwise.io import read_run, write_run_report
+    from tierwise.io import read_run, read_run_drift, read_run_evaluation, write_run_report
     from tierwise.reporting import build_report, read_model_card
 
     if not run.is_dir():  # checked before the lock, which would create the folder
@@ -400,8 +437,94 @@ def report_command(
     with lock_folder(run):
         scores, outreach, manifest = read_run(run)
         card = read_model_card(str(manifest.get("model_version", "")))
-        path = write_run_report(run, build_report(scores, outreach, manifest, model_card=card))
+        page = build_report(scores, outreach, manifest, model_card=card,
+                            evaluation=read_run_evaluation(run, manifest), drift=read_run_drift(run))
+        path = write_run_report(run, page)
     console.print(f"Report -> {path}", highlight=False)
+
+
+def _print_evaluation(evaluation, out: Console) -> None:
+    """The outreach's effects with their intervals, then the realized model quality beside the backtest."""
+    level = f"{evaluation.confidence_level:.0%}"
+    windows = ", ".join(f"{name} {w.matured_days}/{w.horizon_days} days" for name, w in evaluation.windows.items())
+    effects = Table(title=f"The outreach's effect since {evaluation.as_of}, contacted minus control "
+                          f"(matured: {windows}; {level} intervals)")
+    for header in ("group", "contacted", "control", "retention", "conversion", "revenue / customer", "retention verdict"):
+        effects.add_column(header, justify="left" if header in ("group", "retention verdict") else "right")
+
+    def shown(effect) -> str:
+        scale, unit = (1, "") if effect.outcome == "revenue_per_customer" else (100, " pts")
+        if effect.estimate is None:
+            return "-"
+        interval = "" if effect.lower is None else f" [{effect.lower * scale:+.1f}, {effect.upper * scale:+.1f}]"
+        return f"{effect.estimate * scale:+.1f}{unit}{interval}"
+
+    groups = list(dict.fromkeys(e.group for e in evaluation.effects))
+    for group in groups:
+        retention = evaluation.effect("retention", group)
+        effects.add_row(group, f"{retention.n_contacted:,}", f"{retention.n_control:,}", shown(retention),
+                        shown(evaluation.effect("conversion", group)),
+                        shown(evaluation.effect("revenue_per_customer", group)), retention.verdict)
+    out.print(effects)
+    incremental, power = evaluation.incremental, evaluation.power
+    revenue = incremental["revenue"]
+    if revenue["estimate"] is not None:
+        line = f"Incremental revenue: {revenue['estimate']:,.0f}"
+        if revenue["lower"] is not None:
+            line += f" [{revenue['lower']:,.0f}, {revenue['upper']:,.0f}]"
+        if incremental["return_on_cost"] is not None:
+            line += f"; return on the contact cost {incremental['return_on_cost']['estimate']:+.0%}"
+        out.print(line)
+    if power["minimum_detectable_effect"] is not None:
+        out.print(f"Smallest retention effect this list could detect ({power['power']:.0%} power, two-sided "
+                  f"{power['alpha']:.0%}): {power['minimum_detectable_effect'] * 100:.1f} points")
+    quality = Table(title="Realized model quality beside the backtest")
+    for header in ("measure", "since the run", "backtest"):
+        quality.add_column(header, justify="left" if header == "measure" else "right")
+    for kind, figures in (("churn", evaluation.churn_quality), ("value", evaluation.value_quality)):
+        for name, value in figures["realized"].items():
+            before = figures["backtest"].get(name)
+            quality.add_row(f"{kind} {name}", "-" if value is None else f"{value:.4f}",
+                            "-" if before is None else f"{before:.4f}")
+    out.print(quality)
+    for note in evaluation.notes:
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def evaluate(
+    config: ConfigOption,
+    run: Annotated[Path, typer.Option("--run", help="The --out folder of an earlier tierwise score run.")],
+    transactions: TransactionsOption = None,
+    events: EventsOption = None,
+    customers: CustomersOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Judge an earlier run on what happened since its as_of: the outreach's effect and the models' quality."""
+    from tierwise.io import read_run, read_run_drift, write_run_evaluation, write_run_report
+    from tierwise.monitoring import evaluate_run, log_evaluation, read_run_backtest
+    from tierwise.reporting import build_report
+
+    cfg = _configure(config, set_, transactions, events, customers)
+    if not run.is_dir():  # checked before the lock, which would create the folder
+        raise TierwiseError(f"--run: {run} is not a folder; name the --out folder of a tierwise score run")
+    with lock_folder(run):
+        scores, outreach, manifest = read_run(run)  # a wrong folder is refused before the data are read
+        inputs = _read_inputs(cfg)
+        card = read_run_backtest(manifest)
+        evaluation = evaluate_run(run, inputs, config=cfg, backtest=card)
+        document = evaluation.to_dict()
+        path = write_run_evaluation(run, document)
+        write_run_report(run, build_report(scores, outreach, manifest, model_card=card, evaluation=document,
+                                           drift=read_run_drift(run)))
+    _print_evaluation(evaluation, _stdout())
+    console.print(f"Evaluation -> {path}; report -> {run / 'report.html'}", highlight=False)
+    problem = log_evaluation(evaluation)
+    if problem is None:
+        console.print(f"Logged to MLflow run {evaluation.model_run_id}")
+    else:
+        console.print(f"[yellow]warning:[/] not logged to MLflow ({problem}); the files are written", highlight=False,
+                      soft_wrap=True)
 
 
 @app.command()
@@ -459,7 +582,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:
     """The whole path on the built-in synthetic retailer: generate, train and register, score, summarise."""
-    from tierwise.inference import build_outreach_list, default_as_of, load_models, score_customers
+    from tierwise.inference import build_outreach_list, default_as_of, load_models, score_with_drift
     from tierwise.training import tracking_uri, train_and_register
 
     ctx.with_resource(lock_folder(out))  # a second demo into the same folder is refused, not interleaved
@@ -485,12 +608,12 @@ def demo(
     # The models this demo just trained, whether or not an earlier demo's models stay champion.
     models = load_models(cfg.registry, f"runs:/{run.run_id}")
     with console.status(f"[3/3] Scoring every customer as of {cutoff.date()}..."):
-        scores = score_customers(inputs, as_of=cutoff, config=cfg, models=models)
+        scores, drift = score_with_drift(inputs, as_of=cutoff, config=cfg, models=models)
     listed = build_outreach_list(scores, cfg.outreach)
     _print_summary(scores, listed, _stdout(), outreach=cfg.outreach,
                    churn_horizon_days=int(models.metadata["churn_horizon_days"]))
     console.print(f"[3/3] Scored {len(scores):,} customers as of {cutoff.date()}")
-    _deliver(scores, listed, cfg, out, models.metadata)
+    _deliver(scores, listed, cfg, out, models.metadata, drift=drift, run_id=models.run_id)
 
 
 benchmark_app = typer.Typer(no_args_is_help=True, help="Benchmarks on real data.")

@@ -303,6 +303,34 @@ class TierRule(_Section):
         default_factory=dict,
         description="field -> allowed values (lifecycle, value_grade, risk_band, activity_class) or a {min, max} range",
     )
+    at_risk: bool | None = Field(
+        default=None,
+        description="whether this tier means the customer is at risk, for the moves the export and report single out; "
+        "None: true when the rule only admits activity classes lapsing/drifting or risk band high",
+    )
+
+
+class DriftConfig(_Section):
+    """Thresholds of the drift check at scoring (see :mod:`tierwise.monitoring`)."""
+
+    psi_warning: float = Field(
+        default=0.1, gt=0, description="a feature's or the churn probability's PSI from this on: a warning (moderate shift)"
+    )
+    psi_severe: float = Field(default=0.25, gt=0, description="PSI from this on: severe (a large shift)")
+    unseen_share_severe: float = Field(
+        default=0.05, gt=0, le=1,
+        description="this share of the customers scored or more with a categorical level never seen in training: severe",
+    )
+    missing_rate_change_severe: float = Field(
+        default=0.1, gt=0, le=1,
+        description="a feature's missing share moved this much or more (as a fraction, up or down) since training: severe",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DriftConfig:
+        if self.psi_warning >= self.psi_severe:
+            raise ValueError("psi_warning must be below psi_severe")
+        return self
 
 
 class ScoringConfig(_Section):
@@ -343,6 +371,12 @@ class ScoringConfig(_Section):
         default="refuse",
         description="a feature the models relied on (1% of either model's split gain or more) is missing or constant "
         "across the customers scored: refuse to score, or warn and score anyway",
+    )
+    drift: DriftConfig = DriftConfig()
+    on_severe_drift: Literal["warn", "refuse"] = Field(
+        default="warn",
+        description="an input or the churn probability drifted past a severe threshold (scoring.drift) since training: "
+        "warn and deliver, or refuse to deliver",
     )
     allow_other_source: bool = Field(
         default=False,
@@ -409,6 +443,22 @@ class ExportConfig(_Section):
     )
 
 
+class EvaluationConfig(_Section):
+    """How ``tierwise evaluate`` judges a past run: windows, interval level, and when a group is too small to tell."""
+
+    conversion_window_days: int = Field(
+        default=30, ge=1, description="conversion = any purchase in [as_of, as_of + this), capped at what has matured"
+    )
+    confidence_level: float = Field(default=0.95, gt=0.5, lt=1, description="of every interval in evaluation.json")
+    min_group_size: int = Field(
+        default=50, ge=2,
+        description="fewer contacted or control customers than this in a group: 'not enough customers to tell'",
+    )
+    power: float = Field(
+        default=0.8, gt=0.5, lt=1, description="the power of the smallest detectable retention effect reported"
+    )
+
+
 def default_tiers() -> tuple[TierRule, ...]:
     """The segmentation marketers know, on predicted values: value grade x loyal/potential/drifting/lapsing."""
     rule = TierRule.model_validate
@@ -446,6 +496,7 @@ class TierwiseConfig(_Section):
     tiers: tuple[TierRule, ...] = Field(default_factory=default_tiers)
     outreach: OutreachConfig = OutreachConfig()
     export: ExportConfig = ExportConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
 
     @model_validator(mode="before")
     @classmethod

@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -276,6 +276,8 @@ def write_export(
     outreach: pd.DataFrame, out_dir: str | Path, *, scores: pd.DataFrame, schema_version: int, model_version: str,
     as_of: pd.Timestamp, scored_at: str, horizons: dict[str, int], terms: dict[str, object],
     report: Callable[[pd.DataFrame, pd.DataFrame, dict], str] | None = None,
+    tables: Mapping[str, pd.DataFrame] | None = None,
+    drift: dict | None = None,
 ) -> dict:
     """Write a run's files, then its manifest; returns the manifest.
 
@@ -289,7 +291,11 @@ def write_export(
     cost, ...) the assumptions behind them; both go into the manifest.
     ``report(scores, outreach, manifest)``, when given, returns the HTML page
     written as ``report.html`` with the other files and covered by the
-    manifest like them.
+    manifest like them. ``tables`` maps further file names (``.csv`` or
+    ``.parquet``) to the frames written there, as they are, with the others.
+    manifest like them. ``drift`` (see :func:`tierwise.monitoring.measure_drift`),
+    when given, is written as ``drift.json`` with the other files; without
+    it, an earlier run's ``drift.json`` is removed.
 
     All files are complete before any is renamed into place; the old
     manifest is removed before the first rename and the new one (with every
@@ -318,6 +324,12 @@ def write_export(
         "control.csv": lambda path: _csv_to(_export_csv_frame(control), path),
         "control.parquet": lambda path: _parquet_to(control, path),
     }
+    for name, table in (tables or {}).items():
+        writers[name] = (lambda path, table=table: _csv_to(table, path)) if name.endswith(".csv") else (
+            lambda path, table=table: _parquet_to(table, path))
+    if drift is not None:
+        writers[DRIFT_FILE] = lambda path: path.write_text(
+            json.dumps(drift, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
     if report is not None:
         page = report(scores, outreach, manifest)
         writers["report.html"] = lambda path: path.write_text(page, encoding="utf-8")
@@ -328,6 +340,8 @@ def write_export(
             write(staged[name])
         files = {name: _file_entry(path) for name, path in staged.items()}
         manifest_path.unlink(missing_ok=True)
+        if drift is None:  # an earlier run's drift figures would read as this run's
+            (out_dir / DRIFT_FILE).unlink(missing_ok=True)
     manifest["files"] = files
     _write_manifest(manifest_path, manifest)
     return manifest
@@ -366,9 +380,15 @@ def check_database(url: str) -> None:
         engine.dispose()
 
 
-def replace_outreach_rows(outreach: pd.DataFrame, url: str, table: str, *, as_of: pd.Timestamp) -> int:
+def replace_outreach_rows(
+    outreach: pd.DataFrame, url: str, table: str, *, as_of: pd.Timestamp, tiers: pd.DataFrame | None = None
+) -> int:
     """Make ``table`` hold exactly the customers to contact of ``outreach`` for ``as_of``, and
     ``<table>_control`` its control customers, like the export's files, in one transaction.
+
+    ``tiers`` (customer_id, tier, tier_since of everyone scored), when given,
+    replaces the ``as_of`` rows of ``<table>_tiers`` in the same transaction:
+    what the next run reads as its previous run's tiers.
 
     The rows already there for ``as_of`` are deleted and the list inserted, so
     a re-delivery (say a shorter list) leaves no row of the earlier one; a
@@ -385,31 +405,35 @@ def replace_outreach_rows(outreach: pd.DataFrame, url: str, table: str, *, as_of
     frame["as_of"] = frame["as_of"].dt.date
     if (frame["as_of"] != cutoff).any():
         raise ValueError(f"outreach rows of another as_of than {cutoff}")
-    frame["expected_next_order_date"] = frame["expected_next_order_date"].dt.date
+    for column in ("expected_next_order_date", "tier_since"):
+        frame[column] = frame[column].dt.date
     types = {
         "customer_id": sa.String(), "as_of": sa.Date(), "list_position": sa.Integer(), "control": sa.Boolean(),
-        "expected_next_order_date": sa.Date(), "next_order_overdue_days": sa.Integer(),
+        "expected_next_order_date": sa.Date(), "next_order_overdue_days": sa.Integer(), "tier_since": sa.Date(),
     }
 
-    def columns() -> list[sa.Column]:
+    def columns(of: pd.DataFrame) -> list[sa.Column]:
         return [
-            sa.Column(name, types.get(name, sa.Float() if pd.api.types.is_float_dtype(frame[name]) else sa.String()),
+            sa.Column(name, types.get(name, sa.Float() if pd.api.types.is_float_dtype(of[name]) else sa.String()),
                       primary_key=name in ("customer_id", "as_of"))
-            for name in frame.columns
+            for name in of.columns
         ]
 
     metadata = sa.MetaData()
-    targets = {
-        sa.Table(name, metadata, *columns()): part
-        for name, part in ((table, frame[~frame["control"]]), (f"{table}_control", frame[frame["control"]]))
-    }
+    parts = [(table, frame[~frame["control"]]), (f"{table}_control", frame[frame["control"]])]
+    if tiers is not None:
+        parts.append((f"{table}_tiers", pd.DataFrame({
+            "customer_id": tiers["customer_id"], "as_of": cutoff, "tier": tiers["tier"],
+            "tier_since": pd.to_datetime(tiers["tier_since"]).dt.date,
+        })))
+    targets = {sa.Table(name, metadata, *columns(part)): part for name, part in parts}
     try:
         with engine.begin() as connection:
             existing = sa.inspect(connection)
             for target, part in targets.items():
                 if existing.has_table(target.name):
                     found = [c["name"] for c in existing.get_columns(target.name)]
-                    if found != list(frame.columns):
+                    if found != list(part.columns):
                         raise TierwiseError(f"{target.name}: the table's columns differ from the export schema; "
                                             f"found {', '.join(found[:6])}...")
                 else:
@@ -425,6 +449,74 @@ def replace_outreach_rows(outreach: pd.DataFrame, url: str, table: str, *, as_of
     return len(frame)
 
 
+def read_tiers_before(url: str, table: str, *, as_of: pd.Timestamp) -> tuple[pd.Timestamp | None, pd.DataFrame]:
+    """The latest as_of before ``as_of`` in ``<table>_tiers`` and its rows (customer_id, tier, tier_since).
+
+    ``(None, empty frame)`` when the table does not exist or holds no earlier
+    as_of.
+    """
+    import sqlalchemy as sa
+
+    name = f"{table}_tiers"
+    empty = pd.DataFrame({"customer_id": pd.Series(dtype=str), "tier": pd.Series(dtype=str),
+                          "tier_since": pd.Series(dtype="datetime64[us]")})
+    engine = _database_engine(url)
+    try:
+        with engine.connect() as connection:
+            if not sa.inspect(connection).has_table(name):
+                return None, empty
+            tiers = sa.Table(name, sa.MetaData(), autoload_with=connection)
+            latest = connection.execute(
+                sa.select(sa.func.max(tiers.c.as_of)).where(tiers.c.as_of < pd.Timestamp(as_of).date())).scalar()
+            if latest is None:
+                return None, empty
+            rows = connection.execute(
+                sa.select(tiers.c.customer_id, tiers.c.tier, tiers.c.tier_since).where(tiers.c.as_of == latest)
+            ).fetchall()
+    except sa.exc.SQLAlchemyError as exc:
+        raise TierwiseError(f"{name}: database error: {str(exc).splitlines()[0][:200]}") from None
+    finally:
+        engine.dispose()
+    frame = pd.DataFrame(rows, columns=["customer_id", "tier", "tier_since"])
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    frame["tier_since"] = pd.to_datetime(frame["tier_since"]).astype("datetime64[us]")
+    return pd.Timestamp(latest), frame
+
+
+def read_run_manifest(folder: str | Path) -> dict | None:
+    """The manifest of a ``tierwise score --out`` folder, or None when the folder holds none (or not a run's)."""
+    path = Path(folder) / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(manifest, dict) or "scores.parquet" not in manifest.get("files", {}):
+        return None
+    try:
+        dt.date.fromisoformat(manifest.get("as_of"))
+    except (TypeError, ValueError):
+        return None
+    return manifest
+
+
+def read_run_tiers(folder: str | Path, manifest: dict, *, label: str) -> pd.DataFrame:
+    """A run's ``customer_id``, ``tier`` and ``tier_since`` from its scores.parquet, checked against its manifest.
+
+    ``label`` names the run in the message when the file does not match the
+    manifest's sha256 (edited, or half written).
+    """
+    path = Path(folder) / "scores.parquet"
+    if not path.is_file() or _file_entry(path)["sha256"] != manifest["files"]["scores.parquet"].get("sha256"):
+        raise TierwiseError(f"{label}: {path} does not match its manifest.json (changed after the run, or half "
+                            "written); re-run that tierwise score or name another run with --previous")
+    tiers = pq.read_table(path, columns=["customer_id", "tier", "tier_since"]).to_pandas()
+    tiers["tier_since"] = pd.to_datetime(tiers["tier_since"]).astype("datetime64[us]")
+    return tiers
+
+
+DRIFT_FILE = "drift.json"
 RUN_FILES = ("manifest.json", "scores.parquet", "outreach.parquet", "control.parquet")
 
 
@@ -455,19 +547,68 @@ def read_run(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     return _read_any(folder / "scores.parquet", None), whole_list, manifest
 
 
-def write_run_report(folder: str | Path, page: str) -> Path:
-    """Write ``report.html`` into a run's folder and add it to the run's manifest; returns the report's path.
+def read_run_drift(folder: str | Path) -> dict | None:
+    """A run's ``drift.json``, or None when the run has none (scored by an older tierwise, or a model without a
+    drift reference); refuses one that no longer matches the manifest."""
+    folder = Path(folder)
+    path = folder / DRIFT_FILE
+    if not path.is_file():
+        return None
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    entry = manifest.get("files", {}).get(DRIFT_FILE)
+    if entry is None or entry.get("sha256") != _file_entry(path)["sha256"]:
+        raise InputDataError(f"{path}: does not match manifest.json (changed after the run, or from another run); "
+                             "re-run tierwise score")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputDataError(f"{path}: not readable drift figures ({exc})") from None
 
-    The manifest is removed before the new report is renamed into place and
-    written again after, so it never lists another report than the one there.
+
+def write_run_report(folder: str | Path, page: str) -> Path:
+    """Write ``report.html`` into a run's folder and add it to the run's manifest; returns the report's path."""
+    return write_run_file(folder, "report.html", page)
+
+
+def write_run_file(folder: str | Path, name: str, text: str) -> Path:
+    """Write the UTF-8 file ``name`` into a run's folder and add it to the run's manifest; returns its path.
+
+    The manifest is removed before the new file is renamed into place and
+    written again after, so it never lists another file than the one there.
     """
     folder = Path(folder)
-    target, manifest_path = folder / "report.html", folder / "manifest.json"
+    target, manifest_path = folder / name, folder / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     with atomic_path(target) as staged:
-        staged.write_text(page, encoding="utf-8")
-        manifest["files"] = {**manifest.get("files", {}), "report.html": _file_entry(staged)}
-        # As in write_export: no manifest while the report is replaced, so none ever disagrees with a file.
+        staged.write_text(text, encoding="utf-8")
+        manifest["files"] = {**manifest.get("files", {}), name: _file_entry(staged)}
+        # As in write_export: no manifest while the file is replaced, so none ever disagrees with a file.
         manifest_path.unlink()
     _write_manifest(manifest_path, manifest)
     return target
+
+
+EVALUATION_FILE = "evaluation.json"
+
+
+def write_run_evaluation(folder: str | Path, evaluation: dict) -> Path:
+    """Write ``evaluation.json`` (sorted keys, no NaN) into a run's folder and add it to the manifest."""
+    text = json.dumps(evaluation, indent=2, ensure_ascii=False, sort_keys=True, allow_nan=False) + "\n"
+    return write_run_file(folder, EVALUATION_FILE, text)
+
+
+def read_run_evaluation(folder: str | Path, manifest: dict) -> dict | None:
+    """The run's ``evaluation.json`` when the manifest lists it, else None.
+
+    A file the manifest does not list (left from an earlier run into the same
+    folder, which ``tierwise score`` does not remove) is ignored; one that no
+    longer matches the manifest is refused.
+    """
+    path = Path(folder) / EVALUATION_FILE
+    entry = manifest.get("files", {}).get(EVALUATION_FILE)
+    if entry is None:
+        return None
+    if not path.is_file() or entry.get("sha256") != _file_entry(path)["sha256"]:
+        raise InputDataError(f"{path}: does not match manifest.json (changed after tierwise evaluate); "
+                             "re-run tierwise evaluate")
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,6 +1,7 @@
 """Inference: batch scores, forward-looking tiers, reasons, from the registered models."""
 
 from tierwise.inference._checks import check_scoring_data, gain_shares, lost_features
+from tierwise.inference._drift import check_drift, log_drift
 from tierwise.inference._explain import explain_customer, plot_waterfall
 from tierwise.inference._horizon import lapse_probability_over, records_before
 from tierwise.inference._models import ScoringModels, check_data_source, load_models
@@ -14,7 +15,13 @@ from tierwise.inference._outreach import (
     outreach_summary,
 )
 from tierwise.inference._reasons import churn_contributions, reason_sentence, top_reasons
-from tierwise.inference._score import SCORE_COLUMNS, check_compatible, default_as_of, score_customers
+from tierwise.inference._score import (
+    SCORE_COLUMNS,
+    check_compatible,
+    default_as_of,
+    score_customers,
+    score_with_drift,
+)
 from tierwise.models import (
     activity_classes,
     assign_tiers,
@@ -43,6 +50,7 @@ __all__ = [
     "check_compatible",
     "check_scoring_data",
     "check_data_source",
+    "check_drift",
     "churn_contributions",
     "default_as_of",
     "explain_customer",
@@ -50,11 +58,13 @@ __all__ = [
     "lapse_probability_over",
     "lifecycle_stage",
     "load_models",
+    "log_drift",
     "lost_features",
     "plot_waterfall",
     "reason_sentence",
     "records_before",
     "score_customers",
     "score_features",
+    "score_with_drift",
     "top_reasons",
 ]

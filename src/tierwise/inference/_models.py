@@ -33,6 +33,7 @@ class ScoringModels:
     retained_value: ValuePredictor
     metadata: dict
     version: str
+    run_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class _Located:
     uri: str
     label: str
     location: str
+    run_id: str
 
 
 def _first_line(exc: Exception) -> str:
@@ -57,7 +59,7 @@ def _locate_version(client: MlflowClient, name: str, model: str, store: str) -> 
         location = client.get_model_version_download_uri(name, found.version)
     except MlflowException:
         raise TierwiseError(f"model: registered model '{name}' has no {what} in {store}") from None
-    return _Located(f"models:/{name}/{found.version}", f"{name} v{found.version}", location)
+    return _Located(f"models:/{name}/{found.version}", f"{name} v{found.version}", location, found.run_id)
 
 
 # The artifact and registered-model stems of the three models, in the order ScoringModels holds them.
@@ -77,7 +79,7 @@ def _locate_run(client: MlflowClient, run_id: str, store: str) -> tuple[_Located
     }
     return tuple(
         _Located(f"runs:/{run_id}/{kind}_model", f"the {kind.replace('_', '-')} model of run {run_id}",
-                 logged.get(f"{kind}_model", f"{run.info.artifact_uri}/{kind}_model"))
+                 logged.get(f"{kind}_model", f"{run.info.artifact_uri}/{kind}_model"), run_id)
         for kind in _KINDS
     )
 
@@ -110,7 +112,9 @@ def load_models(registry: RegistryConfig, model: str = "champion") -> ScoringMod
 
     A store, registered model, alias or version that does not exist is named
     as such; a model that is registered but whose files are gone is reported
-    as missing, with where they should be.
+    as missing, with where they should be. ``run_id`` is the MLflow run that
+    logged the churn model; its metadata's ``drift_reference`` (absent in
+    models trained by an older tierwise) is what scoring checks drift against.
     """
     located = _locate_models(registry, model)
     loaded = []
@@ -128,8 +132,10 @@ def load_models(registry: RegistryConfig, model: str = "champion") -> ScoringMod
         if list(churn.feature_names_in_) != list(other.feature_names_in_):
             raise TierwiseError(f"model: {located[0].uri} and {found.uri} were trained on different features")
     version = model if model.startswith("runs:/") else ", ".join(found.label for found in located)
+    # The training run behind the churn model: where its backtest lives and where evaluations of its scores go.
+    metadata = {**value_meta, **churn_meta, "mlflow_run_id": located[0].run_id}
     return ScoringModels(
-        churn=churn, value=value, retained_value=retained, metadata={**value_meta, **churn_meta}, version=version
+        churn=churn, value=value, retained_value=retained, metadata=metadata, version=version, run_id=located[0].run_id,
     )
 
 

@@ -9,14 +9,15 @@ import pandas as pd
 
 from tierwise.config import ExportConfig, OutreachConfig
 
-# The CRM export contract (schema version 2): these columns, in this order, in outreach.* (customers to contact)
+# The CRM export contract (schema version 3): these columns, in this order, in outreach.* (customers to contact)
 # and control.* (customers held out); version 2 split the control customers off and added retained_value and
-# next_order_overdue_days.
-EXPORT_SCHEMA_VERSION = 2
+# next_order_overdue_days; version 3 appended previous_tier and tier_since (tier migration since the previous run).
+EXPORT_SCHEMA_VERSION = 3
 EXPORT_COLUMNS = [
     "customer_id", "as_of", "list_position", "control", "tier", "tier_action", "churn_probability", "risk_band",
     "predicted_value", "retained_value", "value_at_risk", "expected_saving", "value_grade", "lifecycle", "reason_1", "reason_2",
     "reason_3", "avg_days_between_orders", "expected_next_order_date", "next_order_overdue_days", "model_version",
+    "previous_tier", "tier_since",
 ]
 
 

@@ -13,6 +13,7 @@ from tierwise.errors import TierwiseError
 from tierwise.features import attribute_columns, build_features, check_customers_known, describe_features, normalize_as_of
 from tierwise.features._build import AsOf
 from tierwise.inference._checks import check_scoring_data
+from tierwise.inference._drift import check_drift
 from tierwise.inference._models import ScoringModels, check_data_source
 from tierwise.inference._outreach import ranking_key, select_outreach
 from tierwise.inference._reasons import churn_contributions, top_reasons
@@ -28,7 +29,7 @@ SCORE_COLUMNS = [
     "value_horizon_days", "value_at_risk",
     "value_percentile", "value_grade", "activity_class", "tier", "tier_action", "outreach_rank",
     "recency_days", "frequency_orders", "avg_days_between_orders", "expected_next_order_date",
-    "reason_1", "reason_2", "reason_3", "model_version",
+    "reason_1", "reason_2", "reason_3", "model_version", "previous_tier", "tier_since",
 ]
 
 
@@ -74,7 +75,45 @@ def score_customers(
     rank_by: RankBy | None = None,
     reasons_top_n: int | None = None,
 ) -> pd.DataFrame:
-    """Score every customer known before ``as_of``.
+    """Score every customer known before ``as_of`` (see :func:`score_with_drift`, which also checks drift)."""
+    scores, _ = _score(inputs, as_of=as_of, config=config, models=models, rank_by=rank_by,
+                       reasons_top_n=reasons_top_n, with_drift=False)
+    return scores
+
+
+def score_with_drift(
+    inputs: InputData,
+    *,
+    as_of: AsOf,
+    config: TierwiseConfig,
+    models: ScoringModels,
+    rank_by: RankBy | None = None,
+    reasons_top_n: int | None = None,
+) -> tuple[pd.DataFrame, dict | None]:
+    """Score every customer known before ``as_of``, and measure drift since the churn model's training snapshot.
+
+    Returns the scores and the drift figures (see :func:`check_drift`; None
+    for a churn model without a drift reference). The drift is measured on
+    the customers given a churn probability, the population the churn model
+    was trained on, right after their probabilities, so that with
+    ``scoring.on_severe_drift: refuse`` a severe drift stops before reasons
+    are computed.
+    """
+    return _score(inputs, as_of=as_of, config=config, models=models, rank_by=rank_by,
+                  reasons_top_n=reasons_top_n, with_drift=True)
+
+
+def _score(
+    inputs: InputData,
+    *,
+    as_of: AsOf,
+    config: TierwiseConfig,
+    models: ScoringModels,
+    rank_by: RankBy | None,
+    reasons_top_n: int | None,
+    with_drift: bool,
+) -> tuple[pd.DataFrame, dict | None]:
+    """Score every customer known before ``as_of``; with ``with_drift``, also the drift figures.
 
     Returns the columns of ``SCORE_COLUMNS``, ordered by ``outreach_rank`` (the
     modelled customers, most at risk first) and then by customer id.
@@ -91,7 +130,9 @@ def score_customers(
     churn_probability x retained_value: what the customer would bring if
     retained times the chance of losing them, what outreach can protect.
     ``rank_by`` defaults to ``outreach.rank_by`` (see :func:`ranking_key`).
-    Reasons are written for the first ``reasons_top_n`` customers
+    ``previous_tier`` and ``tier_since`` are unknown (null) here: this function
+    knows no earlier run; ``tierwise.monitoring.carry_tiers`` fills them in
+    from one. Reasons are written for the first ``reasons_top_n`` customers
     (``scoring.reasons_top_n`` unless given; null there: everyone) of the list
     that ``build_outreach_list(scores, config.outreach)`` delivers.
     """
@@ -114,6 +155,11 @@ def score_customers(
     modelled = scores["lifecycle"].isin(["new", "active"]).to_numpy()
     scores["recency_days"] = recency
     scores["frequency_orders"] = features["frequency_orders"]
+    drift = None
+    if with_drift:
+        descriptions = {s.name: s.description for s in describe_features(config.features, attribute_columns(inputs))}
+        drift = check_drift(features.loc[modelled, columns], scores["churn_probability"].to_numpy()[modelled], models,
+                            as_of=cutoff, config=config, descriptions=descriptions)
 
     ranking = config.outreach if rank_by is None else config.outreach.model_copy(update={"rank_by": rank_by})
     key = ranking_key(scores, ranking).where(modelled)
@@ -140,6 +186,8 @@ def score_customers(
         ).to_numpy()
     scores[["reason_1", "reason_2", "reason_3"]] = reasons
     scores["model_version"] = models.version
+    scores["previous_tier"] = pd.Series(None, index=scores.index, dtype="object")
+    scores["tier_since"] = pd.Series(pd.NaT, index=scores.index, dtype="datetime64[us]")
     scores = scores.iloc[np.lexsort((scores["customer_id"].to_numpy(), rank))]
     logger.info("scored %d customers as of %s, reasons for %d", len(scores), cutoff.date(), len(explained))
-    return scores[SCORE_COLUMNS].reset_index(drop=True)
+    return scores[SCORE_COLUMNS].reset_index(drop=True), drift

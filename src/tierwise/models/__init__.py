@@ -36,7 +36,7 @@ from tierwise.models._source import (
     data_source_signature,
     describe_data_source,
 )
-from tierwise.models._store import connect, sqlite_store_path, tracking_uri
+from tierwise.models._store import connect, log_scoring_metrics, sqlite_store_path, tracking_uri
 from tierwise.models._tiers import assign_tiers
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "base_lapse_rate",
     "bgnbd_no_purchase",
     "connect",
+    "log_scoring_metrics",
     "data_source_differences",
     "data_source_metadata",
     "data_source_signature",

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 from mlflow.tracking import MlflowClient
 
 STORE_DIR = Path("mlruns")
@@ -57,3 +58,17 @@ def connect() -> MlflowClient:
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         client.search_registered_models(max_results=1)
     return client
+
+
+def log_scoring_metrics(run_id: str, metrics: dict[str, float], *, as_of: pd.Timestamp) -> None:
+    """Add figures measured when scoring as of ``as_of`` to the training run ``run_id`` of the models that scored.
+
+    Each figure is logged at step ``YYYYMMDD`` of ``as_of`` (and with its
+    timestamp), so successive scoring runs draw a time series per figure.
+    """
+    from mlflow.entities import Metric
+
+    client = connect()
+    cutoff = pd.Timestamp(as_of)
+    step, timestamp = int(cutoff.strftime("%Y%m%d")), int(cutoff.timestamp() * 1000)
+    client.log_batch(run_id, metrics=[Metric(key, float(value), timestamp, step) for key, value in sorted(metrics.items())])

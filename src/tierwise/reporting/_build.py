@@ -16,8 +16,9 @@ from matplotlib.figure import Figure
 
 from tierwise.config import UNSPECIFIED_CURRENCY
 from tierwise.errors import InputDataError
+from tierwise.monitoring import NEW_TO_RUN, migration_matrix, moves_that_matter
 from tierwise.reporting import _charts
-from tierwise.reporting._columns import ListColumns, ManifestKeys, ScoreColumns
+from tierwise.reporting._columns import DriftKeys, ListColumns, ManifestKeys, ScoreColumns
 from tierwise.reporting._figures import (
     OutreachSettings,
     common_reasons,
@@ -27,6 +28,7 @@ from tierwise.reporting._figures import (
     value_concentration,
 )
 from tierwise.reporting._model_card import ModelCard
+from tierwise.reporting._outcomes import outcomes_section
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ img.chart { display: block; max-width: 100%; height: auto; margin: 6px 0; }
 .control { color: #8a5a00; font-weight: 600; } .muted { color: #6b7a89; }
 footer { color: #6b7a89; font-size: 12px; text-align: center; }
 #list td:nth-child(4), td[data-field=tier], #reasons th { white-space: nowrap; }
+#migration-matrix td.stayed { color: #6b7a89; background: #f7f9fb; } #migration-matrix th.risk { color: #c0392b; }
 """
 
 
@@ -250,6 +253,57 @@ def _reasons_section(reasons: pd.DataFrame, tier_order: list[str]) -> str:
             f'{_table([("tier", False), ("reason (example)", False), ("customers", True)], rows)}</section>')
 
 
+MOVES_SHOWN = 10
+
+
+def _migration_section(scores: pd.DataFrame, manifest: dict, money: _Money) -> str:
+    """Who moved since the previous run: the migration matrix and the moves into an at-risk tier.
+
+    Left out for a run without a previous run, or from before tierwise
+    recorded one (no ``previous_tier`` column).
+    """
+    s, k = ScoreColumns, ManifestKeys
+    previous = manifest.get(k.previous_run)
+    if s.previous_tier not in scores.columns or not previous:
+        return ""
+    at_risk = list(manifest.get(k.at_risk_tiers) or [])
+    matrix = migration_matrix(scores, list(manifest.get(k.tiers) or []))
+    head = ("".join(f'<th class="num{" risk" if tier in at_risk else ""}">{_e(tier)}</th>' for tier in matrix.columns)
+            + '<th class="num">total</th>')
+    rows = []
+    for was, counts in matrix.iterrows():
+        label = NEW_TO_RUN if was == NEW_TO_RUN else f"was {was}"
+        cells = "".join(
+            f'<td class="num{" stayed" if was == now else ""}" data-from="{_e(was)}" data-to="{_e(now)}">'
+            f'{_count(count) if count else "·"}</td>' for now, count in counts.items())
+        rows.append(f'<tr data-from="{_e(was)}"><th>{_e(label)}</th>{cells}'
+                    f'<td class="num">{_count(counts.sum())}</td></tr>')
+    table = (f'<table id="migration-matrix"><thead><tr><th>tier on {_e(previous["as_of"])} ↓, now →</th>{head}</tr>'
+             f'</thead><tbody>{"".join(rows)}</tbody></table>')
+    gone = previous.get("customers_not_scored_now", 0)
+    note = (f"Each row holds the customers who were in that tier in the run as of {previous['as_of']} "
+            f"({previous.get('source', 'previous run')}), each column their tier now; grey cells stayed put. "
+            f"'{NEW_TO_RUN}': customers that run did not score."
+            + (f" {gone:,} customers of that run are not scored now." if gone else "")
+            + (f" At-risk tiers (in red): {', '.join(at_risk)}." if at_risk else ""))
+    moves = moves_that_matter(scores, at_risk) if at_risk else pd.DataFrame()
+    if moves.empty:
+        moved = "<p class=\"note\">Nobody moved from a tier that is not at risk into one that is.</p>" if at_risk else ""
+    else:
+        move_rows = [
+            f'<tr data-from="{_e(row.previous_tier)}" data-to="{_e(row.tier)}">' + _cell(row.previous_tier)
+            + _cell(row.tier) + _cell(_count(row.customers), field="customers", numeric=True)
+            + _cell(money(row.value_at_risk), field="value_at_risk", numeric=True) + "</tr>"
+            for row in moves.head(MOVES_SHOWN).itertuples(index=False)
+        ]
+        moved = (f"<h3>Moves that matter</h3><p class=\"note\">{_count(moves['customers'].sum())} customers moved into "
+                 f"an at-risk tier from one that was not, holding {_e(money(moves['value_at_risk'].sum()))} of value "
+                 "at risk; they are in movers.csv, with whether each is on the list or held out as control.</p>"
+                 + _table([("was", False), ("now", False), ("customers", True), ("value at risk", True)], move_rows,
+                          ' id="moves-table"'))
+    return (f'<section id="migration"><h2>Who moved</h2><p class="note">{_e(note)}</p>{table}{moved}</section>')
+
+
 def _list_section(outreach: pd.DataFrame, money: _Money) -> str:
     o = ListColumns
     contacts = outreach[~outreach[o.control].astype(bool)]  # control customers are in control.csv, never contacted
@@ -313,6 +367,46 @@ def _model_section(manifest: dict, card: ModelCard | None, horizons: str) -> str
             f"{chart}</section>")
 
 
+_DRIFT_NOTE = ("Population stability index (PSI): how far the spread of an input across customers has moved, bin by "
+               "bin, since training; 0 means unchanged. Below {warning:g} is usually read as stable, {warning:g} to "
+               "{severe:g} as a moderate shift, {severe:g} or more as a large one. A large shift does not mean the "
+               "scores are wrong, but the model is judging customers unlike those it learned from: check the data "
+               "feed first (a new currency, a renamed event, a region added), then consider retraining.")
+
+
+def _drift_section(drift: dict) -> str:
+    """Which inputs changed since the churn model was trained, from the run's drift.json, in plain words."""
+    d = DriftKeys
+    score = drift[d.churn_probability]
+    flagged = [e for e in drift[d.features] if e[d.flag] is not None]
+    if score[d.flag] is not None:
+        flagged.insert(0, {**score, d.feature: d.churn_probability, d.description: "the churn probability itself"})
+    lead = (f"The {drift[d.customers]:,} customers given a churn probability as of {drift[d.as_of]}, against the "
+            f"{drift[d.reference_customers]:,} active customers the churn model was trained on (as of "
+            f"{drift[d.reference_as_of]}). ")
+    if not flagged:
+        worst = max(drift[d.features], key=lambda e: e[d.psi], default=None)
+        lead += "No input moved past a drift threshold: the data look like what the model learned from."
+        if worst is not None:
+            lead += f" The largest shift: {worst[d.description]}, PSI {worst[d.psi]:.2f}."
+        lead += f" The churn probabilities' PSI: {score[d.psi]:.2f}."
+        table = ""
+    else:
+        severe = sum(e[d.flag] == "severe" for e in flagged)
+        lead += (f"{len(flagged)} input{'s' if len(flagged) > 1 else ''} changed since the model was trained, "
+                 f"{severe} of them severely.")
+        rows = [f'<tr data-feature="{_e(e[d.feature])}" data-flag="{_e(e[d.flag])}">'
+                + _cell(e[d.description]) + _cell(f"{e[d.psi]:.2f}", field="psi", numeric=True)
+                + _cell(e[d.flag], field="flag") + _cell("; ".join(e[d.crossed])) + _cell(e[d.feature], field="feature")
+                + "</tr>" for e in flagged]
+        table = _table([("input", False), ("PSI", True), ("drift", False), ("what crossed a threshold", False),
+                        ("column", False)], rows, ' id="drift-table"')
+    thresholds = drift[d.thresholds]
+    note = _DRIFT_NOTE.format(warning=thresholds[d.psi_warning], severe=thresholds[d.psi_severe])
+    return (f'<section id="drift"><h2>Data drift</h2><p class="note">{_e(lead)}</p>{table}'
+            f'<p class="note">{_e(note)}</p></section>')
+
+
 def check_run_columns(scores: pd.DataFrame, outreach: pd.DataFrame, *, where: str) -> None:
     """Refuse a run whose files lack a column the report reads, naming the file and the column."""
     for name, frame, required in (("scores.parquet", scores, ScoreColumns.required),
@@ -338,6 +432,8 @@ def settings_from_run(outreach: pd.DataFrame, manifest: dict) -> OutreachSetting
 
 def build_report(
     scores: pd.DataFrame, outreach: pd.DataFrame, manifest: dict, *, model_card: ModelCard | None = None,
+    evaluation: dict | None = None,
+    drift: dict | None = None,
 ) -> str:
     """The run's report as one self-contained HTML page (UTF-8).
 
@@ -347,7 +443,12 @@ def build_report(
     horizons and, when present, ``save_rate``, ``cost_per_contact``,
     ``rank_by`` and ``currency``. ``model_card`` adds
     the backtest and reliability chart; without it the page says what the
-    manifest says about the models. Sections whose data is absent are left out.
+    manifest says about the models. ``evaluation`` (the run's
+    evaluation.json, see docs/evaluation.md) adds the "Outcomes" section. A
+    run with a previous run (manifest ``previous_run``, scores
+    ``previous_tier``) gets the "Who moved" section. ``drift``, the run's
+    ``drift.json``, adds the "Data drift" section.
+    Sections whose data is absent are left out.
     """
     check_run_columns(scores, outreach, where="run")
     k = ManifestKeys
@@ -367,11 +468,14 @@ def build_report(
         settings.rank_by or "", "")
     sections = [
         _headline_section(headline(scores, outreach, settings), settings, money),
+        outcomes_section(evaluation, money) if evaluation is not None else "",
         _tier_section(tiers, money, _charts.cjk_font_family() if _charts.needs_cjk(tiers["tier"]) else None),
+        _migration_section(scores, manifest, money),
         _targeting_section(targeting_curve(scores, outreach, settings), settings, money),
         _distribution_section(scores, value_concentration(scores)),
         _reasons_section(common_reasons(scores), list(tiers["tier"])),
         _list_section(outreach, money),
+        _drift_section(drift) if drift is not None else "",
         _model_section(manifest, model_card, horizons),
     ]
     scored_at = manifest.get(k.scored_at)

@@ -22,6 +22,9 @@ class ScoreColumns:
     outreach_rank = "outreach_rank"
     reasons = ("reason_1", "reason_2", "reason_3")
     model_version = "model_version"
+    # Optional (export schema 3 on): the tier in the previous run, and the as_of of the run the tier was entered in.
+    previous_tier = "previous_tier"
+    tier_since = "tier_since"
     # The band of the customers the headline counts as "at high risk", and the bands' order in charts.
     highest_band = "high"
     band_order = ("high", "medium", "low")
@@ -60,3 +63,25 @@ class ManifestKeys:
     save_rate = "save_rate"
     cost_per_contact = "cost_per_contact"
     rank_by = "rank_by"
+    tiers = "tiers"
+    at_risk_tiers = "at_risk_tiers"
+    previous_run = "previous_run"
+
+
+class DriftKeys:
+    """Keys of ``drift.json`` the report reads (see ``tierwise.monitoring.measure_drift``)."""
+
+    as_of = "as_of"
+    reference_as_of = "reference_as_of"
+    customers = "customers"
+    reference_customers = "reference_customers"
+    thresholds = "thresholds"
+    psi_warning = "psi_warning"
+    psi_severe = "psi_severe"
+    features = "features"
+    churn_probability = "churn_probability"
+    feature = "feature"
+    description = "description"
+    psi = "psi"
+    flag = "flag"
+    crossed = "crossed"

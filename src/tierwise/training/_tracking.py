@@ -189,6 +189,8 @@ def log_training(
     inputs: InputData,
     result: BacktestResult | None,
     models: TrainedModels,
+    *,
+    drift_reference: dict | None = None,
 ) -> TrainingRun:
     """Record one training run and register the three models and the scorer; aliases follow :func:`promotion_decision`.
 
@@ -196,7 +198,9 @@ def log_training(
     metric is logged, and the versions become champion only if there is none.
     All versions carry tags naming the data set, its source signature, the
     last transaction trained on and, with a backtest, its test cutoff and
-    churn ROC AUC.
+    churn ROC AUC. ``drift_reference`` (see
+    :func:`tierwise.monitoring.drift_reference`) goes into the churn model's
+    metadata, so that scoring can check drift against it.
     """
     client = connect()
     experiment_id = _experiment_id(client, config.registry.experiment)
@@ -230,7 +234,10 @@ def log_training(
             "value_horizon_days": models.value_plan.horizon_days,
             **source,
         }
-        churn_version = _log_model(models.churn, "churn", registry.churn_model_name, common, register=True)
+        churn_version = _log_model(
+            models.churn, "churn", registry.churn_model_name,
+            {**common, **({} if drift_reference is None else {"drift_reference": drift_reference})}, register=True,
+        )
         value_version = _log_model(models.value, "value", registry.value_model_name, common, register=True)
         # E[value | no lapse within the churn horizon]: the value a contact can protect.
         retained_version = _log_model(
@@ -277,3 +284,20 @@ def promote(registry: RegistryConfig, *, client: MlflowClient | None = None) -> 
         client.set_registered_model_alias(name, CHAMPION, candidate.version)
         moved[name] = candidate.version
     return moved
+
+
+def log_run_evaluation(
+    run_id: str, metrics: dict[str, float], *, step: int, timestamp_ms: int, document: dict, artifact_file: str
+) -> None:
+    """Add an evaluation of a run's models to that (finished) run: metrics at ``step``, ``document`` as JSON.
+
+    A local SQLite store that does not exist is not created: the run cannot be there.
+    """
+    from mlflow.entities import Metric
+
+    database = sqlite_store_path(tracking_uri())
+    if database is not None and not database.exists():
+        raise TierwiseError(f"no MLflow store at {database}")
+    client = connect()
+    client.log_batch(run_id, metrics=[Metric(key, float(value), timestamp_ms, step) for key, value in metrics.items()])
+    client.log_dict(run_id, document, artifact_file)

@@ -4,13 +4,35 @@ from __future__ import annotations
 
 import logging
 
-from tierwise.config import TierwiseConfig
+import pandas as pd
+
+from tierwise.config import ChurnModelConfig, TierwiseConfig
 from tierwise.inputs import InputData
-from tierwise.training._backtest import BacktestResult, run_backtest, train_models
+from tierwise.training._backtest import BacktestResult, TrainedModels, run_backtest, train_models
 from tierwise.training._snapshots import SnapshotBuilder, snapshot_shortfall
 from tierwise.training._tracking import TrainingRun, log_training
 
 logger = logging.getLogger(__name__)
+
+
+def churn_reference_cutoff(models: TrainedModels) -> pd.Timestamp:
+    """The latest cutoff the final churn model learned from: the validation one when it was refitted on it."""
+    config = models.churn.config or ChurnModelConfig()
+    return models.churn_plan.validation if config.refit_on_validation else models.churn_plan.train[-1]
+
+
+def churn_drift_reference(models: TrainedModels, builder: SnapshotBuilder) -> dict:
+    """The drift reference of the final churn model: its rows at :func:`churn_reference_cutoff`, and their scores.
+
+    The rows are the active customers at that cutoff (a purchase within
+    ``training.active_lookback_days``), the population scoring compares with.
+    """
+    cutoff = churn_reference_cutoff(models)
+    rows = builder.churn_rows(cutoff)[models.feature_names]
+    # Imported here: tierwise.monitoring reads training's metrics and labels to evaluate runs.
+    from tierwise.monitoring import drift_reference
+
+    return drift_reference(rows, models.churn.predict_proba(rows)[:, 1], as_of=cutoff)
 
 
 def train_and_register(inputs: InputData, config: TierwiseConfig) -> tuple[BacktestResult | None, TrainingRun]:
@@ -18,7 +40,8 @@ def train_and_register(inputs: InputData, config: TierwiseConfig) -> tuple[Backt
 
     The models are the very ones :func:`train_models` gives on the same data.
     Without room for a backtest (see :func:`backtest_fits`) the result is None,
-    a warning says why, and the run records no backtest metrics.
+    a warning says why, and the run records no backtest metrics. The churn
+    model carries its drift reference (:func:`churn_drift_reference`).
     """
     builder = SnapshotBuilder(inputs, config.features, config.training)
     models = train_models(inputs, features=config.features, training=config.training, builder=builder)
@@ -28,5 +51,5 @@ def train_and_register(inputs: InputData, config: TierwiseConfig) -> tuple[Backt
     else:
         result = None
         logger.warning("no backtest: %s; the models are trained but not judged", shortfall)
-    run = log_training(config, inputs, result, models)
+    run = log_training(config, inputs, result, models, drift_reference=churn_drift_reference(models, builder))
     return result, run
