@@ -19,7 +19,8 @@ from _demo_backtest import demo_churn_backtest
 
 from tierwise.training import churn_metrics
 from tierwise.training._backtest import _fit_churn
-from tierwise.training._btyd import fit_bgnbd, history_from_features
+from tierwise.models import history_from_features
+from tierwise.training._btyd import fit_bgnbd
 
 
 def _seconds(work, *args) -> float:

@@ -139,7 +139,7 @@ def test_tuning_is_reproducible_and_uses_only_the_validation_snapshot():
 
 
 def test_bgnbd_history_counts_repeat_orders_and_weeks():
-    from tierwise.training._btyd import history_from_features
+    from tierwise.models import history_from_features
 
     features = pd.DataFrame({"frequency_orders": [1, 4], "recency_days": [70.0, 14.0], "tenure_days": [70.0, 140.0]})
     history = history_from_features(features)
@@ -185,17 +185,14 @@ def test_bgnbd_in_calibration_keeps_risk_rising_past_the_oldest_customer_in_trai
 def test_bgnbd_calibration_is_stored_as_plain_numbers_and_restored():
     import json
 
-    from tierwise.training._models import restore_model
+    from tierwise.models import restore_model, saved_metadata
 
     X, y = _bgnbd_customers(0, 3000, max_tenure=120)
     Xv, yv = _bgnbd_customers(1, 1500, max_tenure=120)
     model = ChurnModel(ChurnModelConfig(max_rounds=40, bgnbd_in_calibration=True), seed=1, horizon_days=91).fit(
         X, y, X_valid=Xv, y_valid=yv
     )
-    metadata = json.loads(json.dumps({
-        "tierwise_kind": "churn", "calibration": model.calibration_, "feature_names": list(model.feature_names_in_),
-        "categories": model.categories_, "best_iteration": model.best_iteration_,
-    }))
+    metadata = json.loads(json.dumps(saved_metadata(model, "churn")))
     restored = restore_model(model.booster_, metadata)
     np.testing.assert_allclose(restored.predict_proba(Xv), model.predict_proba(Xv))
     assert model.calibration_["bgnbd"]["horizon_weeks"] == pytest.approx(13.0)

@@ -246,7 +246,8 @@ class RegistryConfig(_Section):
     """Where runs and models go (MLflow); MLFLOW_TRACKING_URI overrides the store.
 
     The model names default to ``tierwise-<data name>-churn``,
-    ``tierwise-<data name>-value`` and ``tierwise-<data name>-retained-value``,
+    ``tierwise-<data name>-value``, ``tierwise-<data name>-retained-value`` and
+    ``tierwise-<data name>-scorer``,
     so that data sets trained into one store never share a champion;
     :class:`TierwiseConfig` fills them in.
     """
@@ -256,6 +257,9 @@ class RegistryConfig(_Section):
     value_model_name: str | None = Field(default=None, description="None: tierwise-<data.name>-value")
     retained_value_model_name: str | None = Field(
         default=None, description="None: tierwise-<data.name>-retained-value"
+    )
+    scorer_model_name: str | None = Field(
+        default=None, description="None: tierwise-<data.name>-scorer (the three models and the scoring rules as one pyfunc)"
     )
     auto_promote: bool = Field(
         default=True,
@@ -270,6 +274,7 @@ class RegistryConfig(_Section):
             "churn_model_name": self.churn_model_name or f"{stem}-churn",
             "value_model_name": self.value_model_name or f"{stem}-value",
             "retained_value_model_name": self.retained_value_model_name or f"{stem}-retained-value",
+            "scorer_model_name": self.scorer_model_name or f"{stem}-scorer",
         })
 
 
@@ -511,6 +516,7 @@ class TierwiseConfig(_Section):
             "churn_model_name": registry.get("churn_model_name") or named.churn_model_name,
             "value_model_name": registry.get("value_model_name") or named.value_model_name,
             "retained_value_model_name": registry.get("retained_value_model_name") or named.retained_value_model_name,
+            "scorer_model_name": registry.get("scorer_model_name") or named.scorer_model_name,
         }}
 
     @model_validator(mode="after")

@@ -1,6 +1,7 @@
 """Evaluation on real data against the Buy-Till-You-Die standard."""
 
-from tierwise.training._btyd import BetaGeoFit, GammaGammaFit, fit_bgnbd, fit_gamma_gamma, rfm_summary
+from tierwise.models import BetaGeoFit
+from tierwise.training._btyd import GammaGammaFit, fit_bgnbd, fit_gamma_gamma, rfm_summary
 from tierwise.evaluation._cdnow import CdnowBenchmark, plot_decile_chart, run_cdnow_benchmark
 
 __all__ = [

@@ -1,6 +1,5 @@
 """Inference: batch scores, forward-looking tiers, reasons, from the registered models."""
 
-from tierwise.inference._bands import activity_classes, base_lapse_rate, risk_band_terms, risk_bands
 from tierwise.inference._checks import check_scoring_data, gain_shares, lost_features
 from tierwise.inference._drift import check_drift, log_drift
 from tierwise.inference._explain import explain_customer, plot_waterfall
@@ -20,11 +19,18 @@ from tierwise.inference._score import (
     SCORE_COLUMNS,
     check_compatible,
     default_as_of,
-    lifecycle_stage,
     score_customers,
     score_with_drift,
 )
-from tierwise.inference._tiers import assign_tiers
+from tierwise.models import (
+    activity_classes,
+    assign_tiers,
+    base_lapse_rate,
+    lifecycle_stage,
+    risk_band_terms,
+    risk_bands,
+    score_features,
+)
 
 __all__ = [
     "EXPORT_COLUMNS",
@@ -58,6 +64,7 @@ __all__ = [
     "reason_sentence",
     "records_before",
     "score_customers",
+    "score_features",
     "score_with_drift",
     "top_reasons",
 ]

@@ -11,7 +11,7 @@ from tierwise.config import TierwiseConfig, feature_slug
 from tierwise.errors import TierwiseError
 from tierwise.features import describe_features
 from tierwise.inference._models import ScoringModels
-from tierwise.training import ChurnModel, ValueModel
+from tierwise.models import ChurnPredictor, ValuePredictor
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ RELIED_ON_GAIN_SHARE = 0.01
 _NAMED_FEATURES = 4
 
 
-def gain_shares(model: ChurnModel | ValueModel) -> pd.Series:
+def gain_shares(model: ChurnPredictor | ValuePredictor) -> pd.Series:
     """Each feature's share (0-1) of the model's total split gain over the trees it predicts with."""
     gain = model.booster_.feature_importance(importance_type="gain", iteration=model.best_iteration_)
     total = gain.sum()

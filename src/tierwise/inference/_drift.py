@@ -12,7 +12,7 @@ from tierwise.config import TierwiseConfig
 from tierwise.errors import TierwiseError
 from tierwise.inference._models import ScoringModels
 from tierwise.monitoring._drift import drift_lines, drift_metrics, measure_drift
-from tierwise.training import log_scoring_metrics
+from tierwise.models import log_scoring_metrics
 
 logger = logging.getLogger(__name__)
 

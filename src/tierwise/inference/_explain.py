@@ -13,9 +13,9 @@ from tierwise.features._build import AsOf
 from tierwise.inference._checks import check_scoring_data
 from tierwise.inference._models import ScoringModels
 from tierwise.inference._reasons import churn_contributions, reason_sentence
-from tierwise.inference._score import check_compatible, lifecycle_stage
+from tierwise.inference._score import check_compatible
 from tierwise.inputs import InputData
-from tierwise.training import apply_calibration
+from tierwise.models import apply_calibration, lifecycle_stage
 
 
 def explain_customer(

@@ -11,26 +11,26 @@ from mlflow.tracking import MlflowClient
 
 from tierwise.config import RegistryConfig, TierwiseConfig
 from tierwise.errors import TierwiseError
-from tierwise.training import (
-    ChurnModel,
-    ValueModel,
+from tierwise.models import (
+    ChurnPredictor,
+    TierwiseModel,
+    ValuePredictor,
+    connect,
     data_source_differences,
     data_source_signature,
     describe_data_source,
     sqlite_store_path,
     tracking_uri,
 )
-from tierwise.training._models import restore_model
-from tierwise.training._tracking import connect
 
 
 @dataclass(frozen=True)
 class ScoringModels:
     """The churn, value and retained-value models, with the metadata logged beside them."""
 
-    churn: ChurnModel
-    value: ValueModel
-    retained_value: ValueModel
+    churn: ChurnPredictor
+    value: ValuePredictor
+    retained_value: ValuePredictor
     metadata: dict
     version: str
     run_id: str | None = None
@@ -99,6 +99,14 @@ def _locate_models(registry: RegistryConfig, model: str) -> tuple[_Located, ...]
     return tuple(_locate_version(client, getattr(registry, f"{kind}_model_name"), model, store) for kind in _KINDS)
 
 
+def _load_pyfunc_model(uri: str) -> ChurnPredictor | ValuePredictor:
+    """The predictor inside a model logged as tierwise's pyfunc: what ``mlflow.pyfunc.load_model`` predicts with."""
+    python_model = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    if not isinstance(python_model, TierwiseModel):
+        raise TierwiseError(f"model: {uri} is not a tierwise model (logged by an older tierwise?); run tierwise train again")
+    return python_model.model_
+
+
 def load_models(registry: RegistryConfig, model: str = "champion") -> ScoringModels:
     """Load the churn, value and retained-value models by alias (``champion``, ``candidate``), version number, or ``runs:/<run id>``.
 
@@ -110,17 +118,15 @@ def load_models(registry: RegistryConfig, model: str = "champion") -> ScoringMod
     """
     located = _locate_models(registry, model)
     loaded = []
-    run_ids = []
     for found in located:
         try:
             info = get_model_info(found.uri)
-            booster = mlflow.lightgbm.load_model(found.uri)
+            predictor = _load_pyfunc_model(found.uri)
         except (MlflowException, OSError) as exc:
             raise TierwiseError(
                 f"model: the files of {found.label} are missing or unreadable at {found.location} ({_first_line(exc)})"
             ) from None
-        loaded.append((restore_model(booster, info.metadata or {}), info.metadata or {}))
-        run_ids.append(info.run_id)
+        loaded.append((predictor, info.metadata or {}))
     (churn, churn_meta), (value, value_meta), (retained, _) = loaded
     for found, (other, _) in zip(located[1:], loaded[1:]):
         if list(churn.feature_names_in_) != list(other.feature_names_in_):
@@ -129,7 +135,7 @@ def load_models(registry: RegistryConfig, model: str = "champion") -> ScoringMod
     # The training run behind the churn model: where its backtest lives and where evaluations of its scores go.
     metadata = {**value_meta, **churn_meta, "mlflow_run_id": located[0].run_id}
     return ScoringModels(
-        churn=churn, value=value, retained_value=retained, metadata=metadata, version=version, run_id=run_ids[0],
+        churn=churn, value=value, retained_value=retained, metadata=metadata, version=version, run_id=located[0].run_id,
     )
 
 

@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 
 from tierwise.features import FeatureSpec
-from tierwise.training import ChurnModel
+from tierwise.models import ChurnPredictor
 
 _WINDOW = re.compile(r"^(?P<stem>.+)_(?P<days>\d+)d$")
 _TREND = re.compile(r"^(?P<stem>.+)_trend_(?P<days>\d+)d_vs_prior_\d+d$")
 
 
-def churn_contributions(model: ChurnModel, X: pd.DataFrame) -> pd.DataFrame:
+def churn_contributions(model: ChurnPredictor, X: pd.DataFrame) -> pd.DataFrame:
     """Per-customer SHAP values (log-odds of lapsing), one column per feature plus ``bias``."""
     prepared = model.prepare(X)
     values = model.booster_.predict(prepared, pred_contrib=True, num_iteration=model.best_iteration_)

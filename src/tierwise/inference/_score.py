@@ -12,15 +12,13 @@ from tierwise.config import TierwiseConfig
 from tierwise.errors import TierwiseError
 from tierwise.features import attribute_columns, build_features, check_customers_known, describe_features, normalize_as_of
 from tierwise.features._build import AsOf
-from tierwise.inference._bands import activity_classes, risk_bands
 from tierwise.inference._checks import check_scoring_data
 from tierwise.inference._drift import check_drift
 from tierwise.inference._models import ScoringModels, check_data_source
 from tierwise.inference._outreach import ranking_key, select_outreach
 from tierwise.inference._reasons import churn_contributions, top_reasons
-from tierwise.inference._tiers import assign_tiers
 from tierwise.inputs import InputData
-from tierwise.training import model_features
+from tierwise.models import model_features, score_features
 
 logger = logging.getLogger(__name__)
 
@@ -66,21 +64,6 @@ def _check_fresh(inputs: InputData, as_of: pd.Timestamp, limit_days: int) -> Non
             f"transactions: the last transaction ({last.date()}) is {stale:.0f} days before as_of {as_of.date()}; "
             f"the limit is {limit_days} days (scoring.staleness_limit_days)"
         )
-
-
-def lifecycle_stage(features: pd.DataFrame, *, lookback_days: float, new_customer_days: int) -> np.ndarray:
-    """Each customer's lifecycle from their features: prospect, lost, new or active.
-
-    ``prospect``: never bought; ``lost``: no purchase within ``lookback_days``
-    (the churn model's lookback); ``new``: first purchase within
-    ``new_customer_days``; else ``active``. Only new and active customers get
-    a churn probability.
-    """
-    return np.select(
-        [features["frequency_orders"] == 0, features["recency_days"] > lookback_days,
-         features["tenure_days"] <= new_customer_days],
-        ["prospect", "lost", "new"], default="active",
-    )
 
 
 def score_customers(
@@ -164,42 +147,19 @@ def _score(
     check_scoring_data(features, models, config=config)
     lookback = float(models.metadata.get("active_lookback_days", config.training.active_lookback_days))
 
-    frequency = features["frequency_orders"]
     recency = features["recency_days"]
-    lifecycle = lifecycle_stage(features, lookback_days=lookback, new_customer_days=scoring.new_customer_days)
-    modelled = np.isin(lifecycle, ["new", "active"])
-    scores = pd.DataFrame({"customer_id": features["customer_id"], "as_of": features["as_of"], "lifecycle": lifecycle})
-    probability = np.full(len(features), np.nan)
-    if modelled.any():
-        probability[modelled] = models.churn.predict_proba(features.loc[modelled, columns])[:, 1]
-    scores["churn_probability"] = probability
+    scores = pd.DataFrame({"customer_id": features["customer_id"], "as_of": features["as_of"]}).join(score_features(
+        features, churn=models.churn, value=models.value, retained_value=models.retained_value, scoring=scoring,
+        tiers=config.tiers, lookback_days=lookback, value_horizon_days=int(models.metadata["value_horizon_days"]),
+    ))
+    modelled = scores["lifecycle"].isin(["new", "active"]).to_numpy()
+    scores["recency_days"] = recency
+    scores["frequency_orders"] = features["frequency_orders"]
     drift = None
     if with_drift:
         descriptions = {s.name: s.description for s in describe_features(config.features, attribute_columns(inputs))}
-        drift = check_drift(features.loc[modelled, columns], probability[modelled], models, as_of=cutoff, config=config,
-                            descriptions=descriptions)
-    scores["risk_band"] = risk_bands(scores["churn_probability"], config=scoring)
-    scores["predicted_value"] = models.value.predict(features[columns])
-    retained = np.full(len(features), np.nan)
-    if modelled.any():
-        retained[modelled] = models.retained_value.predict(features.loc[modelled, columns])
-    scores["retained_value"] = retained
-    scores["value_horizon_days"] = int(models.metadata["value_horizon_days"])
-    scores["value_at_risk"] = scores["churn_probability"] * scores["retained_value"]
-    scores["value_percentile"] = scores["predicted_value"].rank(method="average", pct=True)
-    grades = list(scoring.value_grades.items())
-    scores["value_grade"] = np.select(
-        [scores["value_percentile"] >= floor for _, floor in grades[:-1]], [name for name, _ in grades[:-1]],
-        default=grades[-1][0],
-    )
-    spend_trend = features.get("spend_trend_90d_vs_prior_90d", pd.Series(np.nan, index=features.index))
-    scores["activity_class"] = activity_classes(
-        scores["risk_band"], scores["churn_probability"], spend_trend, frequency, config=scoring
-    )
-    for column in features.columns:
-        if column not in scores.columns and column != "as_of":
-            scores[column] = features[column]
-    scores[["tier", "tier_action"]] = assign_tiers(scores, config.tiers)
+        drift = check_drift(features.loc[modelled, columns], scores["churn_probability"].to_numpy()[modelled], models,
+                            as_of=cutoff, config=config, descriptions=descriptions)
 
     ranking = config.outreach if rank_by is None else config.outreach.model_copy(update={"rank_by": rank_by})
     key = ranking_key(scores, ranking).where(modelled)

@@ -1,9 +1,19 @@
 """Training: labels after each cutoff, rolling snapshots, models, backtests, MLflow."""
 
-from tierwise.training._backtest import BacktestResult, TrainedModels, model_features, run_backtest, train_models
+from tierwise.models import (
+    apply_calibration,
+    data_source_differences,
+    data_source_metadata,
+    data_source_signature,
+    describe_data_source,
+    model_features,
+    sqlite_store_path,
+    tracking_uri,
+)
+from tierwise.training._backtest import BacktestResult, TrainedModels, run_backtest, train_models
 from tierwise.training._labels import data_end, data_start, make_labels
 from tierwise.training._metrics import churn_metrics, normalized_gini, reliability_table, rfm_score, value_metrics
-from tierwise.training._models import ChurnModel, ValueModel, apply_calibration
+from tierwise.training._models import ChurnModel, ValueModel
 from tierwise.training._plots import (
     backtest_figures,
     plot_feature_importance,
@@ -21,23 +31,14 @@ from tierwise.training._snapshots import (
     plan_snapshots,
     snapshot_shortfall,
 )
-from tierwise.training._source import (
-    data_source_differences,
-    data_source_metadata,
-    data_source_signature,
-    describe_data_source,
-)
 from tierwise.training._tracking import (
     TrainingRun,
     VersionRecord,
     data_fingerprint,
     log_run_evaluation,
-    log_scoring_metrics,
     log_training,
     promote,
     promotion_decision,
-    sqlite_store_path,
-    tracking_uri,
 )
 from tierwise.training._train import train_and_register
 
@@ -63,7 +64,6 @@ __all__ = [
     "describe_data_source",
     "fitted_value_horizon",
     "log_run_evaluation",
-    "log_scoring_metrics",
     "log_training",
     "make_labels",
     "model_features",

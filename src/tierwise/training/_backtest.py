@@ -16,7 +16,7 @@ import pandas as pd
 
 from tierwise.config import FeatureConfig, TrainingConfig, ValueModelConfig
 from tierwise.errors import InputDataError
-from tierwise.features import attribute_columns, describe_features
+from tierwise.models import model_features
 from tierwise.inputs import InputData
 from tierwise.training._metrics import (
     churn_metrics,
@@ -37,11 +37,6 @@ from tierwise.training._snapshots import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-def model_features(inputs: InputData, features: FeatureConfig) -> list[str]:
-    """The feature columns the models use, in order."""
-    return [spec.name for spec in describe_features(features, attribute_columns(inputs))]
 
 
 @dataclass

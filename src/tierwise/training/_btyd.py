@@ -17,7 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
-from scipy.special import gammaln, hyp2f1
+from scipy.special import gammaln
+
+from tierwise.models._bgnbd import BetaGeoFit
 
 
 def rfm_summary(transactions: pd.DataFrame, *, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
@@ -45,19 +47,6 @@ def rfm_summary(transactions: pd.DataFrame, *, start: pd.Timestamp, end: pd.Time
     return summary
 
 
-def history_from_features(features: pd.DataFrame) -> pd.DataFrame:
-    """``x``, ``t_x`` and ``T`` (weeks) from the point-in-time features, for customers with an order.
-
-    Orders stand in for purchase days and the customer's first day is the
-    first purchase or signup (``tenure_days``), so a customer who signed up
-    before buying counts their first order as a repeat, from signup.
-    """
-    orders = features["frequency_orders"].to_numpy(float)
-    T = features["tenure_days"].to_numpy(float) / 7
-    t_x = np.clip(T - features["recency_days"].to_numpy(float) / 7, 0, None)
-    return pd.DataFrame({"x": np.maximum(orders - 1, 0), "t_x": t_x, "T": T}, index=features.index)
-
-
 def _bgnbd_loglik(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> float:
     r, alpha, a, b = np.exp(params)
     a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
@@ -66,37 +55,6 @@ def _bgnbd_loglik(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndar
     with np.errstate(divide="ignore", invalid="ignore"):
         a4 = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x), -np.inf)
     return float(np.sum(a1 + a2 + np.logaddexp(a3, a4)))
-
-
-@dataclass(frozen=True)
-class BetaGeoFit:
-    """Fitted BG/NBD parameters (purchase rate ~ Gamma(r, alpha), dropout ~ Beta(a, b))."""
-
-    r: float
-    alpha: float
-    a: float
-    b: float
-
-    def p_alive(self, x, t_x, T) -> np.ndarray:
-        x, t_x, T = map(np.asarray, (x, t_x, T))
-        ratio = np.exp((self.r + x) * (np.log(self.alpha + T) - np.log(self.alpha + t_x)))
-        return np.where(x > 0, 1.0 / (1.0 + self.a / np.maximum(self.b + x - 1, 1e-300) * ratio), 1.0)
-
-    def p_no_purchase(self, t: float, x, t_x, T) -> np.ndarray:
-        """P(no purchase in the next ``t`` weeks): the fair churn score (not 1 - P(alive))."""
-        x, T = np.asarray(x), np.asarray(T)
-        alive = self.p_alive(x, t_x, T)
-        silent_if_alive = ((self.alpha + T) / (self.alpha + T + t)) ** (self.r + x)
-        return (1.0 - alive) + alive * silent_if_alive
-
-    def expected_purchases(self, t: float, x, t_x, T) -> np.ndarray:
-        """E[purchases in the next ``t`` weeks | x, t_x, T]."""
-        x, t_x, T = map(np.asarray, (x, t_x, T))
-        r, alpha, a, b = self.r, self.alpha, self.a, self.b
-        hyp = hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
-        first = (a + b + x - 1) / (a - 1) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp)
-        ratio = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + t_x)))
-        return first / (1 + np.where(x > 0, a / np.maximum(b + x - 1, 1e-300) * ratio, 0.0))
 
 
 def fit_bgnbd(summary: pd.DataFrame) -> BetaGeoFit:

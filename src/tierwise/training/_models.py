@@ -6,6 +6,8 @@ used for early stopping and, for churn, to calibrate probabilities; with
 ``refit_on_validation`` the model then learns from the validation snapshot too.
 The churn calibration can also weigh the BG/NBD forecast, which keeps
 extrapolating where the trees have seen no customer that old or that silent.
+Predicting is :mod:`tierwise.models`' (the classes here add ``fit`` to its
+predictors), so a fitted model and one restored from MLflow predict alike.
 """
 
 from __future__ import annotations
@@ -16,11 +18,17 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils.validation import check_is_fitted
 
 from tierwise.config import ChurnModelConfig, ValueModelConfig
-from tierwise.errors import TierwiseError
-from tierwise.training._btyd import BetaGeoFit, fit_bgnbd, history_from_features
+from tierwise.models import (
+    BoosterPredictor,
+    ChurnPredictor,
+    ValuePredictor,
+    bgnbd_no_purchase,
+    history_from_features,
+    logit,
+)
+from tierwise.training._btyd import fit_bgnbd
 
 # Rows the BG/NBD inside the calibration is fitted on at most: its four parameters settle long before.
 BGNBD_FIT_ROWS = 200_000
@@ -45,29 +53,15 @@ def _lgb_params(config, objective: dict, seed: int) -> dict:
     }
 
 
-class _BoosterModel(BaseEstimator):
-    def _prepare(self, X: pd.DataFrame, *, fitting: bool) -> pd.DataFrame:
-        """Fix column order and categorical levels so predictions match training."""
-        if fitting:
-            self.feature_names_in_ = np.array(X.columns, dtype=object)
-            self.categories_ = {
-                c: list(map(str, X[c].cat.categories)) for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)
-            }
-        missing = [c for c in self.feature_names_in_ if c not in X.columns]
-        if missing:
-            raise TierwiseError(f"features: the model needs columns that are missing: {', '.join(missing[:5])}")
-        X = X[list(self.feature_names_in_)].copy()
-        for column, levels in self.categories_.items():
-            X[column] = pd.Categorical(X[column].astype("object").where(X[column].notna()), categories=levels)
-        return X
-
+class _BoosterModel(BaseEstimator, BoosterPredictor):
     def _train(
         self, X, y, X_valid, y_valid, params, config, *, validation_predictions: bool = False
     ) -> tuple[lgb.Booster, np.ndarray | None]:
         """The booster and, if asked, the early-stopped fit's raw validation predictions (made before any refit)."""
         # A leaf minimum sized for many customers would leave a small data set one constant leaf.
         params = {**params, "min_child_samples": min(params["min_child_samples"], max(20, len(X) // 50))}
-        train_X, valid_X = self._prepare(X, fitting=True), self._prepare(X_valid, fitting=False)
+        self._remember_layout(X)
+        train_X, valid_X = self.prepare(X), self.prepare(X_valid)
         train_set = lgb.Dataset(train_X, label=y)
         valid_set = lgb.Dataset(valid_X, label=y_valid, reference=train_set)
         booster = lgb.train(
@@ -88,16 +82,8 @@ class _BoosterModel(BaseEstimator):
             booster = lgb.train(params, everything, num_boost_round=self.best_iteration_)
         return booster, validation_raw
 
-    def prepare(self, X: pd.DataFrame) -> pd.DataFrame:
-        """``X`` as the booster expects it: training column order and categorical levels."""
-        check_is_fitted(self, "booster_")
-        return self._prepare(X, fitting=False)
 
-    def raw_predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.booster_.predict(self.prepare(X), num_iteration=self.best_iteration_)
-
-
-class ChurnModel(ClassifierMixin, _BoosterModel):
+class ChurnModel(ClassifierMixin, _BoosterModel, ChurnPredictor):
     """P(lapse within the churn horizon), calibrated on a later snapshot.
 
     Parameters
@@ -131,22 +117,8 @@ class ChurnModel(ClassifierMixin, _BoosterModel):
         )
         return self
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        lapse = apply_calibration(self.calibration_, self.raw_predict(X), X)
-        return np.column_stack([1 - lapse, lapse])
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
-
-    def bgnbd_lapse_probability(self, X: pd.DataFrame) -> np.ndarray | None:
-        """BG/NBD's P(no purchase in the horizon) that the calibration weighs; None when it weighs none."""
-        bgnbd = self.calibration_.get("bgnbd")
-        if bgnbd is None:
-            return None
-        return _bgnbd_no_purchase(bgnbd, history_from_features(X))
-
-
-class ValueModel(RegressorMixin, _BoosterModel):
+class ValueModel(RegressorMixin, _BoosterModel, ValuePredictor):
     """Expected net spend over the label window it learned (never negative).
 
     The window is the value plan's ``horizon_days`` (see ``fitted_value_horizon``);
@@ -168,18 +140,6 @@ class ValueModel(RegressorMixin, _BoosterModel):
         self.booster_, _ = self._train(X, y, X_valid, y_valid, _lgb_params(config, objective, self.seed), config)
         return self
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return np.clip(self.raw_predict(X), 0, None)
-
-
-def _logit(probability: np.ndarray) -> np.ndarray:
-    return np.log(np.clip(probability, 1e-7, 1 - 1e-7) / np.clip(1 - probability, 1e-7, 1))
-
-
-def _bgnbd_no_purchase(bgnbd: dict, history: pd.DataFrame) -> np.ndarray:
-    fit = BetaGeoFit(bgnbd["r"], bgnbd["alpha"], bgnbd["a"], bgnbd["b"])
-    return fit.p_no_purchase(bgnbd["horizon_weeks"], history["x"], history["t_x"], history["T"])
-
 
 def _fit_calibration(
     method: str, raw: np.ndarray, y: np.ndarray, *, history: pd.DataFrame | None = None, horizon_weeks: float = 0.0,
@@ -195,54 +155,16 @@ def _fit_calibration(
         iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
         return {"method": "isotonic", "x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
     if method == "sigmoid":
-        inputs = [_logit(raw)]
+        inputs = [logit(raw)]
         bgnbd = None
         if history is not None:
             fitted = fit_bgnbd(history.sample(n=min(len(history), BGNBD_FIT_ROWS), random_state=seed))
             bgnbd = {"r": fitted.r, "alpha": fitted.alpha, "a": fitted.a, "b": fitted.b,
                      "horizon_weeks": horizon_weeks}
-            inputs.append(_logit(_bgnbd_no_purchase(bgnbd, history)))
+            inputs.append(logit(bgnbd_no_purchase(bgnbd, history)))
         lr = LogisticRegression(C=1e6).fit(np.column_stack(inputs), y)
         calibration = {"method": "sigmoid", "a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])}
         if bgnbd is not None:
             calibration["bgnbd"] = {**{k: float(v) for k, v in bgnbd.items()}, "weight": float(lr.coef_[0, 1])}
         return calibration
     return {"method": "none"}
-
-
-def apply_calibration(calibration: dict, raw: np.ndarray, features: pd.DataFrame | None = None) -> np.ndarray:
-    """Calibrated lapse probabilities; ``features`` are needed when the map weighs the BG/NBD forecast."""
-    if calibration["method"] == "isotonic":
-        return np.interp(raw, calibration["x"], calibration["y"])
-    if calibration["method"] == "sigmoid":
-        log_odds = calibration["a"] * _logit(raw) + calibration["b"]
-        if "bgnbd" in calibration:
-            if features is None:
-                raise TierwiseError("model: this churn calibration weighs the BG/NBD forecast and needs the features")
-            bgnbd = calibration["bgnbd"]
-            log_odds = log_odds + bgnbd["weight"] * _logit(_bgnbd_no_purchase(bgnbd, history_from_features(features)))
-        return 1 / (1 + np.exp(-log_odds))
-    return raw
-
-
-def restore_model(booster: lgb.Booster, metadata: dict) -> ChurnModel | ValueModel:
-    """Rebuild a fitted model from its saved booster and the metadata logged beside it."""
-    kind = metadata.get("tierwise_kind")
-    if kind == "churn":
-        model: ChurnModel | ValueModel = ChurnModel()
-        model.calibration_ = metadata["calibration"]
-        model.classes_ = np.array([0, 1])
-    elif kind in ("value", "retained_value"):
-        if float(metadata.get("scale", 1.0)) != 1.0:
-            raise TierwiseError(
-                f"model: this value model stretches a {metadata.get('value_label_days')}-day prediction to "
-                f"{metadata.get('value_horizon_days')} days, which tierwise no longer does; run tierwise train again"
-            )
-        model = ValueModel()
-    else:
-        raise TierwiseError(f"model: metadata names kind {kind!r}; expected a tierwise churn, value or retained-value model")
-    model.booster_ = booster
-    model.feature_names_in_ = np.array(metadata["feature_names"], dtype=object)
-    model.categories_ = {k: list(v) for k, v in metadata["categories"].items()}
-    model.best_iteration_ = int(metadata["best_iteration"])
-    return model

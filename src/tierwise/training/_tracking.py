@@ -9,79 +9,32 @@ URI is applied when a run starts.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
-import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import mlflow
-import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from tierwise.config import RegistryConfig, TierwiseConfig
 from tierwise.errors import TierwiseError
 from tierwise.features import attribute_columns, describe_features
 from tierwise.inputs import InputData
+from tierwise.models import connect, data_source_metadata, log_pyfunc_model, log_scorer, saved_metadata, sqlite_store_path
+from tierwise.models._store import store_lock
 from tierwise.training._backtest import BacktestResult, TrainedModels
 from tierwise.training._plots import backtest_figures
 from tierwise.training._snapshots import snapshot_shortfall
-from tierwise.training._source import data_source_metadata
 
 logger = logging.getLogger(__name__)
 
-STORE_DIR = Path("mlruns")
 CANDIDATE, CHAMPION = "candidate", "champion"
 PROMOTION_METRIC = "churn_model_roc_auc"
 # Model-version tags: what a version was trained on, so that promotion compares like with like.
 SOURCE_TAG, TEST_CUTOFF_TAG, ROC_AUC_TAG = "data_source_signature", "backtest_test_cutoff", "backtest_churn_roc_auc"
-
-
-def tracking_uri() -> str:
-    """MLFLOW_TRACKING_URI if set, else the SQLite store under ./mlruns."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(STORE_DIR / 'mlflow.db').resolve()}"
-
-
-def sqlite_store_path(uri: str) -> Path | None:
-    """The database file of a local SQLite store URI (``sqlite:///path``), else None."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
-    return Path(path) if path and path != ":memory:" else None
-
-
-@contextmanager
-def _store_lock(uri: str) -> Iterator[None]:
-    """Hold an exclusive lock beside a local SQLite store; MLflow's first table creation races otherwise."""
-    database = sqlite_store_path(uri)
-    if database is None:
-        yield
-        return
-    database.parent.mkdir(parents=True, exist_ok=True)
-    with open(database.with_name(database.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def connect() -> MlflowClient:
-    """A client on the store; a fresh store's tables are created by one process at a time."""
-    uri = tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    with _store_lock(uri):
-        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        client.search_registered_models(max_results=1)
-    return client
 
 
 def _artifact_location(uri: str, experiment: str) -> str | None:
@@ -93,7 +46,7 @@ def _artifact_location(uri: str, experiment: str) -> str | None:
 
 
 def _experiment_id(client: MlflowClient, name: str) -> str:
-    with _store_lock(client.tracking_uri):
+    with store_lock(client.tracking_uri):
         experiment = client.get_experiment_by_name(name)
         if experiment is not None:
             return experiment.experiment_id
@@ -132,14 +85,6 @@ def _flat_params(config: TierwiseConfig) -> dict[str, str]:
     return flat
 
 
-def _signature_sample(frame: pd.DataFrame) -> pd.DataFrame:
-    sample = frame.head(50).copy()
-    for column in sample.columns:
-        if isinstance(sample[column].dtype, pd.CategoricalDtype):
-            sample[column] = sample[column].astype("object")
-    return sample
-
-
 @dataclass(frozen=True)
 class TrainingRun:
     run_id: str
@@ -148,6 +93,7 @@ class TrainingRun:
     retained_value_version: str | None
     promoted: bool
     promotion_note: str = ""
+    scorer_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -198,22 +144,23 @@ def _champion_record(client: MlflowClient, name: str) -> VersionRecord | None:
     )
 
 
-def _log_model(model, kind: str, name: str, sample: pd.DataFrame, metadata: dict, register: bool) -> str | None:
-    output = model.predict_proba(sample)[:, 1] if kind == "churn" else model.predict(sample)
-    info = mlflow.lightgbm.log_model(
-        model.booster_,
-        name=f"{kind}_model",
-        signature=infer_signature(_signature_sample(sample), np.asarray(output)),
+def _log_model(model, kind: str, name: str, metadata: dict, register: bool) -> str | None:
+    """Log one model as tierwise's pyfunc (see :mod:`tierwise.models`) and register it as ``name``."""
+    info = log_pyfunc_model(
+        model, name=f"{kind}_model", metadata={**saved_metadata(model, kind), **metadata},
         registered_model_name=name if register else None,
-        metadata={
-            "tierwise_kind": kind,
-            "feature_names": list(model.feature_names_in_),
-            "categories": model.categories_,
-            "best_iteration": model.best_iteration_,
-            **metadata,
-        },
     )
     return str(info.registered_model_version) if register else None
+
+
+def _log_scorer(config: TierwiseConfig, models: TrainedModels, common: dict) -> str:
+    """Log and register the scorer pyfunc: the three models with the scoring and tier settings of ``config``."""
+    kinds = {"churn": models.churn, "value": models.value, "retained_value": models.retained_value}
+    info = log_scorer(
+        kinds, {kind: {**saved_metadata(model, kind), **common} for kind, model in kinds.items()},
+        scoring=config.scoring, tiers=config.tiers, registered_model_name=config.registry.scorer_model_name,
+    )
+    return str(info.registered_model_version)
 
 
 def _log_backtest(result: BacktestResult) -> None:
@@ -243,10 +190,9 @@ def log_training(
     result: BacktestResult | None,
     models: TrainedModels,
     *,
-    sample: pd.DataFrame,
     drift_reference: dict | None = None,
 ) -> TrainingRun:
-    """Record one training run and register the three models; aliases follow :func:`promotion_decision`.
+    """Record one training run and register the three models and the scorer; aliases follow :func:`promotion_decision`.
 
     ``result`` is None when no backtest fitted the data: then no backtest
     metric is logged, and the versions become champion only if there is none.
@@ -289,19 +235,15 @@ def log_training(
             **source,
         }
         churn_version = _log_model(
-            models.churn, "churn", registry.churn_model_name, sample,
-            {**common, "calibration": models.churn.calibration_,
-             **({} if drift_reference is None else {"drift_reference": drift_reference})}, register=True,
+            models.churn, "churn", registry.churn_model_name,
+            {**common, **({} if drift_reference is None else {"drift_reference": drift_reference})}, register=True,
         )
-        value_version = _log_model(
-            models.value, "value", registry.value_model_name, sample,
-            common, register=True,
-        )
+        value_version = _log_model(models.value, "value", registry.value_model_name, common, register=True)
         # E[value | no lapse within the churn horizon]: the value a contact can protect.
         retained_version = _log_model(
-            models.retained_value, "retained_value", registry.retained_value_model_name, sample,
-            common, register=True,
+            models.retained_value, "retained_value", registry.retained_value_model_name, common, register=True,
         )
+        scorer_version = _log_scorer(config, models, common)
     record = VersionRecord(
         str(churn_version), signature,
         None if result is None else str(result.churn_plan.test.date()),
@@ -311,26 +253,12 @@ def log_training(
     if result is not None:
         tags.update({TEST_CUTOFF_TAG: record.test_cutoff, ROC_AUC_TAG: repr(record.roc_auc)})
     versions = {registry.churn_model_name: churn_version, registry.value_model_name: value_version,
-                registry.retained_value_model_name: retained_version}
+                registry.retained_value_model_name: retained_version, registry.scorer_model_name: scorer_version}
     for name, version in versions.items():
         for key, value in tags.items():
             client.set_model_version_tag(name, version, key, value)
     promoted, why = _set_aliases(client, registry, versions, record)
-    return TrainingRun(run.info.run_id, churn_version, value_version, retained_version, promoted, why)
-
-
-def log_scoring_metrics(run_id: str, metrics: dict[str, float], *, as_of: pd.Timestamp) -> None:
-    """Add figures measured when scoring as of ``as_of`` to the training run ``run_id`` of the models that scored.
-
-    Each figure is logged at step ``YYYYMMDD`` of ``as_of`` (and with its
-    timestamp), so successive scoring runs draw a time series per figure.
-    """
-    from mlflow.entities import Metric
-
-    client = connect()
-    cutoff = pd.Timestamp(as_of)
-    step, timestamp = int(cutoff.strftime("%Y%m%d")), int(cutoff.timestamp() * 1000)
-    client.log_batch(run_id, metrics=[Metric(key, float(value), timestamp, step) for key, value in sorted(metrics.items())])
+    return TrainingRun(run.info.run_id, churn_version, value_version, retained_version, promoted, why, scorer_version)
 
 
 def _set_aliases(client, registry: RegistryConfig, versions: dict[str, str | None], record: VersionRecord) -> tuple[bool, str]:
@@ -344,10 +272,11 @@ def _set_aliases(client, registry: RegistryConfig, versions: dict[str, str | Non
 
 
 def promote(registry: RegistryConfig, *, client: MlflowClient | None = None) -> dict[str, str]:
-    """Move the ``champion`` alias of the three models to their ``candidate`` versions."""
+    """Move the ``champion`` alias of the three models and the scorer to their ``candidate`` versions."""
     client = client or connect()
     moved = {}
-    for name in (registry.churn_model_name, registry.value_model_name, registry.retained_value_model_name):
+    for name in (registry.churn_model_name, registry.value_model_name, registry.retained_value_model_name,
+                 registry.scorer_model_name):
         try:
             candidate = client.get_model_version_by_alias(name, CANDIDATE)
         except MlflowException:

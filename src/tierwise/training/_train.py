@@ -8,7 +8,7 @@ import pandas as pd
 
 from tierwise.config import ChurnModelConfig, TierwiseConfig
 from tierwise.inputs import InputData
-from tierwise.training._backtest import BacktestResult, TrainedModels, model_features, run_backtest, train_models
+from tierwise.training._backtest import BacktestResult, TrainedModels, run_backtest, train_models
 from tierwise.training._snapshots import SnapshotBuilder, snapshot_shortfall
 from tierwise.training._tracking import TrainingRun, log_training
 
@@ -51,9 +51,5 @@ def train_and_register(inputs: InputData, config: TierwiseConfig) -> tuple[Backt
     else:
         result = None
         logger.warning("no backtest: %s; the models are trained but not judged", shortfall)
-    sample = builder.features_at(models.churn_plan.validation)
-    run = log_training(
-        config, inputs, result, models, sample=sample[model_features(inputs, config.features)],
-        drift_reference=churn_drift_reference(models, builder),
-    )
+    run = log_training(config, inputs, result, models, drift_reference=churn_drift_reference(models, builder))
     return result, run

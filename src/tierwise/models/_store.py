@@ -1,0 +1,74 @@
+"""Where the MLflow store is, and a client on it: what training writes to and scoring loads from.
+
+The store defaults to ``mlruns/`` in the working directory (a SQLite database
+for runs and the registry); ``MLFLOW_TRACKING_URI`` overrides it. Nothing is
+set at import: the URI is applied when a client connects.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+STORE_DIR = Path("mlruns")
+
+
+def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI if set, else the SQLite store under ./mlruns."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(STORE_DIR / 'mlflow.db').resolve()}"
+
+
+def sqlite_store_path(uri: str) -> Path | None:
+    """The database file of a local SQLite store URI (``sqlite:///path``), else None."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+@contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """Hold an exclusive lock beside a local SQLite store; MLflow's first table creation races otherwise."""
+    database = sqlite_store_path(uri)
+    if database is None:
+        yield
+        return
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(database.with_name(database.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def connect() -> MlflowClient:
+    """A client on the store; a fresh store's tables are created by one process at a time."""
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    with store_lock(uri):
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.search_registered_models(max_results=1)
+    return client
+
+
+def log_scoring_metrics(run_id: str, metrics: dict[str, float], *, as_of: pd.Timestamp) -> None:
+    """Add figures measured when scoring as of ``as_of`` to the training run ``run_id`` of the models that scored.
+
+    Each figure is logged at step ``YYYYMMDD`` of ``as_of`` (and with its
+    timestamp), so successive scoring runs draw a time series per figure.
+    """
+    from mlflow.entities import Metric
+
+    client = connect()
+    cutoff = pd.Timestamp(as_of)
+    step, timestamp = int(cutoff.strftime("%Y%m%d")), int(cutoff.timestamp() * 1000)
+    client.log_batch(run_id, metrics=[Metric(key, float(value), timestamp, step) for key, value in sorted(metrics.items())])
