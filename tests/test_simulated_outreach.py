@@ -124,6 +124,8 @@ def test_the_truth_is_what_the_labels_measure_in_the_observed_world(treated, lis
 
 
 def test_refusals_are_one_line(listed):
+    with pytest.raises(TierwiseError, match="end 2025-06-01: must be a date on or after 2026-01-01"):
+        generate_demo_data(10, seed=1, end="2025-06-01")
     with pytest.raises(TierwiseError, match="must be at least 0 and below 1"):
         _simulate(listed, 1.0)
     with pytest.raises(InputDataError, match="not customers of this world"):

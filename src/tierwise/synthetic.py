@@ -301,7 +301,8 @@ def _frames(traits: _Traits, world: _Realized) -> DemoData:
 def _end_day(end: str | pd.Timestamp | None) -> float:
     stop = DEMO_END if end is None else pd.Timestamp(end)
     if stop != stop.normalize() or stop < DEMO_END:
-        raise TierwiseError(f"end {stop}: must be a date on or after {DEMO_END.date()} (the last signups are before it)")
+        shown = stop.date() if stop == stop.normalize() else stop
+        raise TierwiseError(f"end {shown}: must be a date on or after {DEMO_END.date()} (the last signups are before it)")
     return float((stop - DEMO_START).days)
 
 
