@@ -62,18 +62,89 @@ def _read_inputs(config: TierwiseConfig) -> InputData:
 def generate(
     out: Annotated[Path, typer.Option(help="Folder to write transactions, events and customers into.")] = Path("demo"),
     customers: Annotated[int, typer.Option("--customers", min=1, help="Number of customers.")] = 20_000,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 7,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed; the same seed gives the same files.")] = 7,
     file_format: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    end: Annotated[
+        Optional[str], typer.Option(help="First day not simulated, YYYY-MM-DD (default 2026-01-01, or with --outreach "
+                                         "the list's as_of + its longest horizon if later).")
+    ] = None,
+    outreach: Annotated[
+        Optional[Path], typer.Option(help="A tierwise score --out folder, or an outreach file with its manifest.json "
+                                          "beside it: simulate what happened after that list was worked.")
+    ] = None,
+    outreach_effect: Annotated[
+        Optional[float], typer.Option("--outreach-effect", help="With --outreach: the relative lowering of the "
+                                                                 "contacted customers' lapse hazard, in [0, 1).")
+    ] = None,
 ) -> None:
-    """Write the synthetic demo retailer (2023-01-01 to 2026-01-01)."""
+    """Write the synthetic demo retailer (2023-01-01 to 2026-01-01, or to --end).
+
+    With --outreach and --outreach-effect, the world of the same --customers and
+    --seed as the list was scored on, in which the contacted customers stay
+    longer after its as_of; also writes outreach_effect.json (the true effects)
+    and outreach_truth.parquet (each listed customer's outcomes with and
+    without contact).
+    """
+    from tierwise.io import read_outreach_list, write_outreach_truth
+    from tierwise.synthetic import simulate_outreach_effect
+
     if file_format not in ("parquet", "csv"):
         raise TierwiseError(f"--format: {file_format!r} is not one of parquet, csv")
-    demo = generate_demo_data(customers, seed=seed)
+    if (outreach is None) != (outreach_effect is None):
+        raise TierwiseError("--outreach and --outreach-effect go together: name the list and the effect")
+    if outreach_effect is not None and not 0.0 <= outreach_effect < 1.0:
+        raise TierwiseError(f"--outreach-effect: {outreach_effect} is not in [0, 1) (a relative lowering of the lapse hazard)")
+    stop = None
+    if end is not None:
+        try:
+            stop = normalize_as_of(end)
+        except TierwiseError:
+            raise TierwiseError(f"--end: {end!r} is not a date YYYY-MM-DD") from None
+    truth_paths: list[Path] = []
+    if outreach is None:
+        demo = generate_demo_data(customers, seed=seed, end=stop)
+    else:
+        listed, settings = read_outreach_list(outreach)
+        simulation = simulate_outreach_effect(
+            listed, n_customers=customers, seed=seed, as_of=normalize_as_of(settings["as_of"]), effect=outreach_effect,
+            churn_horizon_days=int(settings["churn_horizon_days"]),
+            value_horizon_days=int(settings["value_horizon_days"]), end=stop,
+        )
+        demo = simulation.data
     paths = write_demo_data(demo, out, file_format)  # type: ignore[arg-type]
+    if outreach is not None:
+        truth_paths = write_outreach_truth(simulation.summary, simulation.outcomes, out)
     console.print(
         f"Wrote {len(demo.transactions):,} transactions, {len(demo.events):,} events and "
-        f"{len(demo.customers):,} customers to {out}/ ({', '.join(p.name for p in paths)})"
+        f"{len(demo.customers):,} customers to {out}/ ({', '.join(p.name for p in [*paths, *truth_paths])})"
     )
+    if outreach is not None:
+        _print_outreach_truth(simulation.summary, _stdout())
+
+
+def _print_outreach_truth(summary: dict, out: Console) -> None:
+    counts, windows = summary["counts"], summary["windows"]
+    table = Table(title=f"Simulated effect of the outreach at {summary['as_of']} (hazard lowered by "
+                        f"{summary['effect']:.0%}; {counts['contacted']:,} contacted, {counts['control']:,} control)")
+    for header in ("outcome", "window", "contacted: without", "with", "effect", "listed: effect"):
+        table.add_column(header, justify="left" if header in ("outcome", "window") else "right")
+    for key, outcome in (("retention", "retention"), ("conversion", "conversion"), ("revenue_per_customer", "revenue")):
+        contacted, listed = summary["true_effects"]["contacted"][key], summary["true_effects"]["listed"][key]
+        table.add_row(
+            key.replace("_", " "), f"{windows[outcome]['days']} days", _truth_figure(contacted["without"], outcome),
+            _truth_figure(contacted["with"], outcome), _truth_figure(contacted["effect"], outcome, signed=True),
+            _truth_figure(listed["effect"], outcome, signed=True),
+        )
+    out.print(table)
+
+
+def _truth_figure(value: float | None, outcome: str, *, signed: bool = False) -> str:
+    """A revenue in money, a rate in percent, an effect on a rate in points."""
+    if value is None:
+        return "-"
+    if outcome == "revenue":
+        return f"{value:+,.2f}" if signed else f"{value:,.2f}"
+    return f"{value * 100:+.2f} pts" if signed else f"{value:.2%}"
 
 
 @app.command()

@@ -612,3 +612,57 @@ def read_run_evaluation(folder: str | Path, manifest: dict) -> dict | None:
         raise InputDataError(f"{path}: does not match manifest.json (changed after tierwise evaluate); "
                              "re-run tierwise evaluate")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+_OUTREACH_SETTINGS = ("as_of", "churn_horizon_days", "value_horizon_days")
+
+
+def read_outreach_list(path: str | Path) -> tuple[pd.DataFrame, dict]:
+    """Read a delivered outreach list and the settings it was scored with, for ``tierwise generate --outreach``.
+
+    ``path`` is either the ``--out`` folder of a ``tierwise score`` run (its
+    manifest, outreach and control files, checked against the manifest) or an
+    outreach file (.csv or .parquet; everyone in it is contacted unless a
+    ``control`` column says otherwise) with the run's manifest.json beside it.
+    Returns the list (``customer_id``, ``control`` when known) and the
+    manifest's ``as_of``, ``churn_horizon_days`` and ``value_horizon_days``.
+    """
+    path = Path(path)
+    if path.is_dir():
+        missing = [name for name in ("manifest.json", "outreach.parquet", "control.parquet") if not (path / name).is_file()]
+        if missing:
+            raise TierwiseError(f"--outreach: {path} holds no {missing[0]}; name the --out folder of a tierwise score run "
+                                "or an outreach file")
+        manifest_path = path / "manifest.json"
+    else:
+        manifest_path = path.parent / "manifest.json"
+        if not manifest_path.is_file():
+            raise TierwiseError(f"--outreach: no manifest.json beside {path}, so the list's as_of, churn_horizon_days "
+                                "and value_horizon_days are unknown; name the run's folder")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputDataError(f"{manifest_path}: not a readable manifest ({exc})") from None
+    missing = [key for key in _OUTREACH_SETTINGS if key not in manifest]
+    if missing:
+        raise InputDataError(f"{manifest_path}: no {', '.join(missing)}; the list's cutoff and horizons are unknown")
+    if not path.is_dir():
+        return _read_any(path, None), {key: manifest[key] for key in _OUTREACH_SETTINGS}
+    for name in ("outreach.parquet", "control.parquet"):
+        entry = manifest.get("files", {}).get(name)
+        if entry is None or entry.get("sha256") != _file_entry(path / name)["sha256"]:
+            raise InputDataError(f"{path / name}: does not match manifest.json (changed after the run, or from "
+                                 "another run); re-run tierwise score")
+    listed = pd.concat([_read_any(path / name, None) for name in ("outreach.parquet", "control.parquet")], ignore_index=True)
+    return listed, {key: manifest[key] for key in _OUTREACH_SETTINGS}
+
+
+def write_outreach_truth(summary: dict, outcomes: pd.DataFrame, out_dir: str | Path) -> list[Path]:
+    """Write a simulated outreach's true effects (``outreach_effect.json``) and each listed customer's
+    potential outcomes (``outreach_truth.parquet``) into ``out_dir``."""
+    out_dir = Path(out_dir)
+    text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
+    return [
+        write_parquet(outcomes, out_dir / "outreach_truth.parquet"),
+        _write_atomically(out_dir / "outreach_effect.json", lambda tmp: tmp.write_text(text, encoding="utf-8")),
+    ]
