@@ -227,7 +227,7 @@ def test_score_before_all_data_is_refused(store, tmp_path, capsys, monkeypatch):
     code, _, err = run_cli(["score", "--config", store, "--out", tmp_path / "x", "--as-of", "2022-06-01"], capsys, monkeypatch)
     assert code == 2
     assert "Traceback" not in err
-    assert ("error: as_of 2022-06-01: no customer has a record before it; the data start on 2023-01-02"
+    assert ("error: as_of 2022-06-01: no customer has a record before it; the data start on 2023-01-01"
             in " ".join(err.split()))
     assert [p.name for p in (tmp_path / "x").iterdir()] == [".tierwise.lock"]  # nothing written but the run's lock
 
