@@ -572,24 +572,38 @@ def evaluate(
     set_: SetOption = None,
 ) -> None:
     """Judge an earlier run on what happened since its as_of: the outreach's effect and the models' quality."""
-    from tierwise.io import read_run, read_run_drift, write_run_evaluation, write_run_report
-    from tierwise.monitoring import evaluate_run, log_evaluation, read_run_backtest
-    from tierwise.reporting import build_report
+    from tierwise.io import read_run
 
     cfg = _configure(config, set_, transactions, events, customers)
     if not run.is_dir():  # checked before the lock, which would create the folder
         raise TierwiseError(f"--run: {run} is not a folder; name the --out folder of a tierwise score run")
     with lock_folder(run):
-        scores, outreach, manifest = read_run(run)  # a wrong folder is refused before the data are read
-        inputs = _read_inputs(cfg)
-        card = read_run_backtest(manifest)
-        evaluation = evaluate_run(run, inputs, config=cfg, backtest=card)
-        document = evaluation.to_dict()
-        path = write_run_evaluation(run, document)
-        write_run_report(run, build_report(scores, outreach, manifest, model_card=card, evaluation=document,
-                                           drift=read_run_drift(run)))
+        read_run(run)  # a wrong folder is refused before the data are read
+        evaluation = _evaluate_run(run, _read_inputs(cfg), cfg)
     _print_evaluation(evaluation, _stdout())
+    _log_evaluation(evaluation)
+
+
+def _evaluate_run(run: Path, inputs: InputData, cfg: TierwiseConfig):
+    """Evaluate a run (the caller holds its lock), write evaluation.json and the report with it."""
+    from tierwise.io import read_run, read_run_drift, write_run_evaluation, write_run_report
+    from tierwise.monitoring import evaluate_run, read_run_backtest
+    from tierwise.reporting import build_report
+
+    scores, outreach, manifest = read_run(run)
+    card = read_run_backtest(manifest)
+    evaluation = evaluate_run(run, inputs, config=cfg, backtest=card)
+    document = evaluation.to_dict()
+    path = write_run_evaluation(run, document)
+    write_run_report(run, build_report(scores, outreach, manifest, model_card=card, evaluation=document,
+                                       drift=read_run_drift(run)))
     console.print(f"Evaluation -> {path}; report -> {run / 'report.html'}", highlight=False)
+    return evaluation
+
+
+def _log_evaluation(evaluation) -> None:
+    from tierwise.monitoring import log_evaluation
+
     problem = log_evaluation(evaluation)
     if problem is None:
         console.print(f"Logged to MLflow run {evaluation.model_run_id}")
@@ -651,40 +665,67 @@ def demo(
     out: Annotated[Path, typer.Option(help="Working folder for the demo's data and outputs.")] = Path("tierwise-demo"),
     customers: Annotated[int, typer.Option("--customers", min=100, help="Number of synthetic customers.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    outreach_effect: Annotated[
+        float, typer.Option("--outreach-effect", min=0.0, max=0.99,
+                            help="The simulated outreach's relative lowering of the contacted customers' lapse hazard.")
+    ] = 0.3,
 ) -> None:
-    """The whole path on the built-in synthetic retailer: generate, train and register, score, summarise."""
+    """The whole loop on the built-in synthetic retailer: generate, train and register, score and deliver the list,
+    then simulate the year after it with an outreach of known effect and evaluate the list against that."""
     from tierwise.inference import build_outreach_list, default_as_of, load_models, score_with_drift
+    from tierwise.io import write_outreach_truth
+    from tierwise.synthetic import simulate_outreach_effect
     from tierwise.training import tracking_uri, train_and_register
 
     ctx.with_resource(lock_folder(out))  # a second demo into the same folder is refused, not interleaved
     data_dir = out / "data"
-    with console.status("[1/3] Generating the synthetic retailer..."):
+    with console.status("[1/4] Generating the synthetic retailer..."):
         demo_data = generate_demo_data(customers, seed=seed)
         write_demo_data(demo_data, data_dir)
     console.print(
-        f"[1/3] Generated {customers:,} customers, {len(demo_data.transactions):,} transactions and "
+        f"[1/4] Generated {customers:,} customers, {len(demo_data.transactions):,} transactions and "
         f"{len(demo_data.events):,} events -> {data_dir}/"
     )
     cfg = demo_config(data_dir)
     inputs = _read_inputs(cfg)
-    with console.status("[2/3] Backtesting and training the churn, value and retained-value models..."):
+    with console.status("[2/4] Backtesting and training the churn, value and retained-value models..."):
         result, run = train_and_register(inputs, cfg)
     _print_backtest(result)
     console.print(
-        f"[2/3] Trained and registered {cfg.registry.churn_model_name} v{run.churn_version}, "
+        f"[2/4] Trained and registered {cfg.registry.churn_model_name} v{run.churn_version}, "
         f"{cfg.registry.value_model_name} v{run.value_version} and {cfg.registry.retained_value_model_name} "
         f"v{run.retained_value_version} (MLflow run {run.run_id}, store {tracking_uri()})"
     )
     cutoff = default_as_of(inputs)
     # The models this demo just trained, whether or not an earlier demo's models stay champion.
     models = load_models(cfg.registry, f"runs:/{run.run_id}")
-    with console.status(f"[3/3] Scoring every customer as of {cutoff.date()}..."):
+    with console.status(f"[3/4] Scoring every customer as of {cutoff.date()}..."):
         scores, drift = score_with_drift(inputs, as_of=cutoff, config=cfg, models=models)
     listed = build_outreach_list(scores, cfg.outreach)
     _print_summary(scores, listed, _stdout(), outreach=cfg.outreach,
                    churn_horizon_days=int(models.metadata["churn_horizon_days"]))
-    console.print(f"[3/3] Scored {len(scores):,} customers as of {cutoff.date()}")
+    console.print(f"[3/4] Scored {len(scores):,} customers as of {cutoff.date()}")
     _deliver(scores, listed, cfg, out, models.metadata, drift=drift, run_id=models.run_id)
+
+    after_dir = out / "after"
+    horizons = {"churn_horizon_days": int(models.metadata["churn_horizon_days"]),
+                "value_horizon_days": int(scores["value_horizon_days"].iloc[0])}
+    with console.status(f"[4/4] Simulating the {max(horizons.values())} days after the list, the contacted customers' "
+                        f"lapse hazard lowered by {outreach_effect:.0%}, and evaluating the list..."):
+        simulation = simulate_outreach_effect(listed, n_customers=customers, seed=seed, as_of=cutoff,
+                                              effect=outreach_effect, **horizons)
+        write_demo_data(simulation.data, after_dir)
+        write_outreach_truth(simulation.summary, simulation.outcomes, after_dir)
+        after_cfg = demo_config(after_dir)
+        evaluation = _evaluate_run(out, _read_inputs(after_cfg), after_cfg)
+    _print_evaluation(evaluation, _stdout())
+    _log_evaluation(evaluation)
+    measured, truth = evaluation.effect("retention"), simulation.summary["true_effects"]["listed"]["retention"]
+    interval = "" if measured.lower is None else f" [{measured.lower * 100:+.1f}, {measured.upper * 100:+.1f}]"
+    estimate = "not measurable" if measured.estimate is None else f"{measured.estimate * 100:+.1f} points{interval}"
+    console.print(f"[4/4] Retention effect of the outreach: measured {estimate} ({measured.n_contacted:,} contacted vs "
+                  f"{measured.n_control:,} control); simulated {truth['effect'] * 100:+.1f} points on the same "
+                  f"customers -> {after_dir}/outreach_effect.json", highlight=False, soft_wrap=True)
 
 
 benchmark_app = typer.Typer(no_args_is_help=True, help="Benchmarks on real data.")
