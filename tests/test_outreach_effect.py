@@ -72,7 +72,10 @@ def measured(tmp_path_factory):
                 )
                 after = world / f"after-{effect}"
                 write_demo_data(simulation.data, after)
+                # The simulated year runs past today: tell the date check where this data set ends.
                 after_config = demo_config(after)
+                after_config = after_config.model_copy(update={"data": after_config.data.model_copy(
+                    update={"max_timestamp": simulation.data.transactions["timestamp"].max().date()})})
                 evaluation = evaluate_run(run, read_config_inputs(after_config), config=after_config)
                 results[seed, effect] = (evaluation.effect("retention"),
                                          simulation.summary["true_effects"]["listed"]["retention"]["effect"])

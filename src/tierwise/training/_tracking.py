@@ -23,7 +23,15 @@ from tierwise.config import RegistryConfig, TierwiseConfig
 from tierwise.errors import TierwiseError
 from tierwise.features import attribute_columns, describe_features
 from tierwise.inputs import InputData
-from tierwise.models import connect, data_source_metadata, log_pyfunc_model, log_scorer, saved_metadata, sqlite_store_path, tracking_uri
+from tierwise.models import (
+    connect,
+    data_source_metadata,
+    log_pyfunc_model,
+    log_scorer,
+    saved_metadata,
+    sqlite_store_path,
+    tracking_uri,
+)
 from tierwise.models._store import store_lock
 from tierwise.training._backtest import BacktestResult, TrainedModels
 from tierwise.training._plots import backtest_figures
