@@ -286,3 +286,18 @@ def test_control_customers_go_to_their_own_file_and_the_manifest_states_the_term
     assert manifest["currency"] == "unspecified" and manifest["churn_horizon_days"] == 90
     # 2024-10-20 expected, list dated 2025-01-01: 73 days overdue, said beside the date.
     assert (contacts["next_order_overdue_days"] == 73).all()
+
+
+def test_a_refused_run_leaves_no_empty_folder_behind(tmp_path, small_demo_config, capsys, monkeypatch):
+    from cli_helpers import run_cli
+
+    config = tmp_path / "demo.json"
+    config.write_text(small_demo_config.model_dump_json(), encoding="utf-8")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'no-store' / 'mlflow.db'}")
+    code, _, err = run_cli(["score", "--config", config, "--out", tmp_path / "new" / "run"], capsys, monkeypatch)
+    assert code == 2 and "no MLflow store" in err  # refused after the folder was locked
+    assert not (tmp_path / "new" / "run").exists()
+    (tmp_path / "kept").mkdir()
+    with lock_folder(tmp_path / "kept"):  # a folder that was there before stays, with its lock file
+        pass
+    assert (tmp_path / "kept").is_dir()

@@ -184,9 +184,11 @@ def lock_folder(folder: str | Path) -> Iterator[Path]:
 
     The lock (``flock`` on the hidden ``.tierwise.lock`` inside) ends with the
     process, so a killed run never leaves the folder locked. The folder is
-    created if needed.
+    created if needed, and removed again when the run ends leaving nothing in
+    it (a refused run leaves no empty folder behind).
     """
     folder = Path(folder)
+    created = not folder.exists()
     _make_folder(folder)
     handle = open(folder / ".tierwise.lock", "a+", encoding="utf-8")  # the lock lasts as long as this handle
     try:
@@ -205,6 +207,9 @@ def lock_folder(folder: str | Path) -> Iterator[Path]:
         handle.flush()
         yield folder
     finally:
+        if created and [entry.name for entry in folder.iterdir()] == [".tierwise.lock"]:
+            (folder / ".tierwise.lock").unlink()
+            folder.rmdir()
         handle.close()
 
 
