@@ -96,7 +96,9 @@ def test_a_currency_change_is_flagged_on_the_console_in_drift_json_and_in_the_re
     assert by_name["frequency_orders"]["flag"] is None  # the count of orders did not change
     warnings = _warnings(caplog, "drift since the training snapshot")
     assert len(warnings) == 4 and "more past a drift threshold (see drift.json)" in warnings[-1]
-    assert drift["features"][0]["feature"] in warnings[0] and "severe, PSI" in warnings[0]
+    # The worst inputs come first; a churn score that moved too (prices in cents cross the trees' spend splits)
+    # is named among them.
+    assert any(drift["features"][0]["feature"] in line for line in warnings[:3]) and "severe, PSI" in warnings[0]
     page = (out / "report.html").read_text(encoding="utf-8")
     assert 'id="drift-table"' in page and 'data-feature="spend_sum_365d" data-flag="severe"' in page
 
