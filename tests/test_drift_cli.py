@@ -10,34 +10,18 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from cli_helpers import run_cli
-from tierwise.config import demo_config
+from cli_helpers import run_cli, train_into_new_store
 from tierwise.io import write_parquet
-
-FAST = ["--set", "training.training_snapshots=2", "--set", "training.churn_model.max_rounds=40",
-        "--set", "training.value_model.max_rounds=40"]
 
 
 @pytest.fixture(scope="module")
 def trained(small_demo_dir, tmp_path_factory):
     """Train once on the small demo into a temporary MLflow store; also a copy of its transactions in cents."""
     folder = tmp_path_factory.mktemp("drift")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    config_path = folder / "demo.json"
-    config_path.write_text(json.dumps(demo_config(small_demo_dir).model_dump(mode="json")))
+    uri, config_path = train_into_new_store(folder, small_demo_dir)
     cents = pd.read_parquet(small_demo_dir / "transactions.parquet")
     cents["amount"] = cents["amount"] * 100  # a currency change: the same purchases, in cents
     write_parquet(cents, folder / "transactions_in_cents.parquet")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", uri)
-        patch.chdir(folder)
-        from tierwise import cli
-
-        patch.setattr("sys.argv", ["tierwise", "train", "--config", str(config_path), *FAST])
-        with pytest.raises(SystemExit) as done:
-            cli.main()
-            raise SystemExit(0)
-        assert done.value.code in (0, None)
     return folder, uri, config_path
 
 

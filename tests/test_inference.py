@@ -11,35 +11,19 @@ import pandas as pd
 import pytest
 import shap
 
-from cli_helpers import run_cli
-from tierwise.config import config_from_dict, demo_config
+from cli_helpers import run_cli, train_into_new_store
+from tierwise.config import config_from_dict
 from tierwise.errors import ConfigError
 from tierwise.inference import churn_contributions, default_as_of, load_models, score_customers
 from tierwise.io import read_config_inputs
 from tierwise.training import model_features
-
-FAST = ["--set", "training.training_snapshots=2", "--set", "training.churn_model.max_rounds=40",
-        "--set", "training.value_model.max_rounds=40"]
 
 
 @pytest.fixture(scope="module")
 def trained(small_demo_dir, tmp_path_factory):
     """Train once on the small demo into a temporary MLflow store."""
     folder = tmp_path_factory.mktemp("scoring")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    config_path = folder / "demo.json"
-    config = demo_config(small_demo_dir)
-    config_path.write_text(json.dumps(config.model_dump(mode="json")))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", uri)
-        patch.chdir(folder)
-        from tierwise import cli
-
-        patch.setattr("sys.argv", ["tierwise", "train", "--config", str(config_path), *FAST])
-        with pytest.raises(SystemExit) as done:
-            cli.main()
-            raise SystemExit(0)
-        assert done.value.code in (0, None)
+    uri, config_path = train_into_new_store(folder, small_demo_dir)
     return folder, uri, config_path
 
 

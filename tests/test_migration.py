@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cli_helpers import run_cli
-from tierwise.config import TierRule, config_from_dict, demo_config
+from cli_helpers import run_cli, train_into_new_store
+from tierwise.config import TierRule, config_from_dict
 from tierwise.monitoring import (
     MOVERS_COLUMNS,
     NEW_TO_RUN,
@@ -28,8 +28,6 @@ from tierwise.monitoring import (
 )
 from tierwise.reporting import build_report
 
-FAST = ["--set", "training.training_snapshots=2", "--set", "training.churn_model.max_rounds=40",
-        "--set", "training.value_model.max_rounds=40"]
 DEMO_AT_RISK = ["VIP at risk", "important, lapsing", "lapsing", "drifting"]
 
 
@@ -103,19 +101,7 @@ def test_without_a_previous_run_tier_since_is_unknown():
 def trained(small_demo_dir, tmp_path_factory):
     """Train once on the small demo into a temporary MLflow store."""
     folder = tmp_path_factory.mktemp("migration")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    config_path = folder / "demo.json"
-    config_path.write_text(json.dumps(demo_config(small_demo_dir).model_dump(mode="json")))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", uri)
-        patch.chdir(folder)
-        from tierwise import cli
-
-        patch.setattr("sys.argv", ["tierwise", "train", "--config", str(config_path), *FAST])
-        with pytest.raises(SystemExit) as done:
-            cli.main()
-            raise SystemExit(0)
-        assert done.value.code in (0, None)
+    uri, config_path = train_into_new_store(folder, small_demo_dir)
     return folder, uri, config_path
 
 

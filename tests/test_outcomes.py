@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from cli_helpers import run_cli
+from cli_helpers import run_cli, run_main
 from tierwise.config import DataConfig, FeatureConfig, TierwiseConfig, TransactionsSource
 from tierwise.errors import TierwiseError
 from tierwise.features import build_features
@@ -185,16 +185,10 @@ def scored_run(small_demo_dir, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
         patch.chdir(folder)
-        from tierwise import cli
-
         for args in (["train", "--config", config, *FAST],
                      ["score", "--config", config, "--out", folder / "run", "--as-of", "2025-06-01",
                       "--set", "outreach.control_share=0.3", "--set", "outreach.cost_per_contact=1"]):
-            patch.setattr("sys.argv", ["tierwise", *map(str, args)])
-            with pytest.raises(SystemExit) as done:
-                cli.main()
-                raise SystemExit(0)
-            assert done.value.code in (0, None)
+            run_main(patch, args)
     return folder, config
 
 

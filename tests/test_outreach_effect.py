@@ -15,6 +15,7 @@ import json
 import pandas as pd
 import pytest
 
+from cli_helpers import run_main
 from tierwise.config import demo_config
 from tierwise.io import read_config_inputs, read_outreach_list, write_demo_data
 from tierwise.monitoring import evaluate_run
@@ -28,16 +29,6 @@ AS_OF = "2026-01-01"
 HORIZON = ["--set", "training.churn_horizon_days=365"]
 FAST = ["--set", "training.training_snapshots=2", "--set", "training.churn_model.max_rounds=60",
         "--set", "training.value_model.max_rounds=40"]
-
-
-def _run_cli(patch, *args) -> None:
-    from tierwise import cli
-
-    patch.setattr("sys.argv", ["tierwise", *map(str, args)])
-    with pytest.raises(SystemExit) as done:
-        cli.main()
-        raise SystemExit(0)
-    assert done.value.code in (0, None)
 
 
 @pytest.fixture(scope="module")
@@ -54,15 +45,15 @@ def measured(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
         patch.chdir(folder)
-        _run_cli(patch, "train", "--config", config, *HORIZON, *FAST)
+        run_main(patch, ["train", "--config", config, *HORIZON, *FAST])
         for seed in SEEDS:
             world = folder / f"world-{seed}"
             write_demo_data(generate_demo_data(CUSTOMERS, seed=seed), world / "data")
             run = world / "run"
-            _run_cli(patch, "score", "--config", config, "--out", run, "--as-of", AS_OF, "--no-report",
-                     "--transactions", world / "data" / "transactions.parquet",
-                     "--events", world / "data" / "events.parquet",
-                     "--customers", world / "data" / "customers.parquet", *HORIZON)
+            run_main(patch, ["score", "--config", config, "--out", run, "--as-of", AS_OF, "--no-report",
+                             "--transactions", world / "data" / "transactions.parquet",
+                             "--events", world / "data" / "events.parquet",
+                             "--customers", world / "data" / "customers.parquet", *HORIZON])
             listed, horizons = read_outreach_list(run)
             for effect in (0.3, 0.0):
                 simulation = simulate_outreach_effect(

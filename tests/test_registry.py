@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from cli_helpers import run_cli
+from cli_helpers import run_cli, run_main
 from tierwise.config import config_from_dict, load_config
 from tierwise.synthetic import generate_demo_data
 
@@ -66,14 +66,8 @@ def one_store(small_demo_dir, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         patch.chdir(work)
-        from tierwise import cli
-
         for config in (shop_a, shop_b):
-            patch.setattr(sys, "argv", ["tierwise", "train", "--config", str(config), *FAST])
-            with pytest.raises(SystemExit) as done:
-                cli.main()
-                raise SystemExit(0)
-            assert done.value.code in (0, None)
+            run_main(patch, ["train", "--config", config, *FAST])
     return root, uri, shop_a, shop_b
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cli_helpers import run_cli
+from cli_helpers import run_cli, run_main
 from tierwise.config import demo_config
 from tierwise.reporting import (
     OutreachSettings,
@@ -114,16 +114,10 @@ def chinese_run(small_demo_dir, tmp_path_factory):
         warnings.simplefilter("always")
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         patch.chdir(folder)
-        from tierwise import cli
-
         for args in (["train", "--config", config_path, *FAST],
                      ["score", "--config", config_path, "--out", folder / "run", "--set", "outreach.cost_per_contact=1",
                       "--set", "outreach.save_rate=0.2"]):
-            patch.setattr("sys.argv", ["tierwise", *map(str, args)])
-            with pytest.raises(SystemExit) as done:
-                cli.main()
-                raise SystemExit(0)
-            assert done.value.code in (0, None)
+            run_main(patch, args)
     missing_glyphs = [str(w.message) for w in caught if "missing from font" in str(w.message)]
     return folder / "run", missing_glyphs
 
