@@ -28,3 +28,24 @@ def small_demo_config(small_demo_dir):
 
 def frame(rows: list[tuple], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session for every Spark test, so the suite starts the JVM once; skipped without pyspark or Java."""
+    pytest.importorskip("pyspark")
+    import os
+    import shutil
+
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("Spark needs a Java runtime (.ci/run installs one)")
+    from tierwise.config import SparkConfig
+    from tierwise.spark import spark_session
+
+    session = spark_session(SparkConfig(master="local[2]", settings={
+        "spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "2", "spark.driver.memory": "1g",
+        "spark.sql.adaptive.enabled": "false",
+    }))
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

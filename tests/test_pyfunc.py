@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -185,32 +184,20 @@ def test_mlflow_models_serve_answers_with_tierwise_numbers(store, trained, tmp_p
 
 
 @pytest.mark.slow
-def test_spark_udf_scores_spark_integer_columns(store, monkeypatch):
-    pyspark = pytest.importorskip("pyspark")
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        pytest.skip("Spark needs a Java runtime (.ci/run installs one)")
-    from pyspark.sql import SparkSession, functions
+def test_spark_udf_scores_spark_integer_columns(store, spark):
+    import pyspark
+    from pyspark.sql import functions
 
     scores, features = store
     rows = _with_integer_columns(_modelled(scores, features, 40))
-    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)  # Spark's Python workers: this Python, with tierwise
-    spark = (
-        SparkSession.builder.master("local[1]").appName("tierwise-test")
-        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "1")
-        .config("spark.sql.session.timeZone", "UTC").config("spark.driver.memory", "1g")
-        .getOrCreate()
-    )
-    try:
-        frame = spark.createDataFrame(rows.drop(columns=["as_of"]))
-        assert dict(frame.dtypes)["frequency_orders"] == "bigint"
-        model = mlflow.pyfunc.load_model("models:/tierwise-demo-churn@champion")
-        names = model.metadata.get_input_schema().input_names()
-        udf = mlflow.pyfunc.spark_udf(spark, "models:/tierwise-demo-churn@champion", result_type="double",
-                                      env_manager="local")
-        out = frame.withColumn("churn_probability", udf(functions.struct(*names))).select(
-            "customer_id", "churn_probability").toPandas()
-    finally:
-        spark.stop()
+    frame = spark.createDataFrame(rows.drop(columns=["as_of"]))
+    assert dict(frame.dtypes)["frequency_orders"] == "bigint"
+    model = mlflow.pyfunc.load_model("models:/tierwise-demo-churn@champion")
+    names = model.metadata.get_input_schema().input_names()
+    udf = mlflow.pyfunc.spark_udf(spark, "models:/tierwise-demo-churn@champion", result_type="double",
+                                  env_manager="local")
+    out = frame.withColumn("churn_probability", udf(functions.struct(*names))).select(
+        "customer_id", "churn_probability").toPandas()
     assert pyspark.__version__.startswith("4.")
     expected, _ = _expected(scores, out, "churn_probability")
     np.testing.assert_allclose(out["churn_probability"].to_numpy(float), expected, rtol=0, atol=1e-9)

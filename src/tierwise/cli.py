@@ -39,6 +39,11 @@ SetOption = Annotated[
 TransactionsOption = Annotated[Optional[Path], typer.Option(help="Transactions file; keeps the config's columns and format.")]
 EventsOption = Annotated[Optional[Path], typer.Option(help="Engagement events file; keeps the config's columns and format.")]
 CustomersOption = Annotated[Optional[Path], typer.Option(help="Customer table file; keeps the config's columns and format.")]
+EngineOption = Annotated[
+    Literal["duckdb", "spark"],
+    typer.Option("--engine", help="duckdb (this machine) or spark (spark.master of the config; pip install "
+                                  "'tierwise[spark]')."),
+]
 TuneOption = Annotated[
     int, typer.Option("--tune", min=0, help="Optuna trials per model on the validation snapshot (0: defaults).")
 ]
@@ -53,8 +58,22 @@ def _configure(
 
 def _read_inputs(config: TierwiseConfig) -> InputData:
     inputs = read_config_inputs(config)
-    for warning in inputs.warnings:
+    _print_warnings(inputs.warnings)
+    return inputs
+
+
+def _print_warnings(warnings) -> None:
+    for warning in warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+def _read_spark_inputs(ctx: typer.Context, config: TierwiseConfig):
+    """The inputs read and checked on a Spark session held (in UTC) until the command ends."""
+    from tierwise.spark import read_spark_inputs, spark_session, utc_session
+
+    spark = ctx.with_resource(utc_session(spark_session(config.spark)))
+    inputs = read_spark_inputs(spark, config.data, config.features)
+    _print_warnings(inputs.warnings)
     return inputs
 
 
@@ -149,6 +168,7 @@ def _truth_figure(value: float | None, outcome: str, *, signed: bool = False) ->
 
 @app.command()
 def features(
+    ctx: typer.Context,
     config: ConfigOption,
     as_of: Annotated[str, typer.Option("--as-of", help="Cutoff date, YYYY-MM-DD: features use only records before it.")],
     out: Annotated[Path, typer.Option(help="Parquet file to write the features to.")],
@@ -156,14 +176,20 @@ def features(
     events: EventsOption = None,
     customers: CustomersOption = None,
     set_: SetOption = None,
+    engine: EngineOption = "duckdb",
 ) -> None:
     """Build point-in-time features for every customer seen before --as-of."""
     cfg = _configure(config, set_, transactions, events, customers)
     cutoff = normalize_as_of(as_of)
     check_output_file(out, label="--out")
-    inputs = _read_inputs(cfg)
-    frame = build_features(inputs, as_of=cutoff, config=cfg.features)
-    check_customers_known(frame, inputs, as_of=cutoff)
+    if engine == "spark":
+        from tierwise.spark import spark_features
+
+        frame = spark_features(_read_spark_inputs(ctx, cfg), as_of=cutoff, config=cfg)
+    else:
+        inputs = _read_inputs(cfg)
+        frame = build_features(inputs, as_of=cutoff, config=cfg.features)
+        check_customers_known(frame, inputs, as_of=cutoff)
     write_parquet(frame, out)
     console.print(
         f"Features as of {cutoff.date()}: {len(frame):,} customers x {frame.shape[1] - 2} features -> {out}"
@@ -307,12 +333,17 @@ def _explicit_cutoff(as_of: str | None):
     return None if as_of is None else normalize_as_of(as_of)
 
 
-def _scoring_cutoff(inputs: InputData, cutoff):
+def _scoring_cutoff(inputs, cutoff):
     from tierwise.inference import default_as_of
 
     if cutoff is not None:
         return cutoff
-    cutoff = default_as_of(inputs)
+    if isinstance(inputs, InputData):
+        cutoff = default_as_of(inputs)
+    else:
+        from tierwise.spark import default_spark_as_of
+
+        cutoff = default_spark_as_of(inputs)
     console.print(f"as_of not given: scoring as of {cutoff.date()}, the day after the last transaction")
     return cutoff
 
@@ -456,6 +487,7 @@ def score(
         Optional[Path], typer.Option("--previous", help="The earlier run to compare tiers with; default: the latest "
                                                         "earlier run beside --out, else the database's tiers table.")
     ] = None,
+    engine: EngineOption = "duckdb",
 ) -> None:
     """Score every customer known at the cutoff: risk, value, tier, action and reasons, and who moved since last time."""
     from tierwise.inference import build_outreach_list, score_with_drift
@@ -480,12 +512,18 @@ def score(
     # With --as-of given, the previous run is looked up (and a wrong --previous refused) before any heavy work.
     search = None if explicit is None else find_previous_run(out, as_of=explicit, config=cfg, explicit=previous)
     models = _load_models(cfg, model)
-    inputs = _read_inputs(cfg)
+    inputs = _read_spark_inputs(ctx, cfg) if engine == "spark" else _read_inputs(cfg)
     cutoff = _scoring_cutoff(inputs, explicit)
     if search is None:
         search = find_previous_run(out, as_of=cutoff, config=cfg, explicit=previous)
     console.print(search.note, highlight=False, soft_wrap=True)
-    scores, drift = score_with_drift(inputs, as_of=cutoff, config=cfg, models=models, rank_by=cfg.outreach.rank_by)
+    if engine == "spark":
+        from tierwise.spark import spark_scores
+
+        scores, drift = spark_scores(inputs, as_of=cutoff, config=cfg, models=models, rank_by=cfg.outreach.rank_by)
+    else:
+        scores, drift = score_with_drift(inputs, as_of=cutoff, config=cfg, models=models,
+                                         rank_by=cfg.outreach.rank_by)
     scores = carry_tiers(scores, search.run)
     listed = build_outreach_list(scores, cfg.outreach)
     _print_summary(scores, listed, _stdout(), outreach=cfg.outreach,

@@ -68,13 +68,24 @@ class CustomerColumns(_Section):
 
 
 class _Source(_Section):
-    path: str
+    path: str | None = Field(default=None, description="the input file (CSV, whitespace-separated or Parquet)")
+    table: str | None = Field(
+        default=None, min_length=1,
+        description="a Spark table to read instead of a file (e.g. crm.transactions); only with the Spark engine",
+    )
     format: FileFormat | None = Field(
         default=None, description="csv, parquet or whitespace; None infers it from the file suffix"
     )
     timestamp_format: str | None = Field(
         default=None, description="strftime format of the timestamps, e.g. '%Y%m%d'; None parses ISO dates"
     )
+
+
+    @model_validator(mode="after")
+    def _a_file_or_a_table(self) -> _Source:
+        if (self.path is None) == (self.table is None):
+            raise ValueError("give either path (a file) or table (a Spark table), not both or neither")
+        return self
 
 
 class TransactionsSource(_Source):
@@ -443,6 +454,33 @@ class ExportConfig(_Section):
     )
 
 
+class SparkConfig(_Section):
+    """Where ``--engine spark`` runs: the master and any Spark settings, passed to the session as given."""
+
+    master: str = Field(
+        default="local[*]", min_length=1,
+        description="spark.master: local[*] (this machine, all cores), spark://host:7077, yarn, k8s://...",
+    )
+    app_name: str = Field(default="tierwise", min_length=1, description="the application name the cluster shows")
+    settings: dict[str, str] = Field(
+        default_factory=dict,
+        description="Spark settings, e.g. spark.driver.memory: 4g, spark.sql.shuffle.partitions: '200'; "
+        "spark.sql.session.timeZone is always UTC (timestamps are read as UTC, as the DuckDB engine does)",
+    )
+
+    @field_validator("settings")
+    @classmethod
+    def _spark_keys(cls, settings: dict[str, str]) -> dict[str, str]:
+        for key in settings:
+            if not key.startswith("spark."):
+                raise ValueError(f"{key!r} is not a Spark setting (they start with 'spark.')")
+            if key in ("spark.master", "spark.app.name"):
+                raise ValueError(f"{key!r}: set spark.{'master' if key == 'spark.master' else 'app_name'} instead")
+            if key == "spark.sql.session.timeZone":
+                raise ValueError("spark.sql.session.timeZone: tierwise runs its Spark queries in UTC; it cannot be set")
+        return settings
+
+
 class EvaluationConfig(_Section):
     """How ``tierwise evaluate`` judges a past run: windows, interval level, and when a group is too small to tell."""
 
@@ -497,6 +535,7 @@ class TierwiseConfig(_Section):
     outreach: OutreachConfig = OutreachConfig()
     export: ExportConfig = ExportConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
+    spark: SparkConfig = SparkConfig()
 
     @model_validator(mode="before")
     @classmethod

@@ -93,6 +93,12 @@ def _read_any(path: str | Path, declared: FileFormat | None) -> pd.DataFrame:
 
 def read_inputs(data: DataConfig, features: FeatureConfig) -> InputData:
     """Read and validate every input named in the data config."""
+    for name, source in (("transactions", data.transactions), ("events", data.events), ("customers", data.customers)):
+        if source is not None and source.table is not None:
+            raise InputDataError(
+                f"data.{name}.table: {source.table!r} is a Spark table, which only the Spark engine reads "
+                "(--engine spark); give a path to read it here"
+            )
     events = customers = None
     origins = {"transactions": data.transactions.path}
     transactions = read_table(data.transactions.path, data.transactions.format)

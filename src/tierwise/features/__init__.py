@@ -6,6 +6,7 @@ from tierwise.features._build import (
     check_customers_known,
     describe_features,
     feature_sql,
+    no_customer_before,
     normalize_as_of,
 )
 from tierwise.features._catalog import FeatureSpec
@@ -18,6 +19,7 @@ __all__ = [
     "check_customers_known",
     "describe_features",
     "feature_sql",
+    "no_customer_before",
     "normalize_as_of",
     "quote_identifier",
     "quote_literal",

@@ -267,10 +267,27 @@ def check_customers_known(features: pd.DataFrame, inputs: InputData, *, as_of: A
     first = [inputs.transactions["ts"].min(), inputs.events["ts"].min()]
     if inputs.customers is not None:
         first.append(inputs.customers["signup_ts"].min())
-    start = min(ts for ts in first if not pd.isna(ts))
-    raise InputDataError(
+    raise no_customer_before(as_of, data_start=min(ts for ts in first if not pd.isna(ts)))
+
+
+def no_customer_before(as_of: AsOf, *, data_start: pd.Timestamp) -> InputDataError:
+    """The error for a cutoff that no record precedes, naming the first date of the data.
+
+    Parameters
+    ----------
+    as_of : date-like
+        The cutoff whose features came out empty.
+    data_start : Timestamp
+        The earliest transaction, event or signup.
+
+    Returns
+    -------
+    InputDataError
+        To raise; its message is one line.
+    """
+    return InputDataError(
         f"as_of {normalize_as_of(as_of).date()}: no customer has a record before it; "
-        f"the data start on {start.date()}"
+        f"the data start on {data_start.date()}"
     )
 
 

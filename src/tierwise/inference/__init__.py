@@ -20,6 +20,7 @@ from tierwise.inference._score import (
     check_compatible,
     default_as_of,
     score_customers,
+    score_feature_table,
     score_with_drift,
 )
 from tierwise.models import (
@@ -64,6 +65,7 @@ __all__ = [
     "reason_sentence",
     "records_before",
     "score_customers",
+    "score_feature_table",
     "score_features",
     "score_with_drift",
     "top_reasons",

@@ -10,7 +10,7 @@ import pandas as pd
 
 from tierwise.config import TierwiseConfig
 from tierwise.errors import TierwiseError
-from tierwise.features import attribute_columns, build_features, check_customers_known, describe_features, normalize_as_of
+from tierwise.features import build_features, check_customers_known, describe_features, normalize_as_of
 from tierwise.features._build import AsOf
 from tierwise.inference._checks import check_scoring_data
 from tierwise.inference._drift import check_drift
@@ -40,7 +40,10 @@ def default_as_of(inputs: InputData) -> pd.Timestamp:
 
 def check_compatible(inputs: InputData, config: TierwiseConfig, models: ScoringModels) -> list[str]:
     """Refuse a model whose features differ from what this config and data build now, or from another data source."""
-    built = model_features(inputs, config.features)
+    return _check_feature_names(model_features(inputs, config.features), config, models)
+
+
+def _check_feature_names(built: list[str], config: TierwiseConfig, models: ScoringModels) -> list[str]:
     expected = list(models.churn.feature_names_in_)
     if built != expected:
         missing = [f for f in expected if f not in built]
@@ -56,8 +59,7 @@ def check_compatible(inputs: InputData, config: TierwiseConfig, models: ScoringM
     return built
 
 
-def _check_fresh(inputs: InputData, as_of: pd.Timestamp, limit_days: int) -> None:
-    last = inputs.transactions["ts"].max()
+def _check_fresh(last: pd.Timestamp, as_of: pd.Timestamp, limit_days: int) -> None:
     stale = (as_of - last) / pd.Timedelta(days=1)
     if stale > limit_days:
         raise TierwiseError(
@@ -137,13 +139,76 @@ def _score(
     that ``build_outreach_list(scores, config.outreach)`` delivers.
     """
     cutoff = normalize_as_of(as_of)
-    scoring = config.scoring
-    if "value_horizon_days" not in models.metadata:
-        raise TierwiseError(f"model: {models.version} does not say which value horizon it predicts (value_horizon_days)")
-    _check_fresh(inputs, cutoff, scoring.staleness_limit_days)
+    _check_horizon_known(models)
+    _check_fresh(inputs.transactions["ts"].max(), cutoff, config.scoring.staleness_limit_days)
     columns = check_compatible(inputs, config, models)
     features = build_features(inputs, as_of=cutoff, config=config.features)
     check_customers_known(features, inputs, as_of=cutoff)
+    return _score_features(features, columns, config=config, models=models, rank_by=rank_by,
+                           reasons_top_n=reasons_top_n, with_drift=with_drift)
+
+
+def _check_horizon_known(models: ScoringModels) -> None:
+    if "value_horizon_days" not in models.metadata:
+        raise TierwiseError(f"model: {models.version} does not say which value horizon it predicts (value_horizon_days)")
+
+
+def score_feature_table(
+    features: pd.DataFrame,
+    *,
+    last_transaction: pd.Timestamp,
+    config: TierwiseConfig,
+    models: ScoringModels,
+    rank_by: RankBy | None = None,
+    reasons_top_n: int | None = None,
+) -> tuple[pd.DataFrame, dict | None]:
+    """Score a feature table built elsewhere (e.g. on Spark), exactly as :func:`score_with_drift` scores.
+
+    Parameters
+    ----------
+    features : DataFrame
+        What :func:`tierwise.features.build_features` returns for one cutoff:
+        ``customer_id``, ``as_of``, then every feature column (attributes as
+        ``attr_*``), at least one customer.
+    last_transaction : Timestamp
+        The newest transaction in the inputs, for the staleness check
+        (``scoring.staleness_limit_days``).
+    config, models, rank_by, reasons_top_n
+        As for :func:`score_with_drift`.
+
+    Returns
+    -------
+    tuple of (DataFrame, dict or None)
+        The scores (``SCORE_COLUMNS``) and the drift figures.
+
+    Raises
+    ------
+    TierwiseError
+        When the model does not fit the features or the config, or the data
+        are stale.
+    """
+    cutoff = normalize_as_of(features["as_of"].iloc[0])
+    _check_horizon_known(models)
+    _check_fresh(last_transaction, cutoff, config.scoring.staleness_limit_days)
+    attributes = [c for c in features.columns if c.startswith("attr_")]
+    columns = _check_feature_names([s.name for s in describe_features(config.features, attributes)], config, models)
+    return _score_features(features, columns, config=config, models=models, rank_by=rank_by,
+                           reasons_top_n=reasons_top_n, with_drift=True)
+
+
+def _score_features(
+    features: pd.DataFrame,
+    columns: list[str],
+    *,
+    config: TierwiseConfig,
+    models: ScoringModels,
+    rank_by: RankBy | None,
+    reasons_top_n: int | None,
+    with_drift: bool,
+) -> tuple[pd.DataFrame, dict | None]:
+    cutoff = normalize_as_of(features["as_of"].iloc[0])
+    scoring = config.scoring
+    attributes = [c for c in features.columns if c.startswith("attr_")]
     check_scoring_data(features, models, config=config)
     lookback = float(models.metadata.get("active_lookback_days", config.training.active_lookback_days))
 
@@ -157,7 +222,7 @@ def _score(
     scores["frequency_orders"] = features["frequency_orders"]
     drift = None
     if with_drift:
-        descriptions = {s.name: s.description for s in describe_features(config.features, attribute_columns(inputs))}
+        descriptions = {s.name: s.description for s in describe_features(config.features, attributes)}
         drift = check_drift(features.loc[modelled, columns], scores["churn_probability"].to_numpy()[modelled], models,
                             as_of=cutoff, config=config, descriptions=descriptions)
 
@@ -179,7 +244,7 @@ def _score(
     explained = scores.index if top_n is None else select_outreach(scores, config.outreach).index[:top_n]
     reasons = pd.DataFrame(None, index=scores.index, columns=["reason_1", "reason_2", "reason_3"], dtype="object")
     if len(explained):
-        specs = {s.name: s for s in describe_features(config.features, attribute_columns(inputs))}
+        specs = {s.name: s for s in describe_features(config.features, attributes)}
         contributions = churn_contributions(models.churn, features.loc[explained, columns])
         reasons.loc[explained] = top_reasons(
             contributions, features, specs, population=features.loc[modelled]

@@ -28,7 +28,7 @@ def describe_data_source(config: TierwiseConfig) -> dict[str, Any]:
     data = config.data
     sources = {"transactions": data.transactions, "events": data.events, "customers": data.customers}
     described: dict[str, Any] = {
-        part: None if source is None else source.model_dump(mode="json", exclude={"path"})
+        part: None if source is None else source.model_dump(mode="json", exclude={"path", "table"})
         for part, source in sources.items()
     }
     described["features"] = config.features.model_dump(mode="json")
