@@ -15,7 +15,6 @@ from tierwise.features import build_features
 from tierwise.io import read_config_inputs, write_demo_data
 from tierwise.synthetic import generate_demo_data
 
-pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 # Summer time moves clocks here; a Spark TIMESTAMP turned into wall-clock time in this zone would shift records.
 NEW_YORK = "America/New_York"
@@ -36,6 +35,7 @@ def demo_2000(tmp_path_factory):
     return demo_config(folder)
 
 
+@pytest.mark.slow
 def test_demo_features_from_spark_tables_in_a_new_york_session_equal_duckdb(spark, demo_2000):
     """Sources named as Spark tables whose timestamps are Spark TIMESTAMPs (with local time zone), read in a session
     whose zone has summer time: every column, dtype and missing value equals the DuckDB engine's."""
@@ -66,6 +66,7 @@ def test_demo_features_from_spark_tables_in_a_new_york_session_equal_duckdb(spar
     pd.testing.assert_frame_equal(features, expected, check_exact=True)
 
 
+@pytest.mark.slow
 def test_cdnow_features_from_the_whitespace_file_equal_duckdb(spark):
     config = load_config(ROOT / "configs" / "cdnow.yaml")
     inputs = read_config_inputs(config)
@@ -82,6 +83,7 @@ def trained(small_demo_dir, tmp_path_factory):
     return folder, uri, config_path
 
 
+@pytest.mark.slow
 def test_features_and_scores_through_the_cli_equal_duckdb(spark, trained, tmp_path, capsys, monkeypatch):
     folder, uri, config_path = trained
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
@@ -106,6 +108,7 @@ def test_features_and_scores_through_the_cli_equal_duckdb(spark, trained, tmp_pa
     assert manifests[0] == manifests[1]
 
 
+@pytest.mark.slow
 def test_bad_input_gives_the_same_one_line_error_on_both_engines(spark, small_demo_config, tmp_path):
     transactions = pd.read_parquet(small_demo_config.data.transactions.path)
     transactions["amount"] = transactions["amount"].astype(str)
@@ -139,3 +142,22 @@ def test_a_spark_table_is_refused_by_the_duckdb_engine(small_demo_config):
 
     with pytest.raises(InputDataError, match=r"data.transactions.table: 'crm.transactions' is a Spark table"):
         read_config_inputs(config_from_dict(raw))
+
+
+@pytest.mark.parametrize("missing", ["pyspark", "java"])
+def test_without_pyspark_or_java_the_spark_engine_is_refused_in_one_line(missing, small_demo_config, tmp_path,
+                                                                          capsys, monkeypatch):
+    import shutil
+    import sys
+
+    if missing == "pyspark":
+        monkeypatch.setitem(sys.modules, "pyspark", None)  # import pyspark raises ImportError
+    else:
+        monkeypatch.setattr(shutil, "which", lambda name: None)
+        monkeypatch.delenv("JAVA_HOME", raising=False)
+    config_path = tmp_path / "demo.json"
+    config_path.write_text(json.dumps(small_demo_config.model_dump(mode="json")))
+    code, _, err = run_cli(["features", "--config", config_path, "--as-of", "2025-11-01", "--engine", "spark",
+                            "--out", tmp_path / "features.parquet"], capsys, monkeypatch)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "pip install 'tierwise[spark]'" in err and ("Java" in err) == (missing == "java")

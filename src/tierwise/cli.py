@@ -15,6 +15,7 @@ from typing import Annotated, Literal, Optional
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from tierwise.config import TierwiseConfig, demo_config, load_config, path_overrides
@@ -64,7 +65,7 @@ def _read_inputs(config: TierwiseConfig) -> InputData:
 
 def _print_warnings(warnings) -> None:
     for warning in warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
 def _read_spark_inputs(ctx: typer.Context, config: TierwiseConfig):
@@ -846,5 +847,6 @@ def main() -> None:
 
 def _fail(message: str) -> None:
     """The one line a user sees for a problem they can fix, and exit code 2."""
-    console.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # escaped: a message may hold brackets (pip install 'tierwise[spark]', a column named [x]) that are not markup
+    console.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(2)
