@@ -139,7 +139,7 @@ def _latest_date(max_timestamp: dt.date | None) -> tuple[dt.date, str]:
         return max_timestamp, f"{max_timestamp} (data.max_timestamp)"
     # Timestamps without a zone are usually local time: a record just after midnight east
     # of UTC is dated a day ahead of UTC, so today is taken where the date changes first.
-    today = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=14)).date()
+    today = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=14)).date()
     return today, f"{today} (today, in the time zone furthest ahead; data.max_timestamp sets another limit)"
 
 

@@ -104,7 +104,7 @@ def test_rerun_gives_identical_files(store, tmp_path, capsys, monkeypatch):
 def test_pred_contrib_is_exact_tree_shap_and_reasons_follow_it(store, small_demo_config):
     models = load_models(small_demo_config.registry)
     inputs = read_config_inputs(small_demo_config)
-    from tierwise.features import attribute_columns, build_features, describe_features
+    from tierwise.features import build_features
 
     features = build_features(inputs, as_of="2025-06-01", config=small_demo_config.features)
     active = features[features["recency_days"] <= 365].head(60)

@@ -7,8 +7,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-import reference_inputs
 
+import reference_inputs
 from tierwise.config import (
     CustomerColumns,
     CustomersSource,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -34,11 +34,11 @@ console = Console(stderr=True)
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="YAML config file.")]
 SetOption = Annotated[
-    Optional[list[str]], typer.Option("--set", help="Override a config key: --set features.order_grouping=line.")
+    list[str] | None, typer.Option("--set", help="Override a config key: --set features.order_grouping=line.")
 ]
-TransactionsOption = Annotated[Optional[Path], typer.Option(help="Transactions file; keeps the config's columns and format.")]
-EventsOption = Annotated[Optional[Path], typer.Option(help="Engagement events file; keeps the config's columns and format.")]
-CustomersOption = Annotated[Optional[Path], typer.Option(help="Customer table file; keeps the config's columns and format.")]
+TransactionsOption = Annotated[Path | None, typer.Option(help="Transactions file; keeps the config's columns and format.")]
+EventsOption = Annotated[Path | None, typer.Option(help="Engagement events file; keeps the config's columns and format.")]
+CustomersOption = Annotated[Path | None, typer.Option(help="Customer table file; keeps the config's columns and format.")]
 TuneOption = Annotated[
     int, typer.Option("--tune", min=0, help="Optuna trials per model on the validation snapshot (0: defaults).")
 ]
@@ -65,15 +65,15 @@ def generate(
     seed: Annotated[int, typer.Option(min=0, help="Random seed; the same seed gives the same files.")] = 7,
     file_format: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
     end: Annotated[
-        Optional[str], typer.Option(help="First day not simulated, YYYY-MM-DD (default 2026-01-01, or with --outreach "
+        str | None, typer.Option(help="First day not simulated, YYYY-MM-DD (default 2026-01-01, or with --outreach "
                                          "the list's as_of + its longest horizon if later).")
     ] = None,
     outreach: Annotated[
-        Optional[Path], typer.Option(help="A tierwise score --out folder, or an outreach file with its manifest.json "
+        Path | None, typer.Option(help="A tierwise score --out folder, or an outreach file with its manifest.json "
                                           "beside it: simulate what happened after that list was worked.")
     ] = None,
     outreach_effect: Annotated[
-        Optional[float], typer.Option("--outreach-effect", help="With --outreach: the relative lowering of the "
+        float | None, typer.Option("--outreach-effect", help="With --outreach: the relative lowering of the "
                                                                  "contacted customers' lapse hazard, in [0, 1).")
     ] = None,
 ) -> None:
@@ -289,7 +289,7 @@ AllowOtherSourceOption = Annotated[
     bool, typer.Option("--allow-other-source", help="Score with a model trained for another data source anyway.")
 ]
 AsOfOption = Annotated[
-    Optional[str], typer.Option("--as-of", help="Cutoff date, YYYY-MM-DD; default: the day after the last transaction.")
+    str | None, typer.Option("--as-of", help="Cutoff date, YYYY-MM-DD; default: the day after the last transaction.")
 ]
 
 
@@ -368,9 +368,11 @@ def _deliver(
     scores, outreach, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict, *, report: bool = True,
     previous=None, drift: dict | None = None, run_id: str | None = None,
 ) -> None:
-    """Write everyone's scores, the outreach export, the movers, drift.json, the report and the manifest; fill the
-    database tables when set; log the drift figures to the models' MLflow run. ``previous``: the previous run the
-    scores' ``previous_tier`` came from (None: none)."""
+    """Write everyone's scores, the outreach export, the movers, drift.json, the report and the manifest.
+
+    Fills the database tables when set and logs the drift figures to the models' MLflow run. ``previous``: the
+    previous run the scores' ``previous_tier`` came from (None: none).
+    """
     import datetime as dt
 
     from tierwise.inference import (
@@ -387,7 +389,7 @@ def _deliver(
     manifest = write_export(
         outreach, out_dir, scores=scores, schema_version=EXPORT_SCHEMA_VERSION,
         model_version=str(scores["model_version"].iloc[0]),
-        as_of=scores["as_of"].iloc[0], scored_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        as_of=scores["as_of"].iloc[0], scored_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         horizons={"churn_horizon_days": int(model_metadata["churn_horizon_days"]),
                   "value_horizon_days": int(scores["value_horizon_days"].iloc[0])},
         terms={**export_terms(cfg.outreach, cfg.export),
@@ -438,13 +440,13 @@ def score(
     as_of: AsOfOption = None,
     model: ModelOption = "champion",
     rank_by: Annotated[
-        Optional[str], typer.Option(help="Order the list by value_at_risk (default), expected_net_saving or "
+        str | None, typer.Option(help="Order the list by value_at_risk (default), expected_net_saving or "
                                          "churn_probability (most likely to lapse first).")
     ] = None,
-    top: Annotated[Optional[int], typer.Option("--top", min=1, help="At most this many customers on the list.")] = None,
-    db: Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL of the table that gets the list.")] = None,
+    top: Annotated[int | None, typer.Option("--top", min=1, help="At most this many customers on the list.")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the table that gets the list.")] = None,
     reasons_for: Annotated[
-        Optional[str], typer.Option(help="Customers at the top of the list who get reasons: a number or 'all'.")
+        str | None, typer.Option(help="Customers at the top of the list who get reasons: a number or 'all'.")
     ] = None,
     transactions: TransactionsOption = None,
     events: EventsOption = None,
@@ -453,7 +455,7 @@ def score(
     allow_other_source: AllowOtherSourceOption = False,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html beside the export.")] = True,
     previous: Annotated[
-        Optional[Path], typer.Option("--previous", help="The earlier run to compare tiers with; default: the latest "
+        Path | None, typer.Option("--previous", help="The earlier run to compare tiers with; default: the latest "
                                                         "earlier run beside --out, else the database's tiers table.")
     ] = None,
 ) -> None:
@@ -618,7 +620,7 @@ def explain(
     customer: Annotated[str, typer.Option("--customer", help="Customer id.")],
     as_of: AsOfOption = None,
     model: ModelOption = "champion",
-    plot: Annotated[Optional[Path], typer.Option(help="Save a SHAP waterfall plot to this PNG file.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Save a SHAP waterfall plot to this PNG file.")] = None,
     transactions: TransactionsOption = None,
     events: EventsOption = None,
     customers: CustomersOption = None,
@@ -670,8 +672,11 @@ def demo(
                             help="The simulated outreach's relative lowering of the contacted customers' lapse hazard.")
     ] = 0.3,
 ) -> None:
-    """The whole loop on the built-in synthetic retailer: generate, train and register, score and deliver the list,
-    then simulate the year after it with an outreach of known effect and evaluate the list against that."""
+    """Run the whole loop on the built-in synthetic retailer.
+
+    Generate, train and register, score and deliver the list, then simulate the year after it with an outreach of
+    known effect and evaluate the list against that.
+    """
     from tierwise.inference import build_outreach_list, default_as_of, load_models, score_with_drift
     from tierwise.io import write_outreach_truth
     from tierwise.synthetic import simulate_outreach_effect
@@ -734,8 +739,8 @@ app.add_typer(benchmark_app, name="benchmark")
 
 @benchmark_app.command("cdnow")
 def benchmark_cdnow(
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Default: the bundled configs/cdnow.yaml settings.")] = None,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write all figures to this JSON file.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Default: the bundled configs/cdnow.yaml settings.")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write all figures to this JSON file.")] = None,
     chart: Annotated[Path, typer.Option(help="PNG decile chart of the longest holdout's value predictions.")] = Path(
         "cdnow_deciles.png"
     ),
@@ -746,7 +751,7 @@ def benchmark_cdnow(
     ] = "literature",
     set_: SetOption = None,
 ) -> None:
-    """tierwise vs BG/NBD + Gamma-Gamma, RFM and recency on CDNOW, all on the same customers and holdouts."""
+    """Tierwise vs BG/NBD + Gamma-Gamma, RFM and recency on CDNOW, all on the same customers and holdouts."""
     import json
 
     from tierwise.config import cdnow_config
@@ -787,6 +792,7 @@ def benchmark_cdnow(
 
 
 def main() -> None:
+    """Run the ``tierwise`` command line: errors become one line and a non-zero exit code."""
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)])
     try:
         app()

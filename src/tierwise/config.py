@@ -78,14 +78,20 @@ class _Source(_Section):
 
 
 class TransactionsSource(_Source):
+    """The transactions file: where it is and which of its columns hold what."""
+
     columns: TransactionColumns = TransactionColumns()
 
 
 class EventsSource(_Source):
+    """The engagement events file: where it is and which of its columns hold what."""
+
     columns: EventColumns = EventColumns()
 
 
 class CustomersSource(_Source):
+    """The optional customer table: ids, sign-up dates and the attributes to use as features."""
+
     columns: CustomerColumns = CustomerColumns()
     attributes: tuple[str, ...] = Field(
         default=(),
@@ -95,6 +101,8 @@ class CustomersSource(_Source):
 
 
 class DataConfig(_Section):
+    """The input data: the three sources, the data set's name and the latest date data may carry."""
+
     name: str | None = Field(
         default=None,
         description="the data set's name, in the default model names; load_config takes the config file's name "
@@ -268,7 +276,7 @@ class RegistryConfig(_Section):
     )
 
     def for_data(self, data_name: str | None) -> RegistryConfig:
-        """This section with the model names not set explicitly named after the data set."""
+        """Return this section with the model names not set explicitly named after the data set."""
         stem = f"tierwise-{_model_name_slug(data_name or DEFAULT_DATA_NAME)}"
         return self.model_copy(update={
             "churn_model_name": self.churn_model_name or f"{stem}-churn",

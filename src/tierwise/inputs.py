@@ -195,6 +195,7 @@ class InputData:
         return self._frame("customers")
 
     def __repr__(self) -> str:
+        """Where the tables live and how many warnings they carry, not their rows."""
         where = "DuckDB" if self.engine is not None else "pandas"
         return f"InputData(in {where}, {len(self.warnings)} warnings)"
 

@@ -44,6 +44,7 @@ def resolve_path(path: str | Path) -> Path:
 
 
 def infer_format(path: Path, declared: FileFormat | None) -> FileFormat:
+    """The file's format: the declared one, else the one its suffix names; refuses an unknown suffix."""
     if declared is not None:
         return declared
     suffix = path.suffix.lower()
@@ -171,6 +172,7 @@ def read_inputs(data: DataConfig, features: FeatureConfig) -> InputData:
 
 
 def read_config_inputs(config: TierwiseConfig) -> InputData:
+    """Read, standardize and validate the inputs a whole config names."""
     return read_inputs(config.data, config.features)
 
 
@@ -451,8 +453,9 @@ def check_database(url: str) -> None:
 def replace_outreach_rows(
     outreach: pd.DataFrame, url: str, table: str, *, as_of: pd.Timestamp, tiers: pd.DataFrame | None = None
 ) -> int:
-    """Make ``table`` hold exactly the customers to contact of ``outreach`` for ``as_of``, and
-    ``<table>_control`` its control customers, like the export's files, in one transaction.
+    """Make ``table`` hold exactly the customers to contact of ``outreach`` for ``as_of``.
+
+    ``<table>_control`` gets its control customers, like the export's files, in the same transaction.
 
     ``tiers`` (customer_id, tier, tier_since of everyone scored), when given,
     replaces the ``as_of`` rows of ``<table>_tiers`` in the same transaction:
@@ -616,8 +619,10 @@ def read_run(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
 
 
 def read_run_drift(folder: str | Path) -> dict | None:
-    """A run's ``drift.json``, or None when the run has none (scored by an older tierwise, or a model without a
-    drift reference); refuses one that no longer matches the manifest."""
+    """Read a run's ``drift.json``; refuse one that no longer matches the manifest.
+
+    None when the run has none (scored by an older tierwise, or a model without a drift reference).
+    """
     folder = Path(folder)
     path = folder / DRIFT_FILE
     if not path.is_file():
@@ -726,8 +731,11 @@ def read_outreach_list(path: str | Path) -> tuple[pd.DataFrame, dict]:
 
 
 def write_outreach_truth(summary: dict, outcomes: pd.DataFrame, out_dir: str | Path) -> list[Path]:
-    """Write a simulated outreach's true effects (``outreach_effect.json``) and each listed customer's
-    potential outcomes (``outreach_truth.parquet``) into ``out_dir``."""
+    """Write a simulated outreach's truth into ``out_dir``.
+
+    The true effects go to ``outreach_effect.json`` and each listed customer's potential outcomes to
+    ``outreach_truth.parquet``.
+    """
     out_dir = Path(out_dir)
     text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
     return [

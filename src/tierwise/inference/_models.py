@@ -128,7 +128,7 @@ def load_models(registry: RegistryConfig, model: str = "champion") -> ScoringMod
             ) from None
         loaded.append((predictor, info.metadata or {}))
     (churn, churn_meta), (value, value_meta), (retained, _) = loaded
-    for found, (other, _) in zip(located[1:], loaded[1:]):
+    for found, (other, _) in zip(located[1:], loaded[1:], strict=True):
         if list(churn.feature_names_in_) != list(other.feature_names_in_):
             raise TierwiseError(f"model: {located[0].uri} and {found.uri} were trained on different features")
     version = model if model.startswith("runs:/") else ", ".join(found.label for found in located)

@@ -57,6 +57,11 @@ class BoosterPredictor:
     (attribute -> training levels) and ``best_iteration_``.
     """
 
+    booster_: lgb.Booster
+    feature_names_in_: np.ndarray
+    categories_: dict[str, list[str]]
+    best_iteration_: int
+
     def _remember_layout(self, X: pd.DataFrame) -> None:
         self.feature_names_in_ = np.array(X.columns, dtype=object)
         self.categories_ = {
@@ -76,6 +81,8 @@ class BoosterPredictor:
 
 class ChurnPredictor(BoosterPredictor):
     """P(lapse within the churn horizon): the booster's output through the saved calibration (``calibration_``)."""
+
+    calibration_: dict
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Columns: P(stays), P(lapses); one row per row of ``X``."""
@@ -134,7 +141,7 @@ def saved_metadata(model: ChurnPredictor | ValuePredictor, kind: str) -> dict:
         "categories": model.categories_,
         "best_iteration": int(model.best_iteration_),
     }
-    if kind == "churn":
+    if isinstance(model, ChurnPredictor):
         metadata["calibration"] = model.calibration_
     return metadata
 
@@ -142,9 +149,10 @@ def saved_metadata(model: ChurnPredictor | ValuePredictor, kind: str) -> dict:
 def restore_model(booster: lgb.Booster, metadata: dict) -> ChurnPredictor | ValuePredictor:
     """Rebuild a fitted model from its saved booster and the metadata logged beside it."""
     kind = metadata.get("tierwise_kind")
+    model: ChurnPredictor | ValuePredictor
     if kind == "churn":
-        model: ChurnPredictor | ValuePredictor = ChurnPredictor()
-        model.calibration_ = metadata["calibration"]
+        model = churn = ChurnPredictor()
+        churn.calibration_ = metadata["calibration"]
     elif kind in ("value", "retained_value"):
         if float(metadata.get("scale", 1.0)) != 1.0:
             raise TierwiseError(

@@ -1,4 +1,4 @@
-"""Outcomes of a past run: did the predictions come true, and what did the outreach do?
+"""Outcomes of a past run: did the predictions come true, and what did the outreach do.
 
 A run (``tierwise score --out DIR``) fixed, at its ``as_of``, everyone's
 scores and a list split into contacted and control customers. Once the data

@@ -16,8 +16,8 @@ import pandas as pd
 
 from tierwise.config import FeatureConfig, TrainingConfig, ValueModelConfig
 from tierwise.errors import InputDataError
-from tierwise.models import model_features
 from tierwise.inputs import InputData
+from tierwise.models import model_features
 from tierwise.training._metrics import (
     churn_metrics,
     reliability_table,
@@ -26,7 +26,6 @@ from tierwise.training._metrics import (
     value_metrics,
 )
 from tierwise.training._models import ChurnModel, ValueModel
-from tierwise.training._tuning import tune_config
 from tierwise.training._snapshots import (
     SnapshotBuilder,
     SnapshotPlan,
@@ -35,6 +34,7 @@ from tierwise.training._snapshots import (
     plan_snapshots,
     snapshot_shortfall,
 )
+from tierwise.training._tuning import tune_config
 
 logger = logging.getLogger(__name__)
 
