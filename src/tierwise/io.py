@@ -566,8 +566,8 @@ def read_run_manifest(folder: str | Path) -> dict | None:
     if not isinstance(manifest, dict) or "scores.parquet" not in manifest.get("files", {}):
         return None
     try:
-        dt.date.fromisoformat(manifest.get("as_of"))
-    except (TypeError, ValueError):
+        dt.date.fromisoformat(manifest["as_of"])
+    except (KeyError, TypeError, ValueError):
         return None
     return manifest
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
+from typing import TypeAlias
 
 import duckdb
 import numpy as np
@@ -29,7 +31,7 @@ from tierwise.features._catalog import (
 from tierwise.features._sql import quote_identifier, quote_literal
 from tierwise.inputs import InputData
 
-AsOf = str | dt.date | dt.datetime | pd.Timestamp
+AsOf: TypeAlias = str | dt.date | dt.datetime | pd.Timestamp
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -92,7 +94,7 @@ def _days(days: int) -> int:
     return days * DAY_SECONDS
 
 
-def feature_sql(config: FeatureConfig, as_of: AsOf, attribute_columns: list[str] = ()) -> str:
+def feature_sql(config: FeatureConfig, as_of: AsOf, attribute_columns: Sequence[str] = ()) -> str:
     """The feature query for one cutoff, as portable SQL (DuckDB dialect).
 
     Reads tables ``transactions``, ``events`` and ``customers`` and returns one
@@ -291,6 +293,6 @@ def check_customers_known(features: pd.DataFrame, inputs: InputData, *, as_of: A
     )
 
 
-def describe_features(config: FeatureConfig, attribute_columns: list[str] = ()) -> list[FeatureSpec]:
+def describe_features(config: FeatureConfig, attribute_columns: Sequence[str] = ()) -> list[FeatureSpec]:
     """The specs (name, description, unit) of every feature column, in order."""
     return feature_catalog(config, list(attribute_columns))

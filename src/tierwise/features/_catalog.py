@@ -7,6 +7,7 @@ the description and unit, so they stay in step with the computation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -151,6 +152,6 @@ def attribute_features(attribute_columns: list[str]) -> list[FeatureSpec]:
     ]
 
 
-def feature_catalog(config: FeatureConfig, attribute_columns: list[str] = ()) -> list[FeatureSpec]:
+def feature_catalog(config: FeatureConfig, attribute_columns: Sequence[str] = ()) -> list[FeatureSpec]:
     """All features built for this config, in output column order."""
     return transaction_features(config) + event_features(config) + attribute_features(list(attribute_columns))

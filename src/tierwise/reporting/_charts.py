@@ -124,7 +124,7 @@ def plot_risk_distribution(scores: pd.DataFrame, ax: Axes) -> Axes:
     modelled = scores[scores[s.churn_probability].notna()]
     bands = [b for b in s.band_order if b in set(modelled[s.risk_band])]
     bands += sorted(set(modelled[s.risk_band].dropna()) - set(bands))
-    bins = np.linspace(0, 1, 21)
+    bins = list(np.linspace(0, 1, 21))
     ax.hist([modelled.loc[modelled[s.risk_band] == band, s.churn_probability] for band in bands], bins=bins,
             stacked=True, label=[f"{band} risk" for band in bands],
             color=[BAND_COLOURS.get(band, "#999999") for band in bands])

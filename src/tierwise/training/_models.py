@@ -72,7 +72,7 @@ class _BoosterModel(BaseEstimator, BoosterPredictor):
         self.validation_loss_ = float(booster.best_score["valid_0"][params["metric"]])
         validation_raw = None
         if validation_predictions:
-            validation_raw = booster.predict(valid_X, num_iteration=self.best_iteration_)
+            validation_raw = np.asarray(booster.predict(valid_X, num_iteration=self.best_iteration_))
         if config.refit_on_validation:
             # The validation snapshot holds the newest labels: once it has chosen the rounds, learn from it too.
             everything = lgb.Dataset(
