@@ -199,3 +199,14 @@ def test_csv_rows_are_numbered_in_file_order_beyond_one_chunk(tmp_path):
     _tx(rows).to_csv(path, index=False)
     with pytest.raises(InputDataError, match="1 rows have no customer id, e.g. data row 123457$"):
         read_inputs(data, FeatureConfig())
+
+
+def test_a_whitespace_file_read_as_csv_gets_a_hint(tmp_path):
+    path = tmp_path / "tx.txt"
+    path.write_text("customer_id timestamp amount\na 2024-01-01 3\nb\t2024-01-02\t4\n")
+    data = DataConfig(transactions=TransactionsSource(path=str(path)))
+    with pytest.raises(InputDataError, match="has: customer_id timestamp amount; it looks separated by spaces or tabs, "
+                                             "not commas: set format: whitespace$"):
+        read_inputs(data, FeatureConfig())
+    whitespace = data.transactions.model_copy(update={"format": "whitespace"})
+    read_inputs(data.model_copy(update={"transactions": whitespace}), FeatureConfig())

@@ -263,11 +263,23 @@ class _Column:
         return f"CASE WHEN {self.missing} THEN NULL ELSE {parsed} END"
 
 
+def _whitespace_hint(raw: RawTable, wanted: dict[str, str | None]) -> str:
+    """A hint when the file is one column whose name holds the wanted names split by blanks: a whitespace file."""
+    if len(raw.columns) != 1:
+        return ""
+    words = next(iter(raw.columns)).split()
+    if len(words) > 1 and any(column in words for column in wanted.values() if column is not None):
+        return "; it looks separated by spaces or tabs, not commas: set format: whitespace"
+    return ""
+
+
 def _require_columns(raw: RawTable, wanted: dict[str, str | None], origin: str) -> None:
     for role, column in wanted.items():
         if column is not None and column not in raw.columns:
             found = ", ".join(list(raw.columns)[:12])
-            raise InputDataError(f"{origin}: column '{column}' ({role}) is missing; the file has: {found}")
+            raise InputDataError(
+                f"{origin}: column '{column}' ({role}) is missing; the file has: {found}{_whitespace_hint(raw, wanted)}"
+            )
 
 
 def _example_at(runner: SqlRunner, relation: str, expression: str, row: int) -> str:
