@@ -23,6 +23,7 @@ from tierwise.features._catalog import (
     SLOPE_PERIOD_DAYS,
     SLOPE_PERIODS,
     FeatureSpec,
+    divide,
     feature_catalog,
 )
 from tierwise.features._sql import quote_identifier, quote_literal
@@ -150,7 +151,7 @@ order_aggs AS (
   SELECT customer_id,
     COUNT(*) AS orders,
     SUM(order_value) AS order_value_sum,
-    AVG(order_value) AS order_value_mean,
+    {divide('SUM(order_value)', 'COUNT(*)')} AS order_value_mean,
     MAX(order_value) AS order_value_max,
     MAX(age_s) AS first_order_age_s,
     MIN(age_s) AS last_order_age_s,
@@ -166,7 +167,7 @@ line_aggs AS (
     SUM(CASE WHEN amount > 0 THEN amount ELSE 0 END) AS purchases,
     SUM(CASE WHEN amount < 0 THEN -amount ELSE 0 END) AS refunds,
     COUNT(*) FILTER (WHERE amount < 0) AS refund_lines,
-    SUM(amount * ({centre} - (CEIL(age_s / {period}) - 1))) FILTER (WHERE amount > 0 AND age_s <= {SLOPE_PERIODS * period}) AS slope_moment,
+    SUM(amount * ({centre} - (CAST(CEIL(age_s / {period}) AS BIGINT) - 1))) FILTER (WHERE amount > 0 AND age_s <= {SLOPE_PERIODS * period}) AS slope_moment,
     {", ".join(spend_windows)}
   FROM lines GROUP BY customer_id
 ),
