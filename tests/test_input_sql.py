@@ -21,7 +21,7 @@ from tierwise.config import (
 from tierwise.errors import InputDataError
 from tierwise.input_sql import transactions_sql
 from tierwise.inputs import DuckDBTables, inputs_from_frames
-from tierwise.io import read_config_inputs, read_inputs, read_table
+from tierwise.io import read_config_inputs, read_inputs, read_table, write_demo_data
 
 
 def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
@@ -54,8 +54,6 @@ def test_demo_parquet_files_standardize_as_pandas_did(small_demo_config):
 
 
 def test_demo_csv_files_standardize_as_pandas_did(small_demo, small_demo_config, tmp_path):
-    from tierwise.io import write_demo_data
-
     write_demo_data(small_demo, tmp_path, "csv")
     data = small_demo_config.data.model_copy(
         update={name: getattr(small_demo_config.data, name).model_copy(update={"path": str(tmp_path / f"{name}.csv")})
@@ -170,3 +168,45 @@ def test_canonical_select_is_plain_sql_over_a_named_relation():
     sql = transactions_sql(raw, _SOURCE, origin="tx", dialect=engine.dialect)
     assert sql.endswith("FROM raw_tx")
     assert engine.rows(f"SELECT customer_id, amount, line_no FROM ({sql}) s ORDER BY line_no") == [("1", 10.5, 0), ("2", 7.0, 1)]
+
+
+@pytest.mark.parametrize("file_format", ["csv", "parquet"])
+def test_an_events_file_with_only_a_header_is_refused(tmp_path, file_format):
+    transactions, events = tmp_path / f"tx.{file_format}", tmp_path / f"events.{file_format}"
+    header_only = pd.DataFrame({"customer_id": pd.Series(dtype=str), "timestamp": pd.Series(dtype=str),
+                                "event_type": pd.Series(dtype=str)})
+    rows = pd.DataFrame({"customer_id": ["a"], "timestamp": ["2024-01-01"], "amount": [1.0]})
+    if file_format == "csv":
+        rows.to_csv(transactions, index=False)
+        header_only.to_csv(events, index=False)
+    else:
+        rows.to_parquet(transactions)
+        header_only.to_parquet(events)
+    data = DataConfig(transactions=TransactionsSource(path=str(transactions)), events=EventsSource(path=str(events)))
+    with pytest.raises(InputDataError, match=f"^{events}: no data rows"):
+        read_inputs(data, FeatureConfig(event_types=("visit",)))
+
+
+def test_csv_rows_are_numbered_in_file_order_beyond_one_chunk(tmp_path):
+    path = tmp_path / "tx.csv"
+    rows = [(f"c{i}", "2024-01-01", "1") for i in range(150_000)]
+    rows[123_456] = ("c1", "2024-01-01", "n/a")
+    _tx(rows).to_csv(path, index=False)
+    data = DataConfig(transactions=_SOURCE.model_copy(update={"path": str(path)}))
+    with pytest.raises(InputDataError, match=r"1 rows are not numbers, e\.g\. 'n/a'"):
+        read_inputs(data, FeatureConfig())
+    rows[123_456] = ("", "2024-01-01", "1")
+    _tx(rows).to_csv(path, index=False)
+    with pytest.raises(InputDataError, match="1 rows have no customer id, e.g. data row 123457$"):
+        read_inputs(data, FeatureConfig())
+
+
+def test_a_whitespace_file_read_as_csv_gets_a_hint(tmp_path):
+    path = tmp_path / "tx.txt"
+    path.write_text("customer_id timestamp amount\na 2024-01-01 3\nb\t2024-01-02\t4\n")
+    data = DataConfig(transactions=TransactionsSource(path=str(path)))
+    with pytest.raises(InputDataError, match="has: customer_id timestamp amount; it looks separated by spaces or tabs, "
+                                             "not commas: set format: whitespace$"):
+        read_inputs(data, FeatureConfig())
+    whitespace = data.transactions.model_copy(update={"format": "whitespace"})
+    read_inputs(data.model_copy(update={"transactions": whitespace}), FeatureConfig())

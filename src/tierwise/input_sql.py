@@ -9,15 +9,19 @@ into the same one-line errors and warnings. An engine takes part by giving:
   data row in the source; "data row N" in messages is ``__row + 1``), and the
   kind of each column (:data:`ColumnKind`, mapped from the engine's types);
 - a :class:`SqlRunner`: ``dialect`` (a :class:`Dialect`), ``rows(sql)``
-  returning a query's rows as tuples, and ``create_table(name, sql)`` storing
-  a query's result under a name that later queries read (a table, a cached
-  view).
+  returning a query's rows as tuples, ``create_table(name, sql)`` storing a
+  query's result under a name that later queries read (a table; on Spark a
+  cached temporary view), and ``create_view(name, sql)`` naming a query
+  without running it.
 
 Then :func:`standardize_transactions`, :func:`standardize_events` and
 :func:`standardize_customers` raise :class:`~tierwise.errors.InputDataError`
-for broken data, create the canonical tables ``transactions``, ``events`` and
-``customers`` (columns as in :mod:`tierwise.inputs`; ``events`` also keeps
-``__row``) and return the warnings. The session must read and write
+for broken data, create the canonical relations ``transactions``, ``events``
+and ``customers`` (columns as in :mod:`tierwise.inputs`; ``events`` also keeps
+``__row``) and return the warnings. Each reads its raw relation once into
+``<name>_staged`` (canonical columns, ``__row`` and one boolean per check),
+checks that, and makes the canonical relation a view of it; the raw relation
+is read again only to quote an offending value. The session must read and write
 timestamps in UTC (DuckDB: ``SET TimeZone = 'UTC'``).
 
 Only portable SQL is used (CASE, COUNT/SUM/MIN/MAX, GROUP BY, ROW_NUMBER,
@@ -104,6 +108,10 @@ class Dialect:
         """A time-zone aware value as a UTC TIMESTAMP (the session's time zone is UTC)."""
         return f"CAST({instant} AS TIMESTAMP)"
 
+    def row_hash(self, columns: Sequence[str]) -> str:
+        """A 64-bit hash of the columns, equal for equal rows (NULLs included)."""
+        return f"HASH({', '.join(columns)})"
+
     def nth_smallest(self, expression: str, index: int, count: int) -> str:
         """An aggregate giving the value at 0-based ``index`` of ``expression`` sorted, over ``count`` rows."""
         # quantile_disc(x, q) takes the value at index ceil(q * n) - 1 (as the SQL standard's
@@ -122,6 +130,10 @@ class SqlRunner(Protocol):
 
     def create_table(self, name: str, sql: str) -> None:
         """Store the result of ``sql`` as ``name``, replacing any earlier one."""
+        ...
+
+    def create_view(self, name: str, sql: str) -> None:
+        """Name the query ``sql`` as ``name``, replacing any earlier one."""
         ...
 
 
@@ -144,7 +156,10 @@ class _RowCheck:
 
 @dataclass(frozen=True)
 class _QueryCheck:
-    """A check with a query of its own, returning (count, first row); run in its place in the order."""
+    """A check with a query of its own on the staged table (``{staged}`` in ``sql``), returning (count, first row).
+
+    It runs in its place in the order; ``example`` is looked up in the staged table.
+    """
 
     sql: str
     message: Callable[[int, int, str], str]
@@ -205,7 +220,7 @@ class _Column:
                 self.text,
             )
         )
-        return f"CAST(CAST({self.ref} AS BIGINT) AS {self.dialect.text_type})"
+        return f"CAST(TRY_CAST({self.ref} AS BIGINT) AS {self.dialect.text_type})"
 
     def as_timestamp(self, timestamp_format: str | None, *, required: bool) -> str:
         """Check the column as timestamps; return the canonical TIMESTAMP."""
@@ -248,11 +263,23 @@ class _Column:
         return f"CASE WHEN {self.missing} THEN NULL ELSE {parsed} END"
 
 
+def _whitespace_hint(raw: RawTable, wanted: dict[str, str | None]) -> str:
+    """A hint when the file is one column whose name holds the wanted names split by blanks: a whitespace file."""
+    if len(raw.columns) != 1:
+        return ""
+    words = next(iter(raw.columns)).split()
+    if len(words) > 1 and any(column in words for column in wanted.values() if column is not None):
+        return "; it looks separated by spaces or tabs, not commas: set format: whitespace"
+    return ""
+
+
 def _require_columns(raw: RawTable, wanted: dict[str, str | None], origin: str) -> None:
     for role, column in wanted.items():
         if column is not None and column not in raw.columns:
             found = ", ".join(list(raw.columns)[:12])
-            raise InputDataError(f"{origin}: column '{column}' ({role}) is missing; the file has: {found}")
+            raise InputDataError(
+                f"{origin}: column '{column}' ({role}) is missing; the file has: {found}{_whitespace_hint(raw, wanted)}"
+            )
 
 
 def _example_at(runner: SqlRunner, relation: str, expression: str, row: int) -> str:
@@ -260,25 +287,34 @@ def _example_at(runner: SqlRunner, relation: str, expression: str, row: int) -> 
     return str(value)
 
 
-def _run_checks(runner: SqlRunner, raw: RawTable, checks: Sequence[_RowCheck | _QueryCheck]) -> int:
-    """Raise the first failing check's message, in order; return the raw table's row count."""
+def _stage(
+    runner: SqlRunner, table: str, select: dict[str, str], raw: RawTable, checks: Sequence[_RowCheck | _QueryCheck],
+    canonical: Sequence[str],
+) -> int:
+    """Read ``raw`` once into ``<table>_staged``, raise the first failing check's message, name the canonical view.
+
+    Returns the number of rows.
+    """
+    staged = f"{table}_staged"
     row_checks = [c for c in checks if isinstance(c, _RowCheck)]
+    flags = {f"__check_{i}": check.condition for i, check in enumerate(row_checks)}
+    runner.create_table(staged, _select({**select, ROW: ROW, **flags}, raw))
     aggregates = ["COUNT(*)"]
-    for check in row_checks:
-        aggregates += [
-            f"SUM(CASE WHEN {check.condition} THEN 1 ELSE 0 END)",
-            f"MIN(CASE WHEN {check.condition} THEN {ROW} END)",
-        ]
-    found = runner.rows(f"SELECT {', '.join(aggregates)} FROM {raw.name}")[0]
+    for flag in flags:
+        aggregates += [f"SUM(CASE WHEN {flag} THEN 1 ELSE 0 END)", f"MIN(CASE WHEN {flag} THEN {ROW} END)"]
+    found = runner.rows(f"SELECT {', '.join(aggregates)} FROM {staged}")[0]
     results = {id(check): (found[1 + 2 * i], found[2 + 2 * i]) for i, check in enumerate(row_checks)}
     for check in checks:
         if isinstance(check, _QueryCheck):
-            count, first_row = runner.rows(check.sql)[0]
+            count, first_row = runner.rows(check.sql.format(staged=staged))[0]
+            relation = staged
         else:
             count, first_row = results[id(check)]
+            relation = raw.name
         if count:
-            example = "" if check.example is None else _example_at(runner, raw.name, check.example, int(first_row))
+            example = "" if check.example is None else _example_at(runner, relation, check.example, int(first_row))
             raise InputDataError(check.message(int(count), int(first_row), example))
+    runner.create_view(table, f"SELECT {', '.join(canonical)} FROM {staged}")
     return int(found[0])
 
 
@@ -503,10 +539,9 @@ def standardize_transactions(
         One line naming the source, the column, the number of rows and an example.
     """
     select, checks = _transactions_plan(raw, source, origin, runner.dialect)
-    count = _run_checks(runner, raw, checks)  # on no rows no check fails
+    count = _stage(runner, "transactions", select, raw, checks, list(select))  # on no rows no check fails
     if not count:
         raise InputDataError(f"{origin}: no data rows (the file is empty or has only a header)")
-    runner.create_table("transactions", _select(select, raw))
     ts = _TimestampColumn("transactions", "line_no", raw, _Column(raw, source.columns.timestamp, runner.dialect, origin).text,
                           source.columns.timestamp, origin)
     _refuse_future(runner, ts, max_timestamp)
@@ -522,8 +557,13 @@ def standardize_transactions(
     )[0][0]
     if orphans:
         warnings.append(f"{origin}: {int(orphans)} refund rows come before any purchase of their customer (kept)")
-    compared = ", ".join(name for name in select if name != "line_no")
-    repeats = runner.rows(f"SELECT SUM(n - 1) FROM (SELECT COUNT(*) AS n FROM transactions GROUP BY {compared}) g")[0][0]
+    compared = [name for name in select if name != "line_no"]
+    # Equal rows hash equally, so no repeated hash means no repeated row; only then is the exact count needed.
+    repeats = runner.rows(f"SELECT COUNT(*) - COUNT(DISTINCT {runner.dialect.row_hash(compared)}) FROM transactions")[0][0]
+    if repeats:
+        repeats = runner.rows(
+            f"SELECT SUM(n - 1) FROM (SELECT COUNT(*) AS n FROM transactions GROUP BY {', '.join(compared)}) g"
+        )[0][0]
     if repeats:
         warnings.append(f"{origin}: {int(repeats)} rows repeat an earlier row exactly (kept as separate lines)")
     warnings += _far_warnings(runner, ts, bounds, after=max_timestamp is not None)
@@ -531,7 +571,7 @@ def standardize_transactions(
 
 
 def events_sql(raw: RawTable, source: EventsSource, *, origin: str, dialect: Dialect) -> str:
-    """The canonical SELECT of a raw event relation: ``customer_id, ts, event_type[, value], __row``.
+    """The canonical SELECT of a raw event relation: ``customer_id, ts, event_type[, value]``.
 
     Parameters and the meaning of the result as for :func:`transactions_sql`.
     """
@@ -557,7 +597,6 @@ def _events_plan(
         value = _Column(raw, cols.value, dialect, origin)
         select["value"] = value.as_number(required=False)
         checks += value.checks
-    select[ROW] = f"CAST({ROW} AS BIGINT)"
     return select, checks
 
 
@@ -573,8 +612,7 @@ def standardize_events(
     ``features`` names the event types that become features.
     """
     select, checks = _events_plan(raw, source, origin, runner.dialect)
-    count = _run_checks(runner, raw, checks)
-    runner.create_table("events", _select(select, raw))
+    count = _stage(runner, "events", select, raw, checks, [*select, ROW])
     cols = source.columns
     ts = _TimestampColumn("events", ROW, raw, _Column(raw, cols.timestamp, runner.dialect, origin).text,
                           cols.timestamp, origin)
@@ -618,10 +656,10 @@ def _customers_plan(
     checks.append(
         _QueryCheck(
             f"SELECT COUNT(*), MIN({ROW}) FROM (SELECT {ROW}, ROW_NUMBER() OVER "
-            f"(PARTITION BY {select['customer_id']} ORDER BY {ROW}) AS k FROM {raw.name}) r WHERE k > 1",
+            f"(PARTITION BY customer_id ORDER BY {ROW}) AS k FROM {{staged}}) r WHERE k > 1",
             lambda n, _, example: f"{origin}: column '{cols.customer_id}': {n} customer ids appear more than once, "
             f"e.g. {example!r}",
-            select["customer_id"],
+            "customer_id",
         )
     )
     if cols.signup_date is not None:
@@ -651,5 +689,4 @@ def standardize_customers(runner: SqlRunner, raw: RawTable, source: CustomersSou
     raises as for :func:`standardize_transactions`.
     """
     select, checks = _customers_plan(raw, source, origin, runner.dialect)
-    _run_checks(runner, raw, checks)
-    runner.create_table("customers", _select(select, raw))
+    _stage(runner, "customers", select, raw, checks, list(select))

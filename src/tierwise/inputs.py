@@ -91,6 +91,10 @@ class DuckDBTables:
         """Store the result of ``sql`` as table ``name``."""
         self.connection.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
 
+    def create_view(self, name: str, sql: str) -> None:
+        """Name the query ``sql`` as view ``name``."""
+        self.connection.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
+
     def columns(self, relation: str) -> list[str]:
         """The column names of a table or view."""
         return [row[0] for row in self.connection.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
@@ -116,12 +120,25 @@ class DuckDBTables:
         self.connection.register(name, pa.Table.from_arrays(arrays, names=names))
         return self.raw_table(name)
 
+    def drop(self, name: str) -> None:
+        """Forget a raw relation (a registered DataFrame, a view over a file, or a table read from one)."""
+        self.connection.unregister(name)
+        found = self.connection.execute(
+            "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchall()
+        if found:
+            self.connection.execute(f"DROP {'VIEW' if found[0][0] == 'VIEW' else 'TABLE'} {name}")
+
     def frame(self, table: str) -> pd.DataFrame:
         """A canonical table as pandas, in source order (``__row`` left out)."""
         columns = [c for c in self.columns(table) if c != ROW]
         order = f" ORDER BY {ROW}" if ROW in self.columns(table) else " ORDER BY line_no" if table == "transactions" else ""
         listed = ", ".join(f'"{c}"' for c in columns)
-        frame = self.connection.execute(f"SELECT {listed} FROM {table}{order}").df()
+        cursor = self.cursor()
+        try:
+            frame = cursor.execute(f"SELECT {listed} FROM {table}{order}").df()
+        finally:
+            cursor.close()
         for column in ("ts", "signup_ts"):
             if column in frame.columns:
                 frame[column] = frame[column].astype("datetime64[us]")
@@ -251,6 +268,8 @@ def validate_raw_inputs(
         engine.create_table(
             "customers", "SELECT CAST(NULL AS VARCHAR) AS customer_id, CAST(NULL AS TIMESTAMP) AS signup_ts WHERE 1 = 0"
         )
+    for relation in raw.values():  # examples are only looked up while checking
+        engine.drop(relation.name)
     return InputData(engine=engine, warnings=warnings, has_customers="customers" in raw)
 
 

@@ -127,7 +127,7 @@ def _raw_input(engine: DuckDBTables, name: str, path: str, declared: FileFormat 
     try:
         engine.connection.execute(sql)
         raw = engine.raw_table(name)
-        engine.rows(f"SELECT COUNT(*) FROM {name}")  # a Parquet view reads its data only here
+        rows = engine.rows(f"SELECT COUNT(*) FROM {name}")[0][0]  # a Parquet view reads its data only here
     except duckdb.Error as exc:
         first_line = str(exc).strip().splitlines()[0]
         if "unicode" in first_line.lower():
@@ -135,6 +135,8 @@ def _raw_input(engine: DuckDBTables, name: str, path: str, declared: FileFormat 
         what = "Parquet file" if file_format == "parquet" else f"{file_format}"
         raise InputDataError(f"{path}: {'unreadable' if file_format == 'parquet' else 'malformed'} {what}: "
                              f"{first_line}") from None
+    if not rows:
+        raise InputDataError(f"{path}: no data rows (the file has only a header)")
     return raw
 
 
