@@ -243,6 +243,14 @@ class TrainingConfig(_Section):
         default=None, description="contractual churn: lapsed = this event type inside the churn horizon"
     )
     seed: int = 7
+    max_rows_per_snapshot: int | None = Field(
+        default=100_000, ge=1_000,
+        description="most rows a snapshot keeps in memory: a larger one is sampled, stratified by label and by one-time "
+        "vs repeat buyer (the same share of each); None keeps every row",
+    )
+    num_threads: int = Field(
+        default=0, ge=0, description="LightGBM threads for training; 0: all cores. Never saved into the models"
+    )
     tuning_trials: int = Field(
         default=0, ge=0, description="Optuna trials per model, scored on the validation snapshot; 0 keeps the defaults"
     )

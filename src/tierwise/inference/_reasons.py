@@ -25,7 +25,7 @@ _TREND = re.compile(r"^(?P<stem>.+)_trend_(?P<days>\d+)d_vs_prior_\d+d$")
 def churn_contributions(model: ChurnPredictor, X: pd.DataFrame) -> pd.DataFrame:
     """Per-customer SHAP values (log-odds of lapsing), one column per feature plus ``bias``."""
     prepared = model.prepare(X)
-    values = model.booster_.predict(prepared, pred_contrib=True, num_iteration=model.best_iteration_)
+    values = model.booster_.predict(prepared, pred_contrib=True, num_iteration=model.best_iteration_, num_threads=0)
     return pd.DataFrame(values, index=X.index, columns=[*model.feature_names_in_, "bias"])
 
 

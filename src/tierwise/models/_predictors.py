@@ -76,7 +76,8 @@ class BoosterPredictor:
     def raw_predict(self, X: pd.DataFrame) -> np.ndarray:
         """The booster's output over its best iterations: P(lapse) uncalibrated, or spend unclipped."""
         _check_fitted(self, "booster_")
-        return self.booster_.predict(self.prepare(X), num_iteration=self.best_iteration_)
+        # num_threads=0: all cores, whatever thread count the booster was trained (and saved) with.
+        return self.booster_.predict(self.prepare(X), num_iteration=self.best_iteration_, num_threads=0)
 
 
 class ChurnPredictor(BoosterPredictor):

@@ -89,9 +89,10 @@ def _fit_churn(builder: SnapshotBuilder, plan: SnapshotPlan, columns: list[str],
     if training.tuning_trials:
         config = tune_config(
             ChurnModel, config, train[columns], train["lapsed"], X_valid=valid[columns], y_valid=valid["lapsed"],
-            trials=training.tuning_trials, seed=training.seed,
+            trials=training.tuning_trials, seed=training.seed, num_threads=training.num_threads,
         )
-    model = ChurnModel(config, seed=training.seed, horizon_days=training.churn_horizon_days)
+    model = ChurnModel(config, seed=training.seed, horizon_days=training.churn_horizon_days,
+                       num_threads=training.num_threads)
     model.fit(train[columns], train["lapsed"], X_valid=valid[columns], y_valid=valid["lapsed"])
     return model, train
 
@@ -105,9 +106,9 @@ def _fit_value(builder, plan, columns, training, config: ValueModelConfig, *, re
     if training.tuning_trials:
         config = tune_config(
             ValueModel, config, train[columns], train["value"], X_valid=valid[columns], y_valid=valid["value"],
-            trials=training.tuning_trials, seed=training.seed,
+            trials=training.tuning_trials, seed=training.seed, num_threads=training.num_threads,
         )
-    model = ValueModel(config, seed=training.seed)
+    model = ValueModel(config, seed=training.seed, num_threads=training.num_threads)
     model.fit(train[columns], train["value"], X_valid=valid[columns], y_valid=valid["value"])
     return model, train
 

@@ -34,7 +34,7 @@ from tierwise.training._btyd import fit_bgnbd
 BGNBD_FIT_ROWS = 200_000
 
 
-def _lgb_params(config, objective: dict, seed: int) -> dict:
+def _lgb_params(config, objective: dict, seed: int, num_threads: int = 0) -> dict:
     return {
         **objective,
         "num_leaves": config.num_leaves,
@@ -48,7 +48,7 @@ def _lgb_params(config, objective: dict, seed: int) -> dict:
         "seed": seed,
         "deterministic": True,
         "force_row_wise": True,
-        "num_threads": 2,
+        "num_threads": num_threads,
         "verbosity": -1,
     }
 
@@ -95,16 +95,20 @@ class ChurnModel(ClassifierMixin, _BoosterModel, ChurnPredictor):
     horizon_days : int
         The churn horizon of the labels; the BG/NBD forecast in the
         calibration (``bgnbd_in_calibration``) is for the same window.
+    num_threads : int
+        LightGBM threads for the fit; 0 uses all cores. Not saved into the
+        model: predictions use all cores wherever the model is loaded.
     """
 
-    def __init__(self, config=None, seed: int = 7, horizon_days: int = 90):
+    def __init__(self, config=None, seed: int = 7, horizon_days: int = 90, num_threads: int = 0):
         self.config = config
         self.seed = seed
         self.horizon_days = horizon_days
+        self.num_threads = num_threads
 
     def fit(self, X: pd.DataFrame, y, *, X_valid: pd.DataFrame, y_valid) -> ChurnModel:
         config = self.config or ChurnModelConfig()
-        params = _lgb_params(config, {"objective": "binary", "metric": "binary_logloss"}, self.seed)
+        params = _lgb_params(config, {"objective": "binary", "metric": "binary_logloss"}, self.seed, self.num_threads)
         self.booster_, validation_raw = self._train(
             X, np.asarray(y), X_valid, np.asarray(y_valid), params, config, validation_predictions=True
         )
@@ -122,12 +126,14 @@ class ValueModel(RegressorMixin, _BoosterModel, ValuePredictor):
     """Expected net spend over the label window it learned (never negative).
 
     The window is the value plan's ``horizon_days`` (see ``fitted_value_horizon``);
-    predictions are never stretched to a longer one.
+    predictions are never stretched to a longer one. ``num_threads``: LightGBM
+    threads for the fit (0: all cores), not saved into the model.
     """
 
-    def __init__(self, config=None, seed: int = 7):
+    def __init__(self, config=None, seed: int = 7, num_threads: int = 0):
         self.config = config
         self.seed = seed
+        self.num_threads = num_threads
 
     def fit(self, X: pd.DataFrame, y, *, X_valid: pd.DataFrame, y_valid) -> ValueModel:
         config = self.config or ValueModelConfig()
@@ -137,7 +143,7 @@ class ValueModel(RegressorMixin, _BoosterModel, ValuePredictor):
             objective = {"objective": "regression", "metric": "l2"}
         # Spend net of refunds can dip below zero; the target is what the customer will bring, at least 0.
         y, y_valid = np.clip(np.asarray(y, float), 0, None), np.clip(np.asarray(y_valid, float), 0, None)
-        self.booster_, _ = self._train(X, y, X_valid, y_valid, _lgb_params(config, objective, self.seed), config)
+        self.booster_, _ = self._train(X, y, X_valid, y_valid, _lgb_params(config, objective, self.seed, self.num_threads), config)
         return self
 
 

@@ -139,23 +139,91 @@ def plan_snapshots(inputs: InputData, training: TrainingConfig, *, horizon_days:
     return SnapshotPlan(horizon_days=horizon_days, train=tuple(sorted(train)), validation=validation, test=test)
 
 
+def stratified_sample(rows: pd.DataFrame, strata: pd.Series, size: int, *, salt: str) -> pd.DataFrame:
+    """At most about ``size`` of ``rows``, the same share of every stratum, chosen by a hash of the customer.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        One row per customer, with ``customer_id``.
+    strata : pandas.Series
+        The stratum of each row (aligned with ``rows``), e.g. the label.
+    size : int
+        The most rows wanted; ``rows`` no longer than this come back whole.
+    salt : str
+        Mixed into the hash, so each snapshot draws its own customers; the
+        same salt draws the same customers on every run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The kept rows in their original order: from each stratum of ``n``
+        rows, ``round(n * size / len(rows))`` (at least one), so label shares
+        stay as they were and no weights are needed.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"customer_id": [f"c{i}" for i in range(10)], "lapsed": [0] * 8 + [1] * 2})
+    >>> sample = stratified_sample(rows, rows["lapsed"], 5, salt="2025-01-01")
+    >>> len(sample), int(sample["lapsed"].sum())
+    (5, 1)
+    """
+    if len(rows) <= size:
+        return rows
+    key = pd.util.hash_pandas_object(rows["customer_id"].astype(str) + "|" + salt, index=False).to_numpy()
+    frame = pd.DataFrame({"stratum": strata.to_numpy(), "key": key})
+    rank = frame.groupby("stratum", sort=False)["key"].rank(method="first")
+    counts = frame.groupby("stratum", sort=False)["key"].transform("size")
+    keep = rank.to_numpy() <= (counts * size / len(rows)).round().clip(lower=1).to_numpy()
+    return rows[keep].reset_index(drop=True)
+
+
 class SnapshotBuilder:
-    """Features and labels per cutoff, each built once and reused by every plan."""
+    """Features and labels per cutoff, each built once and reused by every plan.
+
+    With ``training.max_rows_per_snapshot`` set, a snapshot with more rows
+    than that keeps a stratified sample (:func:`stratified_sample`, by label
+    and by one-time vs repeat buyer), and only the samples stay in memory:
+    the full features of one cutoff at a time, so memory does not grow with
+    the number of customers times the number of cutoffs.
+    """
 
     def __init__(self, inputs: InputData, features: FeatureConfig, training: TrainingConfig):
         self.inputs = inputs
         self.features = features
         self.training = training
         self._features: dict[pd.Timestamp, pd.DataFrame] = {}
+        self._rows: dict[tuple, pd.DataFrame] = {}
+        self.sampled: dict[str, int] = {}
 
     def features_at(self, as_of: pd.Timestamp) -> pd.DataFrame:
+        """Every customer's features as of ``as_of`` (see :func:`tierwise.features.build_features`)."""
         if as_of not in self._features:
             logger.info("building features as of %s", as_of.date())
-            self._features[as_of] = build_features(self.inputs, as_of=as_of, config=self.features)
+            features = build_features(self.inputs, as_of=as_of, config=self.features)
+            cap = self.training.max_rows_per_snapshot
+            if cap is not None and len(features) > cap:
+                self._features.clear()  # large data: only the latest cutoff's full features stay in memory
+            self._features[as_of] = features
         return self._features[as_of]
 
-    def churn_rows(self, as_of: pd.Timestamp) -> pd.DataFrame:
-        """Active customers at ``as_of`` with their ``lapsed`` label."""
+    def _sampled(self, kind: str, as_of: pd.Timestamp, rows_at, label: str, key: tuple = ()) -> pd.DataFrame:
+        """``rows_at()`` for one snapshot, sampled to the cap when larger, and kept for the next plan that asks."""
+        cache_key = (kind, as_of, *key)
+        if cache_key not in self._rows:
+            rows = rows_at()
+            cap = self.training.max_rows_per_snapshot
+            if cap is not None and len(rows) > cap:
+                strata = (rows[label] > 0).astype(str) + "/" + (rows["frequency_orders"] > 1).astype(str)
+                full = len(rows)
+                rows = stratified_sample(rows, strata, cap, salt=f"{self.training.seed}|{kind}|{as_of.date()}")
+                self.sampled[f"{kind} {as_of.date()}"] = full
+                logger.info("%s snapshot %s: %s of %s rows kept (training.max_rows_per_snapshot)",
+                            kind, as_of.date(), f"{len(rows):,}", f"{full:,}")
+            self._rows[cache_key] = rows
+        return self._rows[cache_key]
+
+    def _all_churn_rows(self, as_of: pd.Timestamp) -> pd.DataFrame:
         features = self.features_at(as_of)
         active = features[features["recency_days"] <= self.training.active_lookback_days]
         labels = make_labels(
@@ -164,8 +232,7 @@ class SnapshotBuilder:
         )
         return active.merge(labels[["customer_id", "lapsed"]], on="customer_id", how="left", validate="one_to_one")
 
-    def value_rows(self, as_of: pd.Timestamp, horizon_days: int) -> pd.DataFrame:
-        """Every customer seen before ``as_of`` with ``value`` and ``previous_value`` (the window before)."""
+    def _all_value_rows(self, as_of: pd.Timestamp, horizon_days: int) -> pd.DataFrame:
         features = self.features_at(as_of)
         labels = make_labels(self.inputs, as_of=as_of, value_horizon_days=horizon_days)
         rows = features.merge(labels[["customer_id", "value"]], on="customer_id", how="left", validate="one_to_one")
@@ -179,17 +246,36 @@ class SnapshotBuilder:
         rows["previous_value"] = rows["previous_value"].fillna(0.0)
         return rows
 
+    def churn_rows(self, as_of: pd.Timestamp) -> pd.DataFrame:
+        """Active customers at ``as_of`` with their ``lapsed`` label (sampled when more than the cap)."""
+        return self._sampled("churn", as_of, lambda: self._all_churn_rows(as_of), "lapsed")
+
+    def value_rows(self, as_of: pd.Timestamp, horizon_days: int) -> pd.DataFrame:
+        """Every customer seen before ``as_of`` with ``value`` and ``previous_value`` (the window before).
+
+        Sampled, stratified by whether the customer spent, when more than the cap.
+        """
+        return self._sampled(
+            "value", as_of, lambda: self._all_value_rows(as_of, horizon_days), "value", (horizon_days,)
+        )
+
     def retained_value_rows(self, as_of: pd.Timestamp, horizon_days: int) -> pd.DataFrame:
         """The :meth:`value_rows` of the customers active at ``as_of`` who did not lapse in the churn window after it.
 
         What the retained-value model learns from: net spend over
         ``[as_of, as_of + horizon_days)`` given a purchase in
         ``[as_of, as_of + churn_horizon_days)``, the churn rows' ``lapsed == 0``.
+        Chosen among all customers, then sampled, so the sample is not a sample of samples.
         """
-        churn = self.churn_rows(as_of)
-        stayed = churn.loc[churn["lapsed"] == 0, "customer_id"]
-        rows = self.value_rows(as_of, horizon_days)
-        return rows[rows["customer_id"].isin(stayed)].reset_index(drop=True)
+
+        def rows_at() -> pd.DataFrame:
+            churn = self._all_churn_rows(as_of)
+            stayed = churn.loc[churn["lapsed"] == 0, "customer_id"]
+            rows = self._all_value_rows(as_of, horizon_days)
+            return rows[rows["customer_id"].isin(stayed)].reset_index(drop=True)
+
+        return self._sampled("retained_value", as_of, rows_at, "value", (horizon_days,))
 
     def stacked(self, cutoffs, rows_at) -> pd.DataFrame:
+        """The rows of several cutoffs, one below the other."""
         return pd.concat([rows_at(cutoff) for cutoff in cutoffs], ignore_index=True)

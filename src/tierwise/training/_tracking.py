@@ -199,6 +199,7 @@ def log_training(
     models: TrainedModels,
     *,
     drift_reference: dict | None = None,
+    sampled_snapshots: dict[str, int] | None = None,
 ) -> TrainingRun:
     """Record one training run and register the three models and the scorer; aliases follow :func:`promotion_decision`.
 
@@ -218,6 +219,10 @@ def log_training(
     trained_through = str(inputs.transactions["ts"].max())
     with mlflow.start_run(experiment_id=experiment_id) as run:
         mlflow.log_params(_flat_params(config))
+        # Snapshots larger than training.max_rows_per_snapshot were sampled: which, and how many rows each had.
+        mlflow.log_param("training.sampled_snapshots", len(sampled_snapshots or {}))
+        if sampled_snapshots:
+            mlflow.log_dict(sampled_snapshots, "sampled_snapshots.json")
         mlflow.log_params({f"fitted.churn_model.{k}": str(v) for k, v in models.churn.config.model_dump().items()})
         mlflow.log_params({f"fitted.value_model.{k}": str(v) for k, v in models.value.config.model_dump().items()})
         mlflow.log_params(
@@ -238,6 +243,8 @@ def log_training(
             "trained_through": trained_through,
             "churn_horizon_days": config.training.churn_horizon_days,
             "active_lookback_days": config.training.active_lookback_days,
+            "max_rows_per_snapshot": config.training.max_rows_per_snapshot,
+            "sampled_snapshots": len(sampled_snapshots or {}),
             # The window the value model learned and predicts, which a short log makes shorter than configured.
             "value_horizon_days": models.value_plan.horizon_days,
             **source,

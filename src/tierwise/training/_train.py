@@ -51,5 +51,8 @@ def train_and_register(inputs: InputData, config: TierwiseConfig) -> tuple[Backt
     else:
         result = None
         logger.warning("no backtest: %s; the models are trained but not judged", shortfall)
-    run = log_training(config, inputs, result, models, drift_reference=churn_drift_reference(models, builder))
+    run = log_training(
+        config, inputs, result, models, drift_reference=churn_drift_reference(models, builder),
+        sampled_snapshots=builder.sampled,
+    )
     return result, run
