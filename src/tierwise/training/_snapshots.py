@@ -194,6 +194,9 @@ class SnapshotBuilder:
         self.training = training
         self._features: dict[pd.Timestamp, pd.DataFrame] = {}
         self._rows: dict[tuple, pd.DataFrame] = {}
+        self._value_horizon_days = fitted_value_horizon(inputs, training)
+        self._data_end = data_end(inputs)
+        #: The sampled snapshots: ``"<kind> <cutoff>"`` -> the rows it had before sampling.
         self.sampled: dict[str, int] = {}
 
     def features_at(self, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -207,20 +210,48 @@ class SnapshotBuilder:
             self._features[as_of] = features
         return self._features[as_of]
 
-    def _sampled(self, kind: str, as_of: pd.Timestamp, rows_at, label: str, key: tuple = ()) -> pd.DataFrame:
-        """``rows_at()`` for one snapshot, sampled to the cap when larger, and kept for the next plan that asks."""
-        cache_key = (kind, as_of, *key)
-        if cache_key not in self._rows:
-            rows = rows_at()
-            cap = self.training.max_rows_per_snapshot
-            if cap is not None and len(rows) > cap:
-                strata = (rows[label] > 0).astype(str) + "/" + (rows["frequency_orders"] > 1).astype(str)
-                full = len(rows)
-                rows = stratified_sample(rows, strata, cap, salt=f"{self.training.seed}|{kind}|{as_of.date()}")
-                self.sampled[f"{kind} {as_of.date()}"] = full
-                logger.info("%s snapshot %s: %s of %s rows kept (training.max_rows_per_snapshot)",
-                            kind, as_of.date(), f"{len(rows):,}", f"{full:,}")
-            self._rows[cache_key] = rows
+    def _sample(self, kind: str, as_of: pd.Timestamp, rows: pd.DataFrame, label: str) -> pd.DataFrame:
+        cap = self.training.max_rows_per_snapshot
+        if cap is None or len(rows) <= cap:
+            return rows
+        strata = (rows[label] > 0).astype(str) + "/" + (rows["frequency_orders"] > 1).astype(str)
+        sample = stratified_sample(rows, strata, cap, salt=f"{self.training.seed}|{kind}|{as_of.date()}")
+        self.sampled[f"{kind} {as_of.date()}"] = len(rows)
+        logger.info("%s snapshot %s: %s of %s rows kept (training.max_rows_per_snapshot)",
+                    kind, as_of.date(), f"{len(sample):,}", f"{len(rows):,}")
+        return sample
+
+    def _sampled(self, kind: str, as_of: pd.Timestamp, horizon_days: int | None = None) -> pd.DataFrame:
+        """One snapshot's rows of ``kind``, sampled to the cap when larger, and kept for the next plan that asks.
+
+        When the cutoff's features are above the cap (so they are not kept), every kind of rows for that
+        cutoff is made while they are at hand, so the features of a cutoff are built once.
+        """
+        cache_key = (kind, as_of, horizon_days)
+        if cache_key in self._rows:
+            return self._rows[cache_key]
+        cap = self.training.max_rows_per_snapshot
+        wanted = [(kind, horizon_days)]
+        if cap is not None and len(self.features_at(as_of)) > cap:
+            # The value plans' window too, where its labels fit in the data (a churn cutoff may be too late for it).
+            fits = as_of + pd.Timedelta(days=self._value_horizon_days) <= self._data_end
+            horizons = {h for h in (horizon_days, self._value_horizon_days if fits else None) if h is not None}
+            wanted += [("churn", None)] + [(k, h) for h in horizons for k in ("value", "retained_value")]
+        churn = None
+        for want_kind, horizon in dict.fromkeys(wanted):
+            if (want_kind, as_of, horizon) in self._rows:
+                continue
+            if want_kind == "churn" or want_kind == "retained_value":
+                churn = self._all_churn_rows(as_of) if churn is None else churn
+            if want_kind == "churn":
+                rows, label = churn, "lapsed"
+            else:
+                rows, label = self._all_value_rows(as_of, horizon), "value"
+                if want_kind == "retained_value":
+                    # Chosen among all customers who stayed, then sampled: not a sample of samples.
+                    stayed = churn.loc[churn["lapsed"] == 0, "customer_id"]
+                    rows = rows[rows["customer_id"].isin(stayed)].reset_index(drop=True)
+            self._rows[(want_kind, as_of, horizon)] = self._sample(want_kind, as_of, rows, label)
         return self._rows[cache_key]
 
     def _all_churn_rows(self, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -248,16 +279,14 @@ class SnapshotBuilder:
 
     def churn_rows(self, as_of: pd.Timestamp) -> pd.DataFrame:
         """Active customers at ``as_of`` with their ``lapsed`` label (sampled when more than the cap)."""
-        return self._sampled("churn", as_of, lambda: self._all_churn_rows(as_of), "lapsed")
+        return self._sampled("churn", as_of)
 
     def value_rows(self, as_of: pd.Timestamp, horizon_days: int) -> pd.DataFrame:
         """Every customer seen before ``as_of`` with ``value`` and ``previous_value`` (the window before).
 
         Sampled, stratified by whether the customer spent, when more than the cap.
         """
-        return self._sampled(
-            "value", as_of, lambda: self._all_value_rows(as_of, horizon_days), "value", (horizon_days,)
-        )
+        return self._sampled("value", as_of, horizon_days)
 
     def retained_value_rows(self, as_of: pd.Timestamp, horizon_days: int) -> pd.DataFrame:
         """The :meth:`value_rows` of the customers active at ``as_of`` who did not lapse in the churn window after it.
@@ -265,16 +294,9 @@ class SnapshotBuilder:
         What the retained-value model learns from: net spend over
         ``[as_of, as_of + horizon_days)`` given a purchase in
         ``[as_of, as_of + churn_horizon_days)``, the churn rows' ``lapsed == 0``.
-        Chosen among all customers, then sampled, so the sample is not a sample of samples.
+        Chosen among all customers who stayed, then sampled, so the sample is not a sample of samples.
         """
-
-        def rows_at() -> pd.DataFrame:
-            churn = self._all_churn_rows(as_of)
-            stayed = churn.loc[churn["lapsed"] == 0, "customer_id"]
-            rows = self._all_value_rows(as_of, horizon_days)
-            return rows[rows["customer_id"].isin(stayed)].reset_index(drop=True)
-
-        return self._sampled("retained_value", as_of, rows_at, "value", (horizon_days,))
+        return self._sampled("retained_value", as_of, horizon_days)
 
     def stacked(self, cutoffs, rows_at) -> pd.DataFrame:
         """The rows of several cutoffs, one below the other."""
