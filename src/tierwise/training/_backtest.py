@@ -92,6 +92,7 @@ def _fit_churn(builder: SnapshotBuilder, plan: SnapshotPlan, columns: list[str],
             trials=training.tuning_trials, seed=training.seed,
         )
     model = ChurnModel(config, seed=training.seed, horizon_days=training.churn_horizon_days)
+    logger.info("fitting the churn model on %d rows of %d snapshots", len(train), len(plan.train))
     model.fit(train[columns], train["lapsed"], X_valid=valid[columns], y_valid=valid["lapsed"])
     return model, train
 
@@ -108,6 +109,8 @@ def _fit_value(builder, plan, columns, training, config: ValueModelConfig, *, re
             trials=training.tuning_trials, seed=training.seed,
         )
     model = ValueModel(config, seed=training.seed)
+    logger.info("fitting the %s model on %d rows of %d snapshots", "retained-value" if retained else "value", len(train),
+                len(plan.train))
     model.fit(train[columns], train["value"], X_valid=valid[columns], y_valid=valid["value"])
     return model, train
 

@@ -150,7 +150,7 @@ class SnapshotBuilder:
 
     def features_at(self, as_of: pd.Timestamp) -> pd.DataFrame:
         if as_of not in self._features:
-            logger.info("building features as of %s", as_of.date())
+            logger.info("building features as of %s (snapshot %d)", as_of.date(), len(self._features) + 1)
             self._features[as_of] = build_features(self.inputs, as_of=as_of, config=self.features)
         return self._features[as_of]
 
