@@ -166,3 +166,16 @@ def test_reruns_give_identical_frames(small_demo_config):
     first = build_features(inputs, as_of="2025-01-01", config=small_demo_config.features)
     second = build_features(inputs, as_of="2025-01-01", config=small_demo_config.features)
     pd.testing.assert_frame_equal(first, second, check_exact=True)
+
+
+def test_a_flat_spend_history_has_a_slope_of_exactly_zero():
+    # weights 1.5, 0.5 and -0.5 (periods 4, 5 and 6 before as_of): 0.01 * 1.5 + 0.26 * 0.5 - 0.29 * 0.5 = 0 exactly,
+    # which a DOUBLE sum of the weighted amounts misses by a few 1e-17 (the sum is now in DECIMAL, exact on every engine)
+    as_of = pd.Timestamp(AS_OF)
+    transactions = pd.DataFrame(
+        [("A", as_of - pd.Timedelta(days=days), amount) for days, amount in [(130, 0.01), (160, 0.26), (190, 0.29)]],
+        columns=["customer_id", "timestamp", "amount"],
+    )
+    inputs = inputs_from_frames(transactions, data=DATA, features=CONFIG)
+    features = build_features(inputs, as_of=AS_OF, config=CONFIG)
+    assert features["spend_slope_30d_periods"].tolist() == [0.0]

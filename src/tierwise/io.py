@@ -20,13 +20,15 @@ from collections.abc import Callable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tierwise.config import DataConfig, FeatureConfig, FileFormat, TierwiseConfig
 from tierwise.errors import InputDataError, MissingDependencyError, TierwiseError
-from tierwise.inputs import InputData, inputs_from_frames
+from tierwise.input_sql import ROW, RawTable, quote_literal
+from tierwise.inputs import DuckDBTables, InputData, validate_raw_inputs
 from tierwise.synthetic import DemoData
 
 PACKAGE_PREFIX = "tierwise:"
@@ -60,7 +62,8 @@ def read_table(path: str | Path, declared: FileFormat | None = None) -> pd.DataF
     return frame
 
 
-def _read_any(path: str | Path, declared: FileFormat | None) -> pd.DataFrame:
+def _checked_file(path: str | Path, declared: FileFormat | None) -> tuple[Path, FileFormat]:
+    """The file behind ``path`` and its format, refusing what is missing, empty or of the wrong kind."""
     resolved = resolve_path(path)
     if not resolved.is_file():
         raise InputDataError(f"{path}: file not found")
@@ -72,12 +75,18 @@ def _read_any(path: str | Path, declared: FileFormat | None) -> pd.DataFrame:
     if file_format == "parquet":
         if not head.startswith(_PARQUET_MAGIC):
             raise InputDataError(f"{path}: not a Parquet file (it lacks the Parquet header); set format: csv if it is text")
+    elif head.startswith(_PARQUET_MAGIC) or b"\x00" in head:
+        raise InputDataError(f"{path}: not a text {file_format.upper()} file (it holds binary data, e.g. Parquet)")
+    return resolved, file_format
+
+
+def _read_any(path: str | Path, declared: FileFormat | None) -> pd.DataFrame:
+    resolved, file_format = _checked_file(path, declared)
+    if file_format == "parquet":
         try:
             return pq.read_table(resolved).to_pandas()
         except (pa.ArrowException, OSError) as exc:
             raise InputDataError(f"{path}: unreadable Parquet file: {str(exc).splitlines()[0]}") from None
-    if head.startswith(_PARQUET_MAGIC) or b"\x00" in head:
-        raise InputDataError(f"{path}: not a text {file_format.upper()} file (it holds binary data, e.g. Parquet)")
     separator = r"\s+" if file_format == "whitespace" else ","
     try:
         return pd.read_csv(
@@ -91,20 +100,74 @@ def _read_any(path: str | Path, declared: FileFormat | None) -> pd.DataFrame:
         raise InputDataError(f"{path}: malformed {file_format}: {str(exc).strip().splitlines()[-1]}") from None
 
 
+def _raw_input(engine: DuckDBTables, name: str, path: str, declared: FileFormat | None) -> RawTable:
+    """Put one input file into ``engine`` as raw relation ``name``, numbering its data rows.
+
+    DuckDB reads Parquet and CSV itself (CSV as text, to be parsed by the
+    checks); whitespace-separated files, which DuckDB cannot split, go through
+    pandas.
+    """
+    resolved, file_format = _checked_file(path, declared)
+    if file_format == "whitespace":
+        frame = _read_any(path, declared)
+        if frame.empty:
+            raise InputDataError(f"{path}: no data rows (the file has only a header)")
+        return engine.register_frame(name, frame)
+    location = quote_literal(str(resolved))
+    if file_format == "parquet":
+        sql = (f"CREATE VIEW {name} AS SELECT * EXCLUDE (file_row_number), file_row_number AS {ROW} "
+               f"FROM read_parquet({location}, file_row_number = true)")
+    else:
+        # Text as the file has it; a quoted empty field is missing, as in pandas. ROW_NUMBER() OVER ()
+        # numbers rows in file order, which DuckDB keeps (preserve_insertion_order).
+        sql = (f"CREATE TABLE {name} AS SELECT *, ROW_NUMBER() OVER () - 1 AS {ROW} FROM read_csv({location}, "
+               "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', null_padding = true, "
+               "encoding = 'utf-8')")
+    try:
+        engine.connection.execute(sql)
+        raw = engine.raw_table(name)
+        engine.rows(f"SELECT COUNT(*) FROM {name}")  # a Parquet view reads its data only here
+    except duckdb.Error as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        if "unicode" in first_line.lower():
+            raise InputDataError(f"{path}: not UTF-8 text") from None
+        what = "Parquet file" if file_format == "parquet" else f"{file_format}"
+        raise InputDataError(f"{path}: {'unreadable' if file_format == 'parquet' else 'malformed'} {what}: "
+                             f"{first_line}") from None
+    return raw
+
+
 def read_inputs(data: DataConfig, features: FeatureConfig) -> InputData:
-    """Read and validate every input named in the data config."""
-    events = customers = None
-    origins = {"transactions": data.transactions.path}
-    transactions = read_table(data.transactions.path, data.transactions.format)
-    if data.events is not None:
-        events = read_table(data.events.path, data.events.format)
-        origins["events"] = data.events.path
-    if data.customers is not None:
-        customers = read_table(data.customers.path, data.customers.format)
-        origins["customers"] = data.customers.path
-    return inputs_from_frames(
-        transactions, data=data, features=features, events=events, customers=customers, origins=origins
-    )
+    """Read and validate every input named in the data config.
+
+    The files are read and checked by DuckDB, and the validated tables stay in
+    its database for the features (see :class:`tierwise.inputs.InputData`).
+
+    Parameters
+    ----------
+    data : DataConfig
+        The inputs' paths, formats and columns.
+    features : FeatureConfig
+        The event types that become features (others are warned about).
+
+    Returns
+    -------
+    InputData
+        The validated tables and the warnings.
+
+    Raises
+    ------
+    InputDataError
+        For a missing, unreadable or broken input, in one line.
+    """
+    engine = DuckDBTables()
+    raw: dict[str, RawTable] = {}
+    origins: dict[str, str] = {}
+    for name, source in (("transactions", data.transactions), ("events", data.events), ("customers", data.customers)):
+        if source is not None:
+            raw[name] = _raw_input(engine, f"raw_{name}", source.path, source.format)
+            origins[name] = source.path
+    return validate_raw_inputs(engine, raw, data=data, features=features, origins=origins)
 
 
 def read_config_inputs(config: TierwiseConfig) -> InputData:

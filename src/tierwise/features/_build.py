@@ -23,6 +23,7 @@ from tierwise.features._catalog import (
     SLOPE_PERIOD_DAYS,
     SLOPE_PERIODS,
     FeatureSpec,
+    divide,
     feature_catalog,
 )
 from tierwise.features._sql import quote_identifier, quote_literal
@@ -150,7 +151,7 @@ order_aggs AS (
   SELECT customer_id,
     COUNT(*) AS orders,
     SUM(order_value) AS order_value_sum,
-    AVG(order_value) AS order_value_mean,
+    {divide('SUM(order_value)', 'COUNT(*)')} AS order_value_mean,
     MAX(order_value) AS order_value_max,
     MAX(age_s) AS first_order_age_s,
     MIN(age_s) AS last_order_age_s,
@@ -166,7 +167,7 @@ line_aggs AS (
     SUM(CASE WHEN amount > 0 THEN amount ELSE 0 END) AS purchases,
     SUM(CASE WHEN amount < 0 THEN -amount ELSE 0 END) AS refunds,
     COUNT(*) FILTER (WHERE amount < 0) AS refund_lines,
-    SUM(amount * ({centre} - (CEIL(age_s / {period}) - 1))) FILTER (WHERE amount > 0 AND age_s <= {SLOPE_PERIODS * period}) AS slope_moment,
+    SUM(amount * ({centre} - (CAST(CEIL(age_s / {period}) AS BIGINT) - 1))) FILTER (WHERE amount > 0 AND age_s <= {SLOPE_PERIODS * period}) AS slope_moment,
     {", ".join(spend_windows)}
   FROM lines GROUP BY customer_id
 ),
@@ -203,6 +204,9 @@ ORDER BY u.customer_id
 
 
 def attribute_columns(inputs: InputData) -> list[str]:
+    """The ``attr_*`` columns of the customer table, in order (none without one)."""
+    if inputs.engine is not None:
+        return [c for c in inputs.engine.columns("customers") if c.startswith("attr_")]
     if inputs.customers is None:
         return []
     return [c for c in inputs.customers.columns if c.startswith("attr_")]
@@ -233,6 +237,15 @@ def build_features(inputs: InputData, *, as_of: AsOf, config: FeatureConfig) -> 
     """
     cutoff = normalize_as_of(as_of)
     attributes = attribute_columns(inputs)
+    if inputs.engine is not None:  # validated in DuckDB: query the tables where they are
+        if config.order_grouping == "order_id" and "order_id" not in inputs.engine.columns("transactions"):
+            raise InputDataError("transactions: features.order_grouping is 'order_id' but no order id column is mapped")
+        cursor = inputs.engine.cursor()
+        try:
+            frame = cursor.execute(feature_sql(config, cutoff, attributes)).df()
+        finally:
+            cursor.close()
+        return _typed(frame, cutoff, config, attributes)
     customers = inputs.customers
     if customers is None:
         customers = pd.DataFrame({"customer_id": pd.Series(dtype="str"), "signup_ts": pd.Series(dtype="datetime64[us]")})
@@ -247,6 +260,11 @@ def build_features(inputs: InputData, *, as_of: AsOf, config: FeatureConfig) -> 
         frame = connection.execute(feature_sql(config, cutoff, attributes)).df()
     finally:
         connection.close()
+    return _typed(frame, cutoff, config, attributes)
+
+
+def _typed(frame: pd.DataFrame, cutoff: pd.Timestamp, config: FeatureConfig, attributes: list[str]) -> pd.DataFrame:
+    """The feature query's result with ``as_of`` and the catalog's types."""
     frame.insert(1, "as_of", pd.Series(cutoff, index=frame.index, dtype="datetime64[us]"))
     for spec in describe_features(config, attributes):
         if spec.kind == "categorical":

@@ -30,24 +30,40 @@ class FeatureSpec:
     family: str = ""
 
 
-_TENURE_DAYS = f"GREATEST(o.first_order_age_s, c.signup_age_s) / {DAY_SECONDS}.0"
+
+def divide(numerator: str, denominator: str) -> str:
+    """``numerator / denominator`` in DOUBLE, whatever the operand types.
+
+    Every division goes through here: DuckDB turns a DECIMAL division into
+    DOUBLE, but Spark keeps it in DECIMAL and rounds to a few digits, so the
+    same query gave other values on Spark. Dividing DOUBLEs gives the same
+    correctly rounded result on both engines.
+    """
+    return f"CAST({numerator} AS DOUBLE) / CAST({denominator} AS DOUBLE)"
+
+
+def _in_days(seconds: str) -> str:
+    return divide(seconds, str(DAY_SECONDS))
+
+
+_TENURE_DAYS = _in_days("GREATEST(o.first_order_age_s, c.signup_age_s)")
 
 # Gap statistics from exact integer sums (seconds), so they do not depend on summation order.
-_GAP_MEAN_S = "CAST(o.gap_sum_s AS DOUBLE) / NULLIF(o.gaps, 0)"
+_GAP_MEAN_S = divide("o.gap_sum_s", "NULLIF(o.gaps, 0)")
 _GAP_STD_S = (
-    "SQRT(CAST(o.gaps * o.gap_square_sum_s - CAST(o.gap_sum_s AS DECIMAL(38, 0)) * o.gap_sum_s AS DOUBLE)"
-    " / NULLIF(o.gaps * (o.gaps - 1), 0))"
+    "SQRT(" + divide("o.gaps * o.gap_square_sum_s - CAST(o.gap_sum_s AS DECIMAL(38, 0)) * o.gap_sum_s",
+                     "NULLIF(o.gaps * (o.gaps - 1), 0)") + ")"
 )
 
 
 def _relative_change(recent: str, prior: str) -> str:
-    return f"({recent} - {prior}) / NULLIF({prior}, 0)"
+    return divide(f"{recent} - {prior}", f"NULLIF({prior}, 0)")
 
 
 def transaction_features(config: FeatureConfig) -> list[FeatureSpec]:
     """Features of the transaction log; ``o`` are order aggregates, ``l`` line aggregates."""
     specs = [
-        FeatureSpec("recency_days", f"o.last_order_age_s / {DAY_SECONDS}.0",
+        FeatureSpec("recency_days", _in_days("o.last_order_age_s"),
                     "days since the last purchase", "days", family="recency"),
         FeatureSpec("frequency_orders", "COALESCE(o.orders, 0)",
                     "number of orders before the cutoff", "orders", family="frequency"),
@@ -61,25 +77,25 @@ def transaction_features(config: FeatureConfig) -> list[FeatureSpec]:
                     "total spend net of refunds and returns", "currency", family="monetary"),
         FeatureSpec("tenure_days", _TENURE_DAYS,
                     "days since the first purchase or signup, whichever came first", "days", family="tenure"),
-        FeatureSpec("frequency_orders_per_30d", f"30.0 * COALESCE(o.orders, 0) / NULLIF({_TENURE_DAYS}, 0)",
+        FeatureSpec("frequency_orders_per_30d", divide("30 * COALESCE(o.orders, 0)", f"NULLIF({_TENURE_DAYS}, 0)"),
                     "orders per 30 days since the first purchase or signup (comparable across customer ages)",
                     "orders per 30 days", family="frequency"),
-        FeatureSpec("monetary_per_30d", f"30.0 * COALESCE(o.order_value_sum, 0) / NULLIF({_TENURE_DAYS}, 0)",
+        FeatureSpec("monetary_per_30d", divide("30 * COALESCE(o.order_value_sum, 0)", f"NULLIF({_TENURE_DAYS}, 0)"),
                     "order value per 30 days since the first purchase or signup (comparable across customer ages)",
                     "currency per 30 days", family="monetary"),
-        FeatureSpec("rhythm_gap_mean_days", f"{_GAP_MEAN_S} / {DAY_SECONDS}.0",
+        FeatureSpec("rhythm_gap_mean_days", _in_days(_GAP_MEAN_S),
                     "average days between orders", "days", family="rhythm"),
-        FeatureSpec("rhythm_gap_std_days", f"{_GAP_STD_S} / {DAY_SECONDS}.0",
+        FeatureSpec("rhythm_gap_std_days", _in_days(_GAP_STD_S),
                     "spread (standard deviation) of the days between orders", "days", family="rhythm"),
-        FeatureSpec("rhythm_recency_ratio", f"o.last_order_age_s / NULLIF({_GAP_MEAN_S}, 0)",
+        FeatureSpec("rhythm_recency_ratio", divide("o.last_order_age_s", f"NULLIF({_GAP_MEAN_S}, 0)"),
                     "days since the last purchase divided by the customer's usual days between orders",
                     "ratio", family="rhythm"),
-        FeatureSpec("refund_share", "l.refunds / NULLIF(l.purchases, 0)",
+        FeatureSpec("refund_share", divide("l.refunds", "NULLIF(l.purchases, 0)"),
                     "share of purchase value refunded or returned", "share", family="refund"),
         FeatureSpec("refund_count", "COALESCE(l.refund_lines, 0)",
                     "number of refund or return lines", "lines", family="refund"),
         FeatureSpec("spend_slope_30d_periods",
-                    f"COALESCE(l.slope_moment, 0) / {_slope_denominator()}",
+                    divide("COALESCE(l.slope_moment, 0)", str(_slope_denominator())),
                     f"trend of purchase value over the last {SLOPE_PERIODS} periods of {SLOPE_PERIOD_DAYS} days "
                     "(least-squares slope; negative means falling spend)",
                     "currency per period", family="spend"),
@@ -110,7 +126,7 @@ def event_features(config: FeatureConfig) -> list[FeatureSpec]:
         slug = feature_slug(event_type)
         label = event_type.replace("_", " ")
         specs.append(
-            FeatureSpec(f"{slug}_days_since_last", f"e.{slug}_last_age_s / {DAY_SECONDS}.0",
+            FeatureSpec(f"{slug}_days_since_last", _in_days(f"e.{slug}_last_age_s"),
                         f"days since the last {label} event", "days", family=slug)
         )
         for w in config.event_windows_days:
