@@ -134,3 +134,38 @@ def test_fit_without_warnings_on_clean_data_and_notebook_shows_none(small_demo):
         inputs = read_inputs(config, transactions=small_demo.transactions, events=small_demo.events,
                              customers=small_demo.customers)
     assert len(inputs.transactions) == len(small_demo.transactions)
+
+
+def test_explanations_are_shap_explanations_that_shaps_plots_draw(fitted, store, small_demo):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import shap
+
+    from tierwise.api import read_inputs
+    from tierwise.inference import churn_explanation, plot_explanation
+
+    _, result = fitted
+    inputs = read_inputs(result.config, transactions=small_demo.transactions, events=small_demo.events,
+                         customers=small_demo.customers)
+    explanation = churn_explanation(inputs, as_of="2025-06-01", config=result.config, models=result.models)
+    assert isinstance(explanation, shap.Explanation) and explanation.values.shape[0] == len(explanation.customer_ids)
+    assert "Days since the last purchase" in explanation.feature_names
+    assert "complaint_days_since_last" in explanation.feature_ids
+    complaint = explanation.feature_ids.index("complaint_days_since_last")
+    never = np.isnan(explanation.data[:, complaint])
+    assert never.any() and set(explanation.display_data[never, complaint]) == {"never"}
+    # LightGBM's exact contributions: base value plus contributions is the model's raw log-odds.
+    from tierwise.features import build_features
+
+    rows = build_features(inputs, as_of="2025-06-01", config=result.config.features).set_index("customer_id")
+    raw = result.models.churn.raw_predict(rows.loc[explanation.customer_ids, explanation.feature_ids])
+    np.testing.assert_allclose(1 / (1 + np.exp(-(explanation.base_values + explanation.values.sum(axis=1)))), raw,
+                               rtol=1e-9)
+    shap.plots.beeswarm(explanation, show=False)
+    shap.plots.bar(explanation, show=False)
+    figure = plot_explanation(explanation[0], customer_id=explanation.customer_ids[0], churn_probability=0.5)
+    assert "churn probability 50%" in figure.get_suptitle()
+    plt.close("all")
