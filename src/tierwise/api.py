@@ -39,8 +39,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ConfigLike = Union[TierwiseConfig, Mapping[str, Any], str, PathLike, None]
-ModelsLike = Union["FitResult", "ScoringModels", str]
+ConfigLike = TierwiseConfig | Mapping[str, Any] | str | PathLike | None
+ModelsLike = Union["FitResult", "ScoringModels", str]  # noqa: UP007 (names defined below: a | needs them now)
 
 # The key of ``scores.attrs`` that carries what :func:`deliver` needs from scoring.
 SCORING_CONTEXT = "tierwise"
@@ -164,7 +164,7 @@ def _with_frame_sources(raw: dict[str, Any], tables: Sequence[str], overrides: S
 
 
 def _given(transactions: pd.DataFrame | None, events: pd.DataFrame | None, customers: pd.DataFrame | None) -> list[str]:
-    frames = dict(zip(_TABLES, (transactions, events, customers)))
+    frames = dict(zip(_TABLES, (transactions, events, customers), strict=True))
     for name, frame in frames.items():
         if frame is not None and not isinstance(frame, pd.DataFrame):
             raise TierwiseError(f"{name}: expected a pandas DataFrame, got {type(frame).__name__}")
@@ -199,7 +199,7 @@ def read_inputs(
     InputDataError
         When a table breaks the data contract.
     """
-    frames = dict(zip(_TABLES, (transactions, events, customers)))
+    frames = dict(zip(_TABLES, (transactions, events, customers), strict=True))
     if all(frame is None for frame in frames.values()):
         inputs = read_config_inputs(config)
     else:
@@ -495,7 +495,7 @@ def deliver(
         manifest = write_export(
             listed, folder, scores=carried, schema_version=EXPORT_SCHEMA_VERSION,
             model_version=str(carried["model_version"].iloc[0]), as_of=as_of,
-            scored_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            scored_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             horizons={"churn_horizon_days": int(context["churn_horizon_days"]),
                       "value_horizon_days": int(carried["value_horizon_days"].iloc[0])},
             terms={**export_terms(cfg.outreach, cfg.export),

@@ -12,9 +12,9 @@ import json
 import logging
 import sys
 import warnings
-from contextlib import ExitStack, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from pathlib import Path
-from typing import Annotated, Any, ContextManager, Literal, Optional
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -101,7 +101,7 @@ class Messages:
 
     def emit(self, level: str, message: str, **fields: Any) -> None:
         """One JSON object on stderr."""
-        record = {"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"), "level": level,
+        record = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), "level": level,
                   "message": message, **fields}
         self._stderr.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
         self._stderr.flush()
@@ -111,7 +111,7 @@ class Messages:
         if isinstance(sys.stderr, _StrayOutput):
             sys.stderr = sys.stderr.target
 
-    def status(self, message: str) -> ContextManager[Any]:
+    def status(self, message: str) -> AbstractContextManager[Any]:
         """A spinner while a long step runs, on a terminal only."""
         return self._console.status(message) if self.shows_progress else nullcontext()
 
@@ -174,12 +174,12 @@ DEMO_DATA = "data"
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="YAML config file; its relative paths are relative to it.")]
 SetOption = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--set", metavar="KEY=VALUE", help="Override a config key, repeatable: --set features.order_grouping=line."),
 ]
-TransactionsOption = Annotated[Optional[Path], typer.Option(help="Transactions file; keeps the config's columns and format.")]
-EventsOption = Annotated[Optional[Path], typer.Option(help="Engagement events file; keeps the config's columns and format.")]
-CustomersOption = Annotated[Optional[Path], typer.Option(help="Customer table file; keeps the config's columns and format.")]
+TransactionsOption = Annotated[Path | None, typer.Option(help="Transactions file; keeps the config's columns and format.")]
+EventsOption = Annotated[Path | None, typer.Option(help="Engagement events file; keeps the config's columns and format.")]
+CustomersOption = Annotated[Path | None, typer.Option(help="Customer table file; keeps the config's columns and format.")]
 TuneOption = Annotated[
     int, typer.Option("--tune", min=0, help="Optuna trials per model on the validation snapshot (0: defaults).")
 ]
@@ -203,7 +203,7 @@ def _options(
                                                                    "(time, level, message).")
     ] = "text",
     tracking_uri: Annotated[
-        Optional[str], typer.Option("--tracking-uri", metavar="URI", help="The MLflow store, e.g. sqlite:///mlruns/mlflow.db; "
+        str | None, typer.Option("--tracking-uri", metavar="URI", help="The MLflow store, e.g. sqlite:///mlruns/mlflow.db; "
                                                                            "overrides MLFLOW_TRACKING_URI and registry.tracking_uri.")
     ] = None,
 ) -> None:
@@ -256,15 +256,15 @@ def generate(
     seed: Annotated[int, typer.Option(min=0, help="Random seed; the same seed gives the same files.")] = 7,
     file_format: Annotated[Literal["parquet", "csv"], typer.Option("--format", help="parquet or csv.")] = "parquet",
     end: Annotated[
-        Optional[str], typer.Option(metavar="YYYY-MM-DD", help="First day not simulated, YYYY-MM-DD (default 2026-01-01, or with --outreach "
+        str | None, typer.Option(metavar="YYYY-MM-DD", help="First day not simulated, YYYY-MM-DD (default 2026-01-01, or with --outreach "
                                          "the list's as_of + its longest horizon if later).")
     ] = None,
     outreach: Annotated[
-        Optional[Path], typer.Option(metavar="FOLDER", help="A tierwise score --out folder, or an outreach file with its manifest.json "
+        Path | None, typer.Option(metavar="FOLDER", help="A tierwise score --out folder, or an outreach file with its manifest.json "
                                           "beside it: simulate what happened after that list was worked.")
     ] = None,
     outreach_effect: Annotated[
-        Optional[float], typer.Option("--outreach-effect", help="With --outreach: the relative lowering of the "
+        float | None, typer.Option("--outreach-effect", help="With --outreach: the relative lowering of the "
                                                                  "contacted customers' lapse hazard, in [0, 1).")
     ] = None,
 ) -> None:
@@ -464,7 +464,7 @@ def promote(
     config: ConfigOption,
     set_: SetOption = None,
     version: Annotated[
-        Optional[int], typer.Option("--version", min=1, metavar="N", help="Make version N of the churn model champion, "
+        int | None, typer.Option("--version", min=1, metavar="N", help="Make version N of the churn model champion, "
                                                                           "with the other models of its training run.")
     ] = None,
     rollback: Annotated[
@@ -486,7 +486,7 @@ AllowOtherSourceOption = Annotated[
     bool, typer.Option("--allow-other-source", help="Score with a model trained for another data source anyway.")
 ]
 AsOfOption = Annotated[
-    Optional[str], typer.Option("--as-of", metavar="YYYY-MM-DD", help="Cutoff date, YYYY-MM-DD; default: the day after the last transaction.")
+    str | None, typer.Option("--as-of", metavar="YYYY-MM-DD", help="Cutoff date, YYYY-MM-DD; default: the day after the last transaction.")
 ]
 
 
@@ -588,14 +588,14 @@ def score(
     as_of: AsOfOption = None,
     model: ModelOption = "champion",
     rank_by: Annotated[
-        Optional[Literal["value_at_risk", "expected_net_saving", "churn_probability"]],
+        Literal["value_at_risk", "expected_net_saving", "churn_probability"] | None,
         typer.Option(help="Order the list by value_at_risk (default), expected_net_saving or "
                           "churn_probability (most likely to lapse first).")
     ] = None,
-    top: Annotated[Optional[int], typer.Option("--top", min=1, help="At most this many customers on the list.")] = None,
-    db: Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL of the table that gets the list.")] = None,
+    top: Annotated[int | None, typer.Option("--top", min=1, help="At most this many customers on the list.")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the table that gets the list.")] = None,
     reasons_for: Annotated[
-        Optional[str], typer.Option(metavar="N|all", help="Customers at the top of the list who get reasons: a number or 'all'.")
+        str | None, typer.Option(metavar="N|all", help="Customers at the top of the list who get reasons: a number or 'all'.")
     ] = None,
     transactions: TransactionsOption = None,
     events: EventsOption = None,
@@ -604,7 +604,7 @@ def score(
     allow_other_source: AllowOtherSourceOption = False,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html beside the export.")] = True,
     previous: Annotated[
-        Optional[Path], typer.Option("--previous", metavar="FOLDER", help="The earlier run to compare tiers with; default: the latest "
+        Path | None, typer.Option("--previous", metavar="FOLDER", help="The earlier run to compare tiers with; default: the latest "
                                                         "earlier run beside --out, else the database's tiers table.")
     ] = None,
 ) -> None:
@@ -762,7 +762,7 @@ def explain(
     customer: Annotated[str, typer.Option("--customer", help="Customer id.")],
     as_of: AsOfOption = None,
     model: ModelOption = "champion",
-    plot: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Save shap's waterfall plot of the customer to this PNG file.")] = None,
+    plot: Annotated[Path | None, typer.Option(metavar="FILE", help="Save shap's waterfall plot of the customer to this PNG file.")] = None,
     transactions: TransactionsOption = None,
     events: EventsOption = None,
     customers: CustomersOption = None,
@@ -816,8 +816,11 @@ def demo(
                             help="The simulated outreach's relative lowering of the contacted customers' lapse hazard.")
     ] = 0.3,
 ) -> None:
-    """The whole loop on the built-in synthetic retailer: generate, train and register, score and deliver the list,
-    then simulate the year after it with an outreach of known effect and evaluate the list against that."""
+    """Run the whole loop on the built-in synthetic retailer.
+
+    Generate, train and register, score and deliver the list, then simulate the year after it with an outreach of
+    known effect and evaluate the list against that.
+    """
     from tierwise.inference import default_as_of
     from tierwise.io import write_outreach_truth
     from tierwise.synthetic import simulate_outreach_effect
@@ -882,8 +885,8 @@ app.add_typer(benchmark_app, name="benchmark")
 
 @benchmark_app.command("cdnow")
 def benchmark_cdnow(
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Default: the bundled configs/cdnow.yaml settings.")] = None,
-    json_path: Annotated[Optional[Path], typer.Option("--json", metavar="FILE", help="Write all figures to this JSON file.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Default: the bundled configs/cdnow.yaml settings.")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", metavar="FILE", help="Write all figures to this JSON file.")] = None,
     chart: Annotated[Path, typer.Option(metavar="FILE", help="PNG decile chart of the longest holdout's value predictions.")] = Path(
         "cdnow_deciles.png"
     ),
@@ -894,7 +897,7 @@ def benchmark_cdnow(
     ] = "literature",
     set_: SetOption = None,
 ) -> None:
-    """tierwise vs BG/NBD + Gamma-Gamma, RFM and recency on CDNOW, all on the same customers and holdouts."""
+    """Tierwise vs BG/NBD + Gamma-Gamma, RFM and recency on CDNOW, all on the same customers and holdouts."""
     import json
 
     from tierwise.config import cdnow_config

@@ -203,7 +203,7 @@ def plot_explanation(
     churn_probability: float | None = None,
     max_display: int = 12,
 ) -> Figure:
-    """shap's waterfall of one customer, with the probability it leads to and an axis in probability too.
+    """Shap's waterfall of one customer, with the probability it leads to and an axis in probability too.
 
     Parameters
     ----------

@@ -10,7 +10,13 @@ import pandas as pd
 
 from tierwise.config import TierwiseConfig
 from tierwise.errors import ModelNotFoundError, TierwiseError
-from tierwise.features import attribute_columns, build_features, check_customers_known, describe_features, normalize_as_of
+from tierwise.features import (
+    attribute_columns,
+    build_features,
+    check_customers_known,
+    describe_features,
+    normalize_as_of,
+)
 from tierwise.features._build import AsOf
 from tierwise.inference._checks import check_scoring_data
 from tierwise.inference._drift import check_drift
