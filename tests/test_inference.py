@@ -13,7 +13,7 @@ import shap
 
 from cli_helpers import run_cli, train_into_new_store
 from tierwise.config import config_from_dict
-from tierwise.errors import ConfigError
+from tierwise.errors import ConfigError, ExitCode
 from tierwise.inference import churn_contributions, default_as_of, load_models, score_customers
 from tierwise.io import read_config_inputs
 from tierwise.training import model_features
@@ -189,13 +189,13 @@ def test_reasons_read_as_risks_one_per_topic_in_plain_words(store, small_demo_co
 def test_schema_mismatch_is_refused(store, tmp_path, capsys, monkeypatch):
     args = ["score", "--config", store, "--out", tmp_path / "x", "--set", "features.event_windows_days=[14]"]
     code, _, err = run_cli(args, capsys, monkeypatch)
-    assert code == 2
+    assert code == ExitCode.NO_MODEL
     message = " ".join(err.split())
     assert ("error: model: tierwise-demo-churn v1, tierwise-demo-value v1, tierwise-demo-retained-value v1 was trained "
             "for another data source") in message
     assert "features.event_windows_days [30, 90] in the model, [14] here" in message
     code, _, err = run_cli([*args, "--allow-other-source"], capsys, monkeypatch)
-    assert code == 2
+    assert code == ExitCode.NO_MODEL
     message = " ".join(err.split())
     assert "error: model: tierwise-demo-churn v1" in message and "trained on other features" in message
     assert "Traceback" not in err

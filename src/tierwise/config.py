@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -269,6 +270,11 @@ class RegistryConfig(_Section):
     """
 
     experiment: str = "tierwise"
+    tracking_uri: str | None = Field(
+        default=None,
+        description="the MLflow store, e.g. sqlite:///mlruns/mlflow.db (a relative sqlite path is relative to the "
+        "config file); None: ./mlruns; the MLFLOW_TRACKING_URI variable and --tracking-uri override it",
+    )
     churn_model_name: str | None = Field(default=None, description="None: tierwise-<data.name>-churn")
     value_model_name: str | None = Field(default=None, description="None: tierwise-<data.name>-value")
     retained_value_model_name: str | None = Field(
@@ -665,7 +671,36 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> TierwiseConf
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")
     if isinstance(raw.get("data"), dict):
         raw["data"].setdefault("name", path.stem)
+    _resolve_relative_paths(raw, path.parent)
     return config_from_dict(raw, origin=str(path), overrides=overrides)
+
+
+def _resolve_relative_paths(raw: dict[str, Any], folder: Path) -> None:
+    """Make the config file's relative input paths and SQLite store path relative to ``folder``, its folder.
+
+    A job run from another working directory then reads the same files. Paths
+    given as overrides (``--set``, ``--transactions``) stay relative to the
+    working directory, where the user typed them.
+    """
+    base = folder.resolve()
+    data = raw.get("data")
+    if isinstance(data, dict):
+        for source in ("transactions", "events", "customers"):
+            entry = data.get(source)
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                entry["path"] = _relative_to(entry["path"], base)
+    registry = raw.get("registry")
+    if isinstance(registry, dict) and isinstance(registry.get("tracking_uri"), str):
+        uri = registry["tracking_uri"]
+        database = uri.removeprefix("sqlite:///")
+        if uri.startswith("sqlite:///") and database and not database.startswith("/") and database != ":memory:":
+            registry["tracking_uri"] = f"sqlite:///{os.path.normpath(base / database)}"
+
+
+def _relative_to(path: str, base: Path) -> str:
+    if path.startswith("tierwise:") or Path(path).is_absolute():
+        return path
+    return os.path.normpath(base / path)
 
 
 def demo_config(data_dir: str | Path) -> TierwiseConfig:

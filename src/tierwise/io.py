@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tierwise.config import DataConfig, FeatureConfig, FileFormat, TierwiseConfig
-from tierwise.errors import InputDataError, TierwiseError
+from tierwise.errors import InputDataError, MissingDependencyError, TierwiseError
 from tierwise.input_sql import ROW, RawTable, quote_literal
 from tierwise.inputs import DuckDBTables, InputData, validate_raw_inputs
 from tierwise.synthetic import DemoData
@@ -245,16 +245,26 @@ def _make_folder(folder: Path) -> None:
         raise TierwiseError(f"{folder}: cannot write into this folder: {reason}") from None
 
 
+# The folders this process holds with lock_folder, resolved.
+_HELD_FOLDERS: set[Path] = set()
+
+
 @contextlib.contextmanager
-def lock_folder(folder: str | Path) -> Iterator[Path]:
+def lock_folder(folder: str | Path, *, join: bool = False) -> Iterator[Path]:
     """Hold ``folder`` for one run; a second run into it is refused at once, with this one's pid and start.
 
     The lock (``flock`` on the hidden ``.tierwise.lock`` inside) ends with the
     process, so a killed run never leaves the folder locked. The folder is
     created if needed, and removed again when the run ends leaving nothing in
-    it (a refused run leaves no empty folder behind).
+    it (a refused run leaves no empty folder behind). With ``join``, a folder
+    this process already holds is joined rather than refused: the CLI holds
+    ``--out`` from its start while :func:`tierwise.deliver` writes into it.
     """
     folder = Path(folder)
+    held = folder.resolve()
+    if join and held in _HELD_FOLDERS:
+        yield folder
+        return
     created = not folder.exists()
     _make_folder(folder)
     handle = open(folder / ".tierwise.lock", "a+", encoding="utf-8")  # the lock lasts as long as this handle
@@ -272,8 +282,10 @@ def lock_folder(folder: str | Path) -> Iterator[Path]:
         started = dt.datetime.now().astimezone().isoformat(timespec="seconds")
         handle.write(f"pid {os.getpid()}, started {started}")
         handle.flush()
+        _HELD_FOLDERS.add(held)
         yield folder
     finally:
+        _HELD_FOLDERS.discard(held)
         if created and [entry.name for entry in folder.iterdir()] == [".tierwise.lock"]:
             (folder / ".tierwise.lock").unlink()
             folder.rmdir()
@@ -434,8 +446,9 @@ def _database_engine(url: str):
     except sa.exc.ArgumentError as exc:
         raise TierwiseError(f"export.database_url: {str(exc).splitlines()[0]}") from None
     except ImportError as exc:
-        hint = " (pip install 'psycopg[binary]' and use postgresql+psycopg://...)" if url.startswith("postgres") else ""
-        raise TierwiseError(f"export.database_url: its database driver is not installed: {exc}{hint}") from None
+        hint = (" (pip install 'tierwise[postgres]', which brings psycopg, and use postgresql+psycopg://...)"
+                if url.startswith("postgres") else "")
+        raise MissingDependencyError(f"export.database_url: its database driver is not installed: {exc}{hint}") from None
 
 
 def check_database(url: str) -> None:

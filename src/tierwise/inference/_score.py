@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from tierwise.config import TierwiseConfig
-from tierwise.errors import TierwiseError
+from tierwise.errors import ModelNotFoundError, TierwiseError
 from tierwise.features import (
     attribute_columns,
     build_features,
@@ -54,10 +54,10 @@ def check_compatible(inputs: InputData, config: TierwiseConfig, models: ScoringM
         detail = "; ".join(p for p in (
             f"missing now: {', '.join(missing[:4])}" if missing else "", f"new now: {', '.join(extra[:4])}" if extra else "",
         ) if p) or "same features in another order"
-        raise TierwiseError(f"model: {models.version} was trained on other features than the data and config give ({detail})")
+        raise ModelNotFoundError(f"model: {models.version} was trained on other features than the data and config give ({detail})")
     trained = models.metadata.get("features")
     if trained is not None and trained != config.features.model_dump(mode="json"):
-        raise TierwiseError(f"model: {models.version} was trained with other feature settings (features section of the config)")
+        raise ModelNotFoundError(f"model: {models.version} was trained with other feature settings (features section of the config)")
     check_data_source(models, config)
     return built
 
@@ -145,7 +145,7 @@ def _score(
     cutoff = normalize_as_of(as_of)
     scoring = config.scoring
     if "value_horizon_days" not in models.metadata:
-        raise TierwiseError(f"model: {models.version} does not say which value horizon it predicts (value_horizon_days)")
+        raise ModelNotFoundError(f"model: {models.version} does not say which value horizon it predicts (value_horizon_days)")
     _check_fresh(inputs, cutoff, scoring.staleness_limit_days)
     columns = check_compatible(inputs, config, models)
     features = build_features(inputs, as_of=cutoff, config=config.features)
@@ -185,6 +185,7 @@ def _score(
     explained = scores.index if top_n is None else select_outreach(scores, config.outreach).index[:top_n]
     reasons = pd.DataFrame(None, index=scores.index, columns=["reason_1", "reason_2", "reason_3"], dtype="object")
     if len(explained):
+        logger.info("scored %d customers; writing the reasons of %d", len(scores), len(explained))
         specs = {s.name: s for s in describe_features(config.features, attribute_columns(inputs))}
         contributions = churn_contributions(models.churn, features.loc[explained, columns])
         reasons.loc[explained] = top_reasons(

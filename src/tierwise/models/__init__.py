@@ -36,7 +36,7 @@ from tierwise.models._source import (
     data_source_signature,
     describe_data_source,
 )
-from tierwise.models._store import connect, log_scoring_metrics, sqlite_store_path, tracking_uri
+from tierwise.models._store import connect, log_scoring_metrics, sqlite_store_path, tracking_uri, using_tracking_uri
 from tierwise.models._tiers import assign_tiers
 
 __all__ = [
@@ -76,4 +76,5 @@ __all__ = [
     "score_features",
     "sqlite_store_path",
     "tracking_uri",
+    "using_tracking_uri",
 ]

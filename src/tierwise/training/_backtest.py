@@ -93,6 +93,7 @@ def _fit_churn(builder: SnapshotBuilder, plan: SnapshotPlan, columns: list[str],
         )
     model = ChurnModel(config, seed=training.seed, horizon_days=training.churn_horizon_days,
                        num_threads=training.num_threads)
+    logger.info("fitting the churn model on %d rows of %d snapshots", len(train), len(plan.train))
     model.fit(train[columns], train["lapsed"], X_valid=valid[columns], y_valid=valid["lapsed"])
     return model, train
 
@@ -109,6 +110,8 @@ def _fit_value(builder, plan, columns, training, config: ValueModelConfig, *, re
             trials=training.tuning_trials, seed=training.seed, num_threads=training.num_threads,
         )
     model = ValueModel(config, seed=training.seed, num_threads=training.num_threads)
+    logger.info("fitting the %s model on %d rows of %d snapshots", "retained-value" if retained else "value", len(train),
+                len(plan.train))
     model.fit(train[columns], train["value"], X_valid=valid[columns], y_valid=valid["value"])
     return model, train
 

@@ -2,7 +2,9 @@
 
 Both wrap a native LightGBM booster (saved in LightGBM's own text format, not
 pickled). ``fit`` takes the training snapshots and a later validation snapshot,
-used for early stopping and, for churn, to calibrate probabilities; with
+used for early stopping and, for churn, to calibrate probabilities (without
+one, ``fit(X, y)`` holds out a seeded fifth of the rows, stratified for churn,
+as scikit-learn's estimators do for early stopping); with
 ``refit_on_validation`` the model then learns from the validation snapshot too.
 The churn calibration can also weigh the BG/NBD forecast, which keeps
 extrapolating where the trees have seen no customer that old or that silent.
@@ -18,6 +20,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
 
 from tierwise.config import ChurnModelConfig, ValueModelConfig
 from tierwise.models import (
@@ -32,6 +35,21 @@ from tierwise.training._btyd import fit_bgnbd
 
 # Rows the BG/NBD inside the calibration is fitted on at most: its four parameters settle long before.
 BGNBD_FIT_ROWS = 200_000
+# The share of the rows held out for early stopping and calibration when fit is given no validation rows.
+VALIDATION_FRACTION = 0.2
+
+
+def _validation_rows(X: pd.DataFrame, y, X_valid: pd.DataFrame | None, y_valid, *, seed: int, stratify: bool):
+    """The training and validation rows: as given, or a seeded held-out fifth of ``X`` when none are given."""
+    if X_valid is not None and y_valid is not None:
+        return X, np.asarray(y), X_valid, np.asarray(y_valid)
+    if (X_valid is None) != (y_valid is None):
+        raise ValueError("X_valid and y_valid go together: give both or neither")
+    target = np.asarray(y)
+    X_fit, X_held, y_fit, y_held = train_test_split(
+        X, target, test_size=VALIDATION_FRACTION, random_state=seed, stratify=target if stratify else None,
+    )
+    return X_fit.reset_index(drop=True), y_fit, X_held.reset_index(drop=True), y_held
 
 
 def _lgb_params(config, objective: dict, seed: int, num_threads: int = 0) -> dict:
@@ -106,8 +124,26 @@ class ChurnModel(ClassifierMixin, _BoosterModel, ChurnPredictor):
         self.horizon_days = horizon_days
         self.num_threads = num_threads
 
-    def fit(self, X: pd.DataFrame, y, *, X_valid: pd.DataFrame, y_valid) -> ChurnModel:
+    def fit(self, X: pd.DataFrame, y, *, X_valid: pd.DataFrame | None = None, y_valid=None) -> ChurnModel:
+        """Fit the booster with early stopping on the validation rows, then calibrate on them.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Feature rows (the model's features, in a fixed order).
+        y : array-like of {0, 1}
+            1 when the customer lapsed within ``horizon_days``.
+        X_valid, y_valid : optional
+            A later snapshot's rows and labels; without them a seeded,
+            stratified fifth of ``X`` is held out.
+
+        Returns
+        -------
+        ChurnModel
+            self, fitted.
+        """
         config = self.config or ChurnModelConfig()
+        X, y, X_valid, y_valid = _validation_rows(X, y, X_valid, y_valid, seed=self.seed, stratify=True)
         params = _lgb_params(config, {"objective": "binary", "metric": "binary_logloss"}, self.seed, self.num_threads)
         self.booster_, validation_raw = self._train(
             X, np.asarray(y), X_valid, np.asarray(y_valid), params, config, validation_predictions=True
@@ -135,8 +171,26 @@ class ValueModel(RegressorMixin, _BoosterModel, ValuePredictor):
         self.seed = seed
         self.num_threads = num_threads
 
-    def fit(self, X: pd.DataFrame, y, *, X_valid: pd.DataFrame, y_valid) -> ValueModel:
+    def fit(self, X: pd.DataFrame, y, *, X_valid: pd.DataFrame | None = None, y_valid=None) -> ValueModel:
+        """Fit the booster with early stopping on the validation rows.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Feature rows.
+        y : array-like of float
+            Net spend over the label window (clipped at 0).
+        X_valid, y_valid : optional
+            A later snapshot's rows and targets; without them a seeded fifth
+            of ``X`` is held out.
+
+        Returns
+        -------
+        ValueModel
+            self, fitted.
+        """
         config = self.config or ValueModelConfig()
+        X, y, X_valid, y_valid = _validation_rows(X, y, X_valid, y_valid, seed=self.seed, stratify=False)
         if config.objective == "tweedie":
             objective = {"objective": "tweedie", "tweedie_variance_power": config.tweedie_variance_power, "metric": "tweedie"}
         else:

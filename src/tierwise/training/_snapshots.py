@@ -194,6 +194,7 @@ class SnapshotBuilder:
         self.training = training
         self._features: dict[pd.Timestamp, pd.DataFrame] = {}
         self._rows: dict[tuple, pd.DataFrame] = {}
+        self._built = 0
         self._value_horizon_days = fitted_value_horizon(inputs, training)
         self._data_end = data_end(inputs)
         #: The sampled snapshots: ``"<kind> <cutoff>"`` -> the rows it had before sampling.
@@ -202,7 +203,8 @@ class SnapshotBuilder:
     def features_at(self, as_of: pd.Timestamp) -> pd.DataFrame:
         """Every customer's features as of ``as_of`` (see :func:`tierwise.features.build_features`)."""
         if as_of not in self._features:
-            logger.info("building features as of %s", as_of.date())
+            self._built += 1
+            logger.info("building features as of %s (snapshot %d)", as_of.date(), self._built)
             features = build_features(self.inputs, as_of=as_of, config=self.features)
             cap = self.training.max_rows_per_snapshot
             if cap is not None and len(features) > cap:
