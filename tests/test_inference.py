@@ -475,3 +475,15 @@ def test_a_database_that_cannot_be_reached_is_refused_before_any_work(store, tmp
     assert code == 2 and "Traceback" not in err and "Scored" not in message and not out
     assert message.startswith("error: export.database_url: cannot connect: ")
     assert not (tmp_path / "o").exists()  # refused before the folder was even locked
+
+
+def test_a_value_model_registered_under_the_churn_name_is_refused_in_one_line(store, tmp_path, capsys, monkeypatch):
+    # A config naming the value model as its churn model (a copy-paste slip in the registry section) once
+    # scored with a regressor in the classifier's place and failed with a traceback deep in scoring.
+    code, _, err = run_cli(
+        ["score", "--config", store, "--out", tmp_path / "out", "--set", "registry.churn_model_name=tierwise-demo-value"],
+        capsys, monkeypatch,
+    )
+    assert code == ExitCode.NO_MODEL, err
+    assert "is a value model where a churn model belongs" in " ".join(err.split())
+    assert "Traceback" not in err and not (tmp_path / "out" / "outreach.csv").exists()

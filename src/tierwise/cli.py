@@ -290,7 +290,7 @@ def generate(
         except TierwiseError:
             raise TierwiseError(f"--end: {end!r} is not a date YYYY-MM-DD") from None
     truth_paths: list[Path] = []
-    if outreach is None:
+    if outreach is None or outreach_effect is None:  # both or neither, checked above
         demo = generate_demo_data(customers, seed=seed, end=stop)
     else:
         listed, settings = read_outreach_list(outreach)
@@ -300,7 +300,7 @@ def generate(
             value_horizon_days=int(settings["value_horizon_days"]), end=stop,
         )
         demo = simulation.data
-    paths = write_demo_data(demo, out, file_format)  # type: ignore[arg-type]
+    paths = write_demo_data(demo, out, file_format)
     if outreach is not None:
         truth_paths = write_outreach_truth(simulation.summary, simulation.outcomes, out)
     console.print(

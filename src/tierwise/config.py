@@ -652,7 +652,7 @@ def config_from_dict(raw: dict[str, Any], *, origin: str = "config", overrides: 
         raise ConfigError(f"{origin}: {where}{message}{more}") from None
 
 
-def load_config(path: str | Path, overrides: Sequence[str] = ()) -> TierwiseConfig:
+def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> TierwiseConfig:
     """Read a YAML config; ``overrides`` are dotted ``section.key=value`` strings applied on top."""
     path = Path(path)
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import functools
 import glob
 import hashlib
 import json
@@ -292,7 +293,7 @@ def lock_folder(folder: str | Path, *, join: bool = False) -> Iterator[Path]:
         handle.close()
 
 
-def _write_atomically(target: str | Path, write: Callable[[Path], None]) -> Path:
+def _write_atomically(target: str | Path, write: Callable[[Path], object]) -> Path:
     with atomic_path(target) as temporary:
         write(temporary)
     return Path(target)
@@ -401,7 +402,7 @@ def write_export(
         "model_version": model_version,
         "scored_at": scored_at,
     }
-    writers = {
+    writers: dict[str, Callable[[Path], object]] = {
         "scores.parquet": lambda path: _parquet_to(scores, path),
         "outreach.csv": lambda path: _csv_to(_export_csv_frame(contacts), path),
         "outreach.parquet": lambda path: _parquet_to(contacts, path),
@@ -409,8 +410,7 @@ def write_export(
         "control.parquet": lambda path: _parquet_to(control, path),
     }
     for name, table in (tables or {}).items():
-        writers[name] = (lambda path, table=table: _csv_to(table, path)) if name.endswith(".csv") else (
-            lambda path, table=table: _parquet_to(table, path))
+        writers[name] = functools.partial(_csv_to if name.endswith(".csv") else _parquet_to, table)
     if drift is not None:
         writers[DRIFT_FILE] = lambda path: path.write_text(
             json.dumps(drift, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
@@ -493,17 +493,18 @@ def replace_outreach_rows(
         raise ValueError(f"outreach rows of another as_of than {cutoff}")
     for column in ("expected_next_order_date", "tier_since"):
         frame[column] = frame[column].dt.date
-    types = {
+    types: dict[str, sa.types.TypeEngine] = {
         "customer_id": sa.String(), "as_of": sa.Date(), "list_position": sa.Integer(), "control": sa.Boolean(),
         "expected_next_order_date": sa.Date(), "next_order_overdue_days": sa.Integer(), "tier_since": sa.Date(),
     }
 
+    def column_type(of: pd.DataFrame, name: str) -> sa.types.TypeEngine:
+        if name in types:
+            return types[name]
+        return sa.Float() if pd.api.types.is_float_dtype(of[name]) else sa.String()
+
     def columns(of: pd.DataFrame) -> list[sa.Column]:
-        return [
-            sa.Column(name, types.get(name, sa.Float() if pd.api.types.is_float_dtype(of[name]) else sa.String()),
-                      primary_key=name in ("customer_id", "as_of"))
-            for name in of.columns
-        ]
+        return [sa.Column(name, column_type(of, name), primary_key=name in ("customer_id", "as_of")) for name in of.columns]
 
     metadata = sa.MetaData()
     parts = [(table, frame[~frame["control"]]), (f"{table}_control", frame[frame["control"]])]

@@ -413,7 +413,7 @@ def _outcomes(traits: _Traits, world: _Realized, who: np.ndarray, as_of_day: int
     start = as_of_day * _MINUTES_PER_DAY
     index = np.full(len(traits.ids), -1)
     index[who] = np.arange(who.size)
-    results = {}
+    results: dict[str, np.ndarray] = {}
     for outcome, days in windows.items():
         inside = (minute >= start) & (minute < start + days * _MINUTES_PER_DAY) & (index[world.tx_owner] >= 0)
         position = index[world.tx_owner[inside]]

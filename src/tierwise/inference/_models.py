@@ -19,6 +19,7 @@ from tierwise.models import (
     data_source_differences,
     data_source_signature,
     describe_data_source,
+    expect_kind,
     sqlite_store_path,
     tracking_uri,
 )
@@ -41,7 +42,7 @@ class _Located:
     uri: str
     label: str
     location: str
-    run_id: str
+    run_id: str | None
 
 
 def _first_line(exc: Exception) -> str:
@@ -127,7 +128,10 @@ def load_models(registry: RegistryConfig, model: str = "champion") -> ScoringMod
                 f"model: the files of {found.label} are missing or unreadable at {found.location} ({_first_line(exc)})"
             ) from None
         loaded.append((predictor, info.metadata or {}))
-    (churn, churn_meta), (value, value_meta), (retained, _) = loaded
+    (churn_model, churn_meta), (value_model, value_meta), (retained_model, _) = loaded
+    churn = expect_kind(churn_model, ChurnPredictor, located[0].uri)
+    value = expect_kind(value_model, ValuePredictor, located[1].uri)
+    retained = expect_kind(retained_model, ValuePredictor, located[2].uri)
     for found, (other, _) in zip(located[1:], loaded[1:], strict=True):
         if list(churn.feature_names_in_) != list(other.feature_names_in_):
             raise ModelNotFoundError(f"model: {located[0].uri} and {found.uri} were trained on different features")

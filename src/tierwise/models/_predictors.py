@@ -9,13 +9,15 @@ path predicts with the same code.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.exceptions import NotFittedError
 
 from tierwise.config import FeatureConfig
-from tierwise.errors import TierwiseError
+from tierwise.errors import ModelNotFoundError, TierwiseError
 from tierwise.features import attribute_columns, describe_features
 from tierwise.inputs import InputData
 from tierwise.models._bgnbd import BetaGeoFit, history_from_features
@@ -77,7 +79,7 @@ class BoosterPredictor:
         """The booster's output over its best iterations: P(lapse) uncalibrated, or spend unclipped."""
         _check_fitted(self, "booster_")
         # num_threads=0: all cores, whatever thread count the booster was trained (and saved) with.
-        return self.booster_.predict(self.prepare(X), num_iteration=self.best_iteration_, num_threads=0)
+        return np.asarray(self.booster_.predict(self.prepare(X), num_iteration=self.best_iteration_, num_threads=0))
 
 
 class ChurnPredictor(BoosterPredictor):
@@ -167,4 +169,37 @@ def restore_model(booster: lgb.Booster, metadata: dict) -> ChurnPredictor | Valu
     model.feature_names_in_ = np.array(metadata["feature_names"], dtype=object)
     model.categories_ = {k: list(v) for k, v in metadata["categories"].items()}
     model.best_iteration_ = int(metadata["best_iteration"])
+    return model
+
+
+PredictorT = TypeVar("PredictorT", "ChurnPredictor", "ValuePredictor")
+
+
+def expect_kind(model: ChurnPredictor | ValuePredictor, kind: type[PredictorT], where: str) -> PredictorT:
+    """``model`` itself when it is a ``kind``; a model of the other kind is refused, not used in its place.
+
+    Parameters
+    ----------
+    model : ChurnPredictor or ValuePredictor
+        A restored model.
+    kind : type
+        :class:`ChurnPredictor` or :class:`ValuePredictor`: what belongs where ``model`` was found.
+    where : str
+        Where ``model`` came from (a model URI or artifact name), for the error.
+
+    Returns
+    -------
+    ChurnPredictor or ValuePredictor
+        ``model``, typed as ``kind``.
+
+    Raises
+    ------
+    ModelNotFoundError
+        When ``model`` is of the other kind (e.g. a value model registered under the churn model's name).
+    """
+    if not isinstance(model, kind):
+        found = "churn" if isinstance(model, ChurnPredictor) else "value"
+        wanted = "churn" if kind is ChurnPredictor else "value"
+        raise ModelNotFoundError(f"model: {where} is a {found} model where a {wanted} model belongs; "
+                                 "check the registered model names in the registry section")
     return model

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -31,12 +32,13 @@ import numpy as np
 import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.models.model import ModelInfo
-from mlflow.types.schema import AnyType, ColSpec, DataType, Schema
+from mlflow.pyfunc import PythonModel
+from mlflow.types.schema import AnyType, ColSpec, DataType, Schema, TensorSpec
 
 import tierwise
 from tierwise.config import ScoringConfig, TierRule
 from tierwise.errors import TierwiseError
-from tierwise.models._predictors import ChurnPredictor, ValuePredictor, restore_model
+from tierwise.models._predictors import ChurnPredictor, ValuePredictor, expect_kind, restore_model
 from tierwise.models._scoring import SCORING_COLUMNS, score_features
 
 # What each model's pyfunc returns, one number per row.
@@ -81,7 +83,7 @@ def as_model_input(frame: pd.DataFrame, feature_names: list[str], categories: di
 
 def input_schema(feature_names: list[str], *, with_customer_id: bool = False) -> Schema:
     """Every feature column, of any type (checked by :func:`as_model_input`); optionally an optional customer_id."""
-    columns = [ColSpec(AnyType(), name) for name in feature_names]
+    columns: list[ColSpec | TensorSpec] = [ColSpec(AnyType(), name) for name in feature_names]
     if with_customer_id:
         columns.insert(0, ColSpec(DataType.string, "customer_id", required=False))
     return Schema(columns)
@@ -99,7 +101,7 @@ def _restored(artifacts: dict[str, str], stem: str) -> tuple[ChurnPredictor | Va
     return restore_model(lgb.Booster(model_file=artifacts[f"{stem}_booster"]), metadata), metadata
 
 
-class TierwiseModel(mlflow.pyfunc.PythonModel):
+class TierwiseModel(PythonModel):
     """One tierwise model as an MLflow pyfunc.
 
     ``predict`` takes a feature table (``tierwise features`` output; other
@@ -122,7 +124,7 @@ class TierwiseModel(mlflow.pyfunc.PythonModel):
         return model.predict(features)
 
 
-class TierwiseScorer(mlflow.pyfunc.PythonModel):
+class TierwiseScorer(PythonModel):
     """The three models and the scoring rules as one MLflow pyfunc.
 
     ``predict`` takes a feature table and returns the scoring columns of
@@ -136,9 +138,11 @@ class TierwiseScorer(mlflow.pyfunc.PythonModel):
     """
 
     def load_context(self, context) -> None:
-        self.churn_, self.metadata_ = _restored(context.artifacts, "churn")
-        self.value_, _ = _restored(context.artifacts, "value")
-        self.retained_value_, _ = _restored(context.artifacts, "retained_value")
+        churn, self.metadata_ = _restored(context.artifacts, "churn")
+        self.churn_ = expect_kind(churn, ChurnPredictor, "the scorer's churn model")
+        self.value_ = expect_kind(_restored(context.artifacts, "value")[0], ValuePredictor, "the scorer's value model")
+        self.retained_value_ = expect_kind(
+            _restored(context.artifacts, "retained_value")[0], ValuePredictor, "the scorer's retained-value model")
         rules = json.loads(Path(context.artifacts["scoring_rules"]).read_text(encoding="utf-8"))
         self.scoring_ = ScoringConfig.model_validate(rules["scoring"])
         self.tiers_ = tuple(TierRule.model_validate(rule) for rule in rules["tiers"])
@@ -191,7 +195,7 @@ def log_pyfunc_model(
 
 
 def log_scorer(
-    models: dict[str, ChurnPredictor | ValuePredictor],
+    models: Mapping[str, ChurnPredictor | ValuePredictor],
     metadata: dict[str, dict],
     *,
     scoring: ScoringConfig,
@@ -206,7 +210,7 @@ def log_scorer(
     ``value_horizon_days``. ``scoring`` and ``tiers`` are saved with it.
     """
     churn = models["churn"]
-    outputs = [ColSpec(DataType.string, "customer_id", required=False)]
+    outputs: list[ColSpec | TensorSpec] = [ColSpec(DataType.string, "customer_id", required=False)]
     outputs += [ColSpec(_SCORE_TYPES[column], column) for column in SCORING_COLUMNS]
     signature = ModelSignature(inputs=input_schema(list(churn.feature_names_in_), with_customer_id=True),
                                outputs=Schema(outputs))

@@ -149,6 +149,7 @@ class ChurnModel(ClassifierMixin, _BoosterModel, ChurnPredictor):
             X, np.asarray(y), X_valid, np.asarray(y_valid), params, config, validation_predictions=True
         )
         self.classes_ = np.array([0, 1])
+        assert validation_raw is not None, "asked for with validation_predictions=True"
         # Calibrated on the first fit's predictions, made before the validation labels were learnt.
         self.calibration_ = _fit_calibration(
             config.calibration, validation_raw, np.asarray(y_valid),

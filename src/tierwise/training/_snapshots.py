@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from tierwise.config import FeatureConfig, TrainingConfig
-from tierwise.errors import InputDataError
+from tierwise.errors import InputDataError, TierwiseError
 from tierwise.features import build_features
 from tierwise.inputs import InputData
 from tierwise.training._labels import data_end, data_start, make_labels
@@ -37,6 +37,13 @@ class SnapshotPlan:
     train: tuple[pd.Timestamp, ...]
     validation: pd.Timestamp
     test: pd.Timestamp | None
+
+    @property
+    def test_cutoff(self) -> pd.Timestamp:
+        """The backtest's test cutoff; a plan made for training alone has none, and asking for it is an error."""
+        if self.test is None:
+            raise TierwiseError("snapshots: this plan was made for training, not a backtest; it has no test cutoff")
+        return self.test
 
 
 def _span_days(inputs: InputData) -> int:
@@ -248,8 +255,10 @@ class SnapshotBuilder:
             if want_kind == "churn":
                 rows, label = churn, "lapsed"
             else:
+                assert horizon is not None, "value rows always have a horizon"
                 rows, label = self._all_value_rows(as_of, horizon), "value"
                 if want_kind == "retained_value":
+                    assert churn is not None
                     # Chosen among all customers who stayed, then sampled: not a sample of samples.
                     stayed = churn.loc[churn["lapsed"] == 0, "customer_id"]
                     rows = rows[rows["customer_id"].isin(stayed)].reset_index(drop=True)

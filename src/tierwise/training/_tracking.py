@@ -185,13 +185,12 @@ def _champion_record(client: MlflowClient, name: str) -> VersionRecord | None:
     )
 
 
-def _log_model(model, kind: str, name: str, metadata: dict, register: bool) -> str | None:
-    """Log one model as tierwise's pyfunc (see :mod:`tierwise.models`) and register it as ``name``."""
+def _log_model(model, kind: str, name: str, metadata: dict) -> str:
+    """Log one model as tierwise's pyfunc (see :mod:`tierwise.models`) and register it as ``name``; its version."""
     info = log_pyfunc_model(
-        model, name=f"{kind}_model", metadata={**saved_metadata(model, kind), **metadata},
-        registered_model_name=name if register else None,
+        model, name=f"{kind}_model", metadata={**saved_metadata(model, kind), **metadata}, registered_model_name=name,
     )
-    return str(info.registered_model_version) if register else None
+    return str(info.registered_model_version)
 
 
 def _log_scorer(config: TierwiseConfig, models: TrainedModels, common: dict) -> str:
@@ -199,7 +198,7 @@ def _log_scorer(config: TierwiseConfig, models: TrainedModels, common: dict) -> 
     kinds = {"churn": models.churn, "value": models.value, "retained_value": models.retained_value}
     info = log_scorer(
         kinds, {kind: {**saved_metadata(model, kind), **common} for kind, model in kinds.items()},
-        scoring=config.scoring, tiers=config.tiers, registered_model_name=config.registry.scorer_model_name,
+        scoring=config.scoring, tiers=config.tiers, registered_model_name=_model_names(config.registry)[3],
     )
     return str(info.registered_model_version)
 
@@ -208,9 +207,9 @@ def _log_backtest(result: BacktestResult) -> None:
     mlflow.log_metrics(result.metrics())
     mlflow.log_dict(
         {
-            "churn_test_cutoff": str(result.churn_plan.test.date()),
-            "value_test_cutoff": str(result.value_plan.test.date()),
-            "retained_value_test_cutoff": str(result.retained_value_plan.test.date()),
+            "churn_test_cutoff": str(result.churn_plan.test_cutoff.date()),
+            "value_test_cutoff": str(result.value_plan.test_cutoff.date()),
+            "retained_value_test_cutoff": str(result.retained_value_plan.test_cutoff.date()),
             "value_label_days": result.value_plan.horizon_days,
             "training_rows": result.training_rows,
             "churn": result.churn.to_dict(orient="index"),
@@ -247,6 +246,7 @@ def log_training(
     client = connect()
     experiment_id = _experiment_id(client, config.registry.experiment)
     registry = config.registry
+    churn_name, value_name, retained_name, scorer_name = _model_names(registry)
     source = data_source_metadata(config)
     signature = source["data_source_signature"]
     trained_through = str(transaction_span(inputs)[1])
@@ -254,7 +254,7 @@ def log_training(
     as_of = str((models.churn_plan.validation if (models.churn.config and models.churn.config.refit_on_validation)
                  else models.churn_plan.train[-1]).date())
     run_name = f"train {config.data.name or 'default'} as of {as_of}" + (
-        "" if result is None else f" (backtest at {result.churn_plan.test.date()})")
+        "" if result is None else f" (backtest at {result.churn_plan.test_cutoff.date()})")
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
         mlflow.log_params(_flat_params(config))
         # Snapshots larger than training.max_rows_per_snapshot were sampled: which, and how many rows each had.
@@ -274,7 +274,9 @@ def log_training(
             _log_backtest(result)
         specs = describe_features(config.features, attribute_columns(inputs))
         mlflow.log_dict(
-            [{"name": s.name, "description": s.description, "unit": s.unit, "kind": s.kind} for s in specs], "features.json"
+            # A list: log_dict writes any JSON value, though its annotation says dict.
+            [{"name": s.name, "description": s.description, "unit": s.unit, "kind": s.kind} for s in specs],  # type: ignore[arg-type]
+            "features.json",
         )
         common = {
             "features": config.features.model_dump(mode="json"),
@@ -288,18 +290,18 @@ def log_training(
             **source,
         }
         churn_version = _log_model(
-            models.churn, "churn", registry.churn_model_name,
-            {**common, **({} if drift_reference is None else {"drift_reference": drift_reference})}, register=True,
+            models.churn, "churn", churn_name,
+            {**common, **({} if drift_reference is None else {"drift_reference": drift_reference})},
         )
-        value_version = _log_model(models.value, "value", registry.value_model_name, common, register=True)
+        value_version = _log_model(models.value, "value", value_name, common)
         # E[value | no lapse within the churn horizon]: the value a contact can protect.
         retained_version = _log_model(
-            models.retained_value, "retained_value", registry.retained_value_model_name, common, register=True,
+            models.retained_value, "retained_value", retained_name, common,
         )
         scorer_version = _log_scorer(config, models, common)
     record = VersionRecord(
         str(churn_version), signature,
-        None if result is None else str(result.churn_plan.test.date()),
+        None if result is None else str(result.churn_plan.test_cutoff.date()),
         None if result is None else float(result.metrics()[PROMOTION_METRIC]),
     )
     tags = {"data_name": str(config.data.name), SOURCE_TAG: signature, "trained_through": trained_through,
@@ -308,8 +310,8 @@ def log_training(
         tags.update({TEST_CUTOFF_TAG: record.test_cutoff, ROC_AUC_TAG: repr(record.roc_auc)})
         figures = result.metrics()
         tags.update({tag: f"{figures[key]:.4f}" for tag, key in BACKTEST_TAGS.items() if key in figures})
-    versions = {registry.churn_model_name: churn_version, registry.value_model_name: value_version,
-                registry.retained_value_model_name: retained_version, registry.scorer_model_name: scorer_version}
+    versions = {churn_name: churn_version, value_name: value_version, retained_name: retained_version,
+                scorer_name: scorer_version}
     for name, version in versions.items():
         for key, value in tags.items():
             client.set_model_version_tag(name, version, key, value)
@@ -323,8 +325,8 @@ def _data_paths(config: TierwiseConfig) -> str:
     return "; ".join(f"{name}={source.path}" for name, source in sources.items() if source is not None)
 
 
-def _set_aliases(client, registry: RegistryConfig, versions: dict[str, str | None], record: VersionRecord) -> tuple[bool, str]:
-    champion = _champion_record(client, registry.churn_model_name)
+def _set_aliases(client, registry: RegistryConfig, versions: dict[str, str], record: VersionRecord) -> tuple[bool, str]:
+    champion = _champion_record(client, _model_names(registry)[0])
     for name, version in versions.items():
         client.set_registered_model_alias(name, CANDIDATE, version)
     promote_now, why = promotion_decision(record, champion, auto_promote=registry.auto_promote)
@@ -333,14 +335,20 @@ def _set_aliases(client, registry: RegistryConfig, versions: dict[str, str | Non
     return promote_now, why
 
 
-def _model_names(registry: RegistryConfig) -> tuple[str, ...]:
-    return (registry.churn_model_name, registry.value_model_name, registry.retained_value_model_name,  # type: ignore[return-value]
-            registry.scorer_model_name)
+def _model_names(registry: RegistryConfig) -> tuple[str, str, str, str]:
+    """The churn, value, retained-value and scorer model names, as :meth:`RegistryConfig.for_data` resolved them."""
+    names = (registry.churn_model_name, registry.value_model_name, registry.retained_value_model_name,
+             registry.scorer_model_name)
+    if any(name is None for name in names):
+        raise TierwiseError("registry: the model names are not resolved; build the config with tierwise.load_config "
+                            "or TierwiseConfig, which names them after data.name")
+    churn, value, retained_value, scorer = (str(name) for name in names)
+    return churn, value, retained_value, scorer
 
 
 def _versions_of_run(client: MlflowClient, registry: RegistryConfig, churn_version: str) -> dict[str, str]:
     """The versions of the four models registered by the run that registered churn version ``churn_version``."""
-    name = registry.churn_model_name
+    name = _model_names(registry)[0]
     try:
         churn = client.get_model_version(name, churn_version)
     except MlflowException:
@@ -387,9 +395,9 @@ def promote(
     if version is not None and rollback:
         raise TierwiseError("promote: give a version or a rollback, not both")
     if rollback:
-        tags = client.get_registered_model(registry.churn_model_name).tags
+        tags = client.get_registered_model(names[0]).tags
         if PREVIOUS_CHAMPION_TAG not in tags:
-            raise ModelNotFoundError(f"registry: model '{registry.churn_model_name}' has no earlier champion to roll "
+            raise ModelNotFoundError(f"registry: model '{names[0]}' has no earlier champion to roll "
                                      "back to (none was replaced by a promotion)")
         wanted = _versions_of_run(client, registry, tags[PREVIOUS_CHAMPION_TAG])
     elif version is not None:
