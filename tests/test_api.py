@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import warnings
 from pathlib import Path
@@ -15,20 +16,39 @@ from cli_helpers import FAST_TRAINING, run_cli
 from tierwise.errors import DeliveryError, ExitCode, InputWarning, TierwiseError
 from tierwise.inference import SCORE_COLUMNS, ScoringModels
 from tierwise.io import write_parquet
+from tierwise.progress import PROGRESS_LOGGER, Progress
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_YAML = ROOT / "configs" / "demo.yaml"
 FAST = FAST_TRAINING[1::2]
 
 
+class _Recorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: list[Progress] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.steps.append(record.progress)  # type: ignore[attr-defined]
+
+
+FIT_PROGRESS = _Recorder()
+
+
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory, small_demo):
-    """The small demo fitted once from DataFrames, into a store of this module's own."""
+    """The small demo fitted once from DataFrames, into a store of this module's own (progress recorded)."""
     folder = tmp_path_factory.mktemp("api")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
-        result = tierwise.fit(small_demo.transactions, events=small_demo.events, customers=small_demo.customers,
-                              config=DEMO_YAML, overrides=FAST)
+    progress = logging.getLogger(PROGRESS_LOGGER)
+    progress.addHandler(FIT_PROGRESS)
+    progress.setLevel(logging.INFO)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+            result = tierwise.fit(small_demo.transactions, events=small_demo.events, customers=small_demo.customers,
+                                  config=DEMO_YAML, overrides=FAST)
+    finally:
+        progress.removeHandler(FIT_PROGRESS)
     return folder, result
 
 
@@ -50,6 +70,18 @@ def test_fit_returns_the_models_scoring_uses_and_the_backtest(fitted):
     assert result.models.run_id == result.run.run_id
     assert result.backtest is not None and "model" in result.backtest.churn.index
     assert result.config.training.training_snapshots == 2  # the overrides applied
+
+
+def test_fit_reports_each_snapshot_as_i_of_the_planned_n_and_each_model_fitted(fitted):
+    snapshots = [step for step in FIT_PROGRESS.steps if "snapshot" in step.message]
+    planned = {step.total for step in snapshots}
+    assert len(planned) == 1 and planned.pop() == len(snapshots) > 1, [str(step) for step in snapshots]
+    assert [step.done for step in snapshots] == list(range(1, len(snapshots) + 1))
+    assert str(snapshots[-1]).endswith(f"({len(snapshots)} of {len(snapshots)})")
+    fits = [step.message.split(" on ")[0] for step in FIT_PROGRESS.steps if step.message.startswith("fitting")]
+    # The backtest's churn, value, squared-error value and retained-value models, then the three final ones.
+    assert fits.count("fitting the churn model") == 2 and fits.count("fitting the retained-value model") == 2
+    assert fits.count("fitting the value model") == 3
 
 
 def test_score_a_dataframe_then_deliver_it(fitted, store, small_demo, tmp_path):

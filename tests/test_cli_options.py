@@ -166,3 +166,33 @@ def test_promote_a_version_and_roll_back(tmp_path, small_demo_dir, capsys, monke
     assert "transactions=" in version.tags["data_source"] and float(version.tags["backtest_churn_pr_auc"]) > 0
     run = client.get_run(version.run_id)
     assert run.info.run_name.startswith(f"train demo as of {version.tags['as_of']}")
+
+
+@pytest.mark.parametrize(("quiet", "log_format", "shown"), [(False, "text", True), (True, "text", False),
+                                                             (False, "json", False)])
+def test_progress_shows_beside_the_spinner_on_a_terminal_only(quiet, log_format, shown, monkeypatch, capsys):
+    import functools
+    import logging
+
+    from tierwise import cli
+    from tierwise.progress import PROGRESS_LOGGER, report_progress
+
+    monkeypatch.setattr(cli, "Console", functools.partial(cli.Console, force_terminal=True))
+    messages = cli.Messages()
+    monkeypatch.setattr(cli, "console", messages)
+    messages.configure(quiet=quiet, log_format=log_format)
+    try:
+        cli._configure_logging()
+        with messages.status("Training...") as _:
+            report_progress("building the features as of 2025-06-01: snapshot", done=3, total=12)
+            spinner = messages._spinner
+            text = "" if spinner is None else str(spinner[0].status)
+    finally:
+        messages.restore()
+        logging.getLogger(PROGRESS_LOGGER).handlers.clear()
+        root = logging.getLogger()
+        for handler in [h for h in root.handlers if getattr(h, "_tierwise", False)]:
+            root.removeHandler(handler)
+    assert ("snapshot (3 of 12)" in text) is shown, text
+    if not shown:  # not a JSON record, not a line in the log
+        assert "snapshot (3 of 12)" not in capsys.readouterr().err

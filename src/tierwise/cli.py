@@ -12,7 +12,8 @@ import json
 import logging
 import sys
 import warnings
-from contextlib import AbstractContextManager, ExitStack, nullcontext
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -32,6 +33,7 @@ from tierwise.errors import ExitCode, InputWarning, TierwiseError
 from tierwise.features import build_features, check_customers_known, normalize_as_of
 from tierwise.inputs import InputData
 from tierwise.io import check_output_file, lock_folder, write_demo_data, write_parquet
+from tierwise.progress import PROGRESS_LOGGER
 from tierwise.synthetic import generate_demo_data
 
 try:  # typer >= 0.22 carries its own copy of click
@@ -64,6 +66,7 @@ class Messages:
         self.json = False
         self._stderr = sys.stderr
         self._console = Console(stderr=True, soft_wrap=True)
+        self._spinner: tuple[Any, str] | None = None
 
     def configure(self, *, quiet: bool, log_format: str) -> None:
         """Apply ``--quiet`` and ``--log-format``.
@@ -111,9 +114,24 @@ class Messages:
         if isinstance(sys.stderr, _StrayOutput):
             sys.stderr = sys.stderr.target
 
-    def status(self, message: str) -> AbstractContextManager[Any]:
-        """A spinner while a long step runs, on a terminal only."""
-        return self._console.status(message) if self.shows_progress else nullcontext()
+    @contextmanager
+    def status(self, message: str) -> Iterator[None]:
+        """A spinner while a long step runs, on a terminal only; the library's progress shows beside it."""
+        if not self.shows_progress:
+            yield
+            return
+        with self._console.status(message) as spinner:
+            self._spinner = (spinner, message)
+            try:
+                yield
+            finally:
+                self._spinner = None
+
+    def show_progress(self, step: str) -> None:
+        """Show one step of the library's progress (see :mod:`tierwise.progress`) beside the running spinner."""
+        if self._spinner is not None:
+            spinner, message = self._spinner
+            spinner.update(f"{message}\n  [dim]{escape(step)}[/dim]")
 
     def handler(self) -> logging.Handler:
         """The logging handler that writes the library's log records like the status lines."""
@@ -124,6 +142,17 @@ class Messages:
         handler = logging.StreamHandler(self._stderr)
         handler.setFormatter(_PlainFormatter())
         return handler
+
+
+class _ProgressHandler(logging.Handler):
+    """Shows the library's progress records in the spinner of the step that runs."""
+
+    def __init__(self, messages: Messages) -> None:
+        super().__init__(logging.INFO)
+        self.messages = messages
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.show_progress(str(getattr(record, "progress", record.getMessage())))
 
 
 class _PlainFormatter(logging.Formatter):
@@ -216,15 +245,26 @@ def _options(
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
 
 
+def _remove_logging() -> None:
+    """Take the command's log and progress handlers off again (they write to this command's stderr)."""
+    for logger in (logging.getLogger(), logging.getLogger(PROGRESS_LOGGER)):
+        for handler in list(logger.handlers):
+            if getattr(handler, "_tierwise", False) or isinstance(handler, _ProgressHandler):
+                logger.removeHandler(handler)
+
+
 def _configure_logging() -> None:
+    _remove_logging()
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_tierwise", False):
-            root.removeHandler(handler)
     handler = console.handler()
     handler._tierwise = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(logging.WARNING if console.quiet else logging.INFO)
+    # Progress only on a terminal (not under --quiet, in JSON logs or in a job's plain log): it does not propagate.
+    progress = logging.getLogger(PROGRESS_LOGGER)
+    if console.shows_progress:
+        progress.addHandler(_ProgressHandler(console))
+        progress.setLevel(logging.INFO)
 
 
 def _configure(
@@ -982,6 +1022,7 @@ def main() -> None:
         _fail(f"MLflow store {tracking_uri()}: {str(exc).strip().splitlines()[0][:300]}", ExitCode.NO_MODEL)
     finally:
         console.restore()
+        _remove_logging()
     sys.exit(code if isinstance(code, int) else 0)
 
 

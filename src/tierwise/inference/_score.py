@@ -25,6 +25,7 @@ from tierwise.inference._outreach import ranking_key, select_outreach
 from tierwise.inference._reasons import churn_contributions, top_reasons
 from tierwise.inputs import InputData
 from tierwise.models import model_features, score_features
+from tierwise.progress import report_progress
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +149,9 @@ def _score(
         raise ModelNotFoundError(f"model: {models.version} does not say which value horizon it predicts (value_horizon_days)")
     _check_fresh(inputs, cutoff, scoring.staleness_limit_days)
     columns = check_compatible(inputs, config, models)
+    report_progress(f"building the features as of {cutoff.date()}")
     features = build_features(inputs, as_of=cutoff, config=config.features)
+    report_progress(f"scoring {len(features):,} customers")
     check_customers_known(features, inputs, as_of=cutoff)
     check_scoring_data(features, models, config=config)
     lookback = float(models.metadata.get("active_lookback_days", config.training.active_lookback_days))
@@ -186,6 +189,7 @@ def _score(
     reasons = pd.DataFrame(None, index=scores.index, columns=["reason_1", "reason_2", "reason_3"], dtype="object")
     if len(explained):
         logger.info("scored %d customers; writing the reasons of %d", len(scores), len(explained))
+        report_progress(f"computing the reasons of {len(explained):,} customers")
         specs = {s.name: s for s in describe_features(config.features, attribute_columns(inputs))}
         contributions = churn_contributions(models.churn, features.loc[explained, columns])
         reasons.loc[explained] = top_reasons(

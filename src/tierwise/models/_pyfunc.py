@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import warnings
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -187,11 +188,18 @@ def log_pyfunc_model(
         outputs=Schema([ColSpec(DataType.double, PREDICTION_NAMES[kind])]),
     )
     with tempfile.TemporaryDirectory() as folder:
-        return mlflow.pyfunc.log_model(
+        return _log_with_signature(
             name=name, python_model=_code("_pyfunc_model.py"), artifacts=_saved(Path(folder), "model", model, metadata),
             signature=signature, pip_requirements=_requirements(), metadata=metadata,
             registered_model_name=registered_model_name,
         )
+
+
+def _log_with_signature(**arguments) -> ModelInfo:
+    """``mlflow.pyfunc.log_model`` without its advice to add an input example: the signature is given in full."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*An input example was not provided")  # coloured: not at the start
+        return mlflow.pyfunc.log_model(**arguments)
 
 
 def log_scorer(
@@ -222,7 +230,7 @@ def log_scorer(
         rules.write_text(json.dumps({"scoring": scoring.model_dump(mode="json"),
                                      "tiers": [rule.model_dump(mode="json") for rule in tiers]}, sort_keys=True))
         artifacts["scoring_rules"] = str(rules)
-        return mlflow.pyfunc.log_model(
+        return _log_with_signature(
             name=name, python_model=_code("_pyfunc_scorer.py"), artifacts=artifacts, signature=signature,
             pip_requirements=_requirements(), metadata=_scorer_metadata(metadata["churn"]),
             registered_model_name=registered_model_name,

@@ -11,6 +11,7 @@ from tierwise.config import FeatureConfig, TrainingConfig
 from tierwise.errors import InputDataError, TierwiseError
 from tierwise.features import build_features
 from tierwise.inputs import InputData
+from tierwise.progress import report_progress
 from tierwise.training._labels import data_end, data_start, make_labels
 
 logger = logging.getLogger(__name__)
@@ -195,8 +196,12 @@ class SnapshotBuilder:
     the number of customers times the number of cutoffs.
     """
 
-    def __init__(self, inputs: InputData, features: FeatureConfig, training: TrainingConfig):
+    def __init__(
+        self, inputs: InputData, features: FeatureConfig, training: TrainingConfig, *, planned_cutoffs: int | None = None,
+    ):
         self.inputs = inputs
+        #: How many cutoffs the plans ahead will ask for, for the progress shown (see :func:`planned_cutoffs`).
+        self.planned_cutoffs = planned_cutoffs
         self.features = features
         self.training = training
         self._features: dict[pd.Timestamp, pd.DataFrame] = {}
@@ -212,6 +217,8 @@ class SnapshotBuilder:
         if as_of not in self._features:
             self._built += 1
             logger.info("building features as of %s (snapshot %d)", as_of.date(), self._built)
+            report_progress(f"building the features as of {as_of.date()}: snapshot", done=self._built,
+                            total=self.planned_cutoffs)
             features = build_features(self.inputs, as_of=as_of, config=self.features)
             cap = self.training.max_rows_per_snapshot
             if cap is not None and len(features) > cap:
