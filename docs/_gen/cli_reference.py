@@ -8,10 +8,12 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+import griffe
 import mkdocs_gen_files
 import typer
 
 from tierwise.cli import app
+from tierwise.errors import ExitCode
 
 try:  # typer >= 0.22 carries its own copy of click, whose Context builds the usage lines
     from typer._click import Context
@@ -59,6 +61,20 @@ def _escape_text(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _exit_codes() -> list[str]:
+    """A table of the exit codes: the numbers from the enum, the meanings from its numpydoc Attributes section."""
+    sections = griffe.Docstring(inspect.cleandoc(ExitCode.__doc__ or "")).parse("numpy")
+    meanings = {attribute.name: attribute.description for section in sections
+                if section.kind is griffe.DocstringSectionKind.attributes for attribute in section.value}
+    lines = ["## Exit codes", "",
+             "Every command exits with one of these (`tierwise.errors.ExitCode`); a `TierwiseError` prints one line "
+             "on stderr and exits with its code.", "",
+             "| code | name | meaning |", "| --- | --- | --- |"]
+    for code in ExitCode:
+        lines.append(f"| {code.value} | `{code.name}` | {_escape(meanings.get(code.name, ''))} |")
+    return [*lines, ""]
+
+
 def render() -> str:
     """The whole page, as Markdown."""
     lines = [
@@ -70,6 +86,7 @@ def render() -> str:
         "",
     ]
     lines += _document(typer.main.get_command(app), ["tierwise"], None, 2)
+    lines += _exit_codes()
     return "\n".join(lines)
 
 
