@@ -76,6 +76,11 @@ class _Source(_Section):
     timestamp_format: str | None = Field(
         default=None, description="strftime format of the timestamps, e.g. '%Y%m%d'; None parses ISO dates"
     )
+    header: bool = Field(
+        default=True,
+        description="whether a text file's first line names its columns; false: every line is data, and the "
+        "columns mapping names the columns by position, column_1, column_2, ...",
+    )
 
 
 class TransactionsSource(_Source):
