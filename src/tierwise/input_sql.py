@@ -488,22 +488,26 @@ def _transactions_plan(
 
     customer = column(cols.customer_id)
     timestamp = column(cols.timestamp)
-    amount = column(cols.amount)
     select = {
         "customer_id": customer.as_id(),
         "ts": timestamp.as_timestamp(source.timestamp_format, required=True),
-        "amount": amount.as_number(required=True),
+        # Without an amount column each line counts one purchase: value is then counted in purchases.
+        "amount": "CAST(1 AS DOUBLE)",
         "line_no": f"CAST({ROW} AS BIGINT)",
     }
-    checks += customer.checks + timestamp.checks + amount.checks
-    checks.append(
-        _RowCheck(
-            f"ABS({select['amount']}) >= {MAX_AMOUNT!r}",
-            lambda n, _, example: f"{origin}: column '{cols.amount}': {n} amounts are too large to be money "
-            f"(at least {MAX_AMOUNT:.0e}), e.g. {example!r}",
-            amount.text,
+    checks += customer.checks + timestamp.checks
+    if cols.amount is not None:
+        amount = column(cols.amount)
+        select["amount"] = amount.as_number(required=True)
+        checks += amount.checks
+        checks.append(
+            _RowCheck(
+                f"ABS({select['amount']}) >= {MAX_AMOUNT!r}",
+                lambda n, _, example: f"{origin}: column '{cols.amount}': {n} amounts are too large to be money "
+                f"(at least {MAX_AMOUNT:.0e}), e.g. {example!r}",
+                amount.text,
+            )
         )
-    )
     if cols.order_id is not None:
         order = column(cols.order_id)
         select["order_id"] = order.as_id()
