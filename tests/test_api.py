@@ -201,3 +201,37 @@ def test_explanations_are_shap_explanations_that_shaps_plots_draw(fitted, store,
     figure = plot_explanation(explanation[0], customer_id=explanation.customer_ids[0], churn_probability=0.5)
     assert "churn probability 50%" in figure.get_suptitle()
     plt.close("all")
+
+
+def test_a_log_without_amounts_predicts_churn_and_counts_value_in_purchases(small_demo, tmp_path, monkeypatch):
+    from tierwise.config import config_from_dict, load_config
+    from tierwise.errors import ConfigError
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    counts_only = small_demo.transactions.drop(columns=["amount"])
+    no_amount = [*FAST, "data.transactions.columns.amount=null"]
+    result = tierwise.fit(counts_only, events=small_demo.events, customers=small_demo.customers, config=DEMO_YAML,
+                          overrides=no_amount)
+    features = list(result.models.churn.feature_names_in_)
+    assert not [name for name in features if name.startswith(("monetary", "spend", "net_spend", "refund"))], features
+    assert result.config.export.currency == "purchases" and not result.config.features.spend
+    assert result.backtest.churn.loc["model", "roc_auc"] > 0.7
+    scores = tierwise.score(result, counts_only, events=small_demo.events, customers=small_demo.customers,
+                            as_of="2025-06-01")
+    active = scores[scores["lifecycle"].isin(["new", "active"])]
+    # Value counts purchase lines over the value horizon: about what the same customers bought in as long a window.
+    horizon = int(result.models.metadata["value_horizon_days"])
+    bought = counts_only[(counts_only["timestamp"] >= "2025-06-01")
+                         & (counts_only["timestamp"] < pd.Timestamp("2025-06-01") + pd.Timedelta(days=horizon))]
+    actual = bought[bought["customer_id"].isin(active["customer_id"])].shape[0]
+    assert 0.5 < active["predicted_value"].sum() / actual < 2.0
+    reasons = " ".join(active[["reason_1", "reason_2", "reason_3"]].stack().dropna().astype(str))
+    assert "spen" not in reasons.lower() and "order value" not in reasons.lower()
+    delivered = tierwise.deliver(scores, tmp_path / "out", config=result.config, report=True)
+    assert delivered.manifest["currency"] == "purchases"
+    assert " purchases" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    raw = load_config(DEMO_YAML, no_amount).model_dump(mode="json")
+    for money in ({"outreach": {**raw["outreach"], "cost_per_contact": 2.0}}, {"export": {**raw["export"], "currency": "EUR"}},
+                  {"outreach": {**raw["outreach"], "rank_by": "expected_net_saving"}}):
+        with pytest.raises(ConfigError, match="purchases"):
+            config_from_dict({**raw, **money})

@@ -210,3 +210,39 @@ def test_a_whitespace_file_read_as_csv_gets_a_hint(tmp_path):
         read_inputs(data, FeatureConfig())
     whitespace = data.transactions.model_copy(update={"format": "whitespace"})
     read_inputs(data.model_copy(update={"transactions": whitespace}), FeatureConfig())
+
+
+@pytest.mark.parametrize("file_format", ["csv", "whitespace"])
+def test_a_headerless_file_reads_by_position_and_equals_the_same_file_with_a_header(tmp_path, file_format):
+    separator = "," if file_format == "csv" else " "
+    lines = ["a 2024-01-01 3", "b 2024-01-02 4.5", "a 2024-02-01 1"]
+    headed, headerless = tmp_path / "headed.txt", tmp_path / "headerless.txt"
+    headed.write_text("\n".join(["customer_id timestamp amount", *lines]).replace(" ", separator) + "\n")
+    headerless.write_text("\n".join(lines).replace(" ", separator) + "\n")
+    by_name = TransactionsSource(path=str(headed), format=file_format)
+    by_position = TransactionsSource(path=str(headerless), format=file_format, header=False, columns=TransactionColumns(
+        customer_id="column_1", timestamp="column_2", amount="column_3"))
+    named = read_inputs(DataConfig(transactions=by_name), FeatureConfig())
+    positional = read_inputs(DataConfig(transactions=by_position), FeatureConfig())
+    pd.testing.assert_frame_equal(positional.transactions, named.transactions)
+    assert len(positional.transactions) == 3  # the first line is data, not lost as a header
+
+
+def test_a_headerless_file_read_with_a_header_says_to_set_header_false(tmp_path):
+    # Read with header: true, the first data row became the column names and the error only listed them.
+    path = tmp_path / "tx.csv"
+    path.write_text("a,2024-01-01,3\nb,2024-01-02,4\n")
+    with pytest.raises(InputDataError, match=r"the file has: a, 2024-01-01, 3; its first line looks like data "
+                                             r"\('2024-01-01'\), not column names: for a file without a header line, "
+                                             r"set header: false and name the columns by position \(column_1"):
+        read_inputs(DataConfig(transactions=TransactionsSource(path=str(path))), FeatureConfig())
+    unmapped = TransactionsSource(path=str(path), header=False)
+    with pytest.raises(InputDataError, match="column 'customer_id' .* the file has: column_1, column_2, column_3$"):
+        read_inputs(DataConfig(transactions=unmapped), FeatureConfig())
+
+
+def test_header_false_on_a_parquet_file_is_refused(tmp_path):
+    path = tmp_path / "tx.parquet"
+    pd.DataFrame({"customer_id": ["a"], "timestamp": ["2024-01-01"], "amount": [1.0]}).to_parquet(path)
+    with pytest.raises(InputDataError, match="header: false is for text files"):
+        read_inputs(DataConfig(transactions=TransactionsSource(path=str(path), header=False)), FeatureConfig())

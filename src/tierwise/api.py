@@ -207,7 +207,7 @@ def read_inputs(
         for name in _TABLES:
             source = getattr(config.data, name)
             if frames[name] is None and source is not None and not source.path.endswith(" DataFrame"):
-                frames[name] = read_table(source.path, source.format)
+                frames[name] = read_table(source.path, source.format, header=source.header)
                 origins[name] = source.path
         if frames["transactions"] is None:
             raise TierwiseError("transactions: no DataFrame given and the config names no transactions file")

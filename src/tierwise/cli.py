@@ -28,7 +28,7 @@ import tierwise
 from tierwise.api import deliver as deliver_scores
 from tierwise.api import fit, load_scoring_models, read_inputs
 from tierwise.api import score as score_customers
-from tierwise.config import TierwiseConfig, demo_config, load_config, path_overrides
+from tierwise.config import PURCHASES_UNIT, TierwiseConfig, demo_config, load_config, path_overrides
 from tierwise.errors import ExitCode, InputWarning, TierwiseError
 from tierwise.features import build_features, check_customers_known, normalize_as_of
 from tierwise.inputs import InputData
@@ -563,12 +563,12 @@ def _list_title(outreach, *, churn_horizon_days: int, value_horizon_days: int) -
             f"{at_risk})")
 
 
-def _print_summary(scores, listed, out: Console, *, outreach, churn_horizon_days: int) -> None:
+def _print_summary(scores, listed, out: Console, *, outreach, churn_horizon_days: int, unit: str = "") -> None:
     """The tiers, then the first ten customers to contact of ``listed`` (the list as delivered)."""
     by_tier = scores.groupby("tier", sort=False).agg(
         customers=("customer_id", "size"), value_at_risk=("value_at_risk", "sum"), predicted_value=("predicted_value", "sum"),
     ).sort_values("value_at_risk", ascending=False)
-    table = Table(title=f"Tiers as of {scores['as_of'].iloc[0].date()}")
+    table = Table(title=f"Tiers as of {scores['as_of'].iloc[0].date()}" + (f" (value in {unit})" if unit else ""))
     for header in ("tier", "customers", "value at risk", "predicted value", "action"):
         table.add_column(header, justify="left" if header in ("tier", "action") else "right")
     actions = scores.drop_duplicates("tier").set_index("tier")["tier_action"]
@@ -590,11 +590,18 @@ def _print_summary(scores, listed, out: Console, *, outreach, churn_horizon_days
     out.print(at_risk)
 
 
+def _value_unit(cfg: TierwiseConfig) -> str:
+    """The unit to print beside value figures: only when it is not the data's money (a log without amounts)."""
+    return PURCHASES_UNIT if cfg.export.currency == PURCHASES_UNIT else ""
+
+
 def _print_delivery(delivery, cfg: TierwiseConfig, *, report: bool) -> None:
     """What :func:`tierwise.deliver` wrote, in a few lines."""
     summary, manifest, out_dir = delivery.summary, delivery.manifest, delivery.folder
+    unit = _value_unit(cfg)
     line = (f"Outreach list: {summary['customers']:,} customers ({summary['contacted']:,} to contact, "
-            f"{summary['control']:,} held out as control), expected saving {summary['expected_saving']:,.0f}")
+            f"{summary['control']:,} held out as control), expected saving {summary['expected_saving']:,.0f}"
+            + (f" {unit}" if unit else ""))
     if cfg.outreach.cost_per_contact is not None:
         line += f" for a contact cost of {summary['contact_cost']:,.0f} (net {summary['expected_net']:,.0f})"
     console.print(line)
@@ -674,7 +681,7 @@ def score(
     delivery = deliver_scores(scores, out, config=cfg, previous=previous, report=report)
     console.print(delivery.previous_note)
     _print_summary(delivery.scores, delivery.outreach, _stdout(), outreach=cfg.outreach,
-                   churn_horizon_days=int(models.metadata["churn_horizon_days"]))
+                   churn_horizon_days=int(models.metadata["churn_horizon_days"]), unit=_value_unit(cfg))
     console.print(f"Scored {len(scores):,} customers as of {scores['as_of'].iloc[0].date()} with {models.version}")
     _print_delivery(delivery, cfg, report=report)
 

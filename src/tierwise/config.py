@@ -45,7 +45,11 @@ class TransactionColumns(_Section):
 
     customer_id: str = "customer_id"
     timestamp: str = "timestamp"
-    amount: str = "amount"
+    amount: str | None = Field(
+        default="amount",
+        description="null for a log without amounts: each line then counts one purchase, the spend features are "
+        "left out, and predicted value and value at risk are counted in purchases (export.currency: purchases)",
+    )
     order_id: str | None = None
     quantity: str | None = None
     category: str | None = None
@@ -75,6 +79,11 @@ class _Source(_Section):
     )
     timestamp_format: str | None = Field(
         default=None, description="strftime format of the timestamps, e.g. '%Y%m%d'; None parses ISO dates"
+    )
+    header: bool = Field(
+        default=True,
+        description="whether a text file's first line names its columns; false: every line is data, and the "
+        "columns mapping names the columns by position, column_1, column_2, ...",
     )
 
 
@@ -131,6 +140,11 @@ class FeatureConfig(_Section):
         default=(), description="event types that become features; needs data.events, which needs at least one type"
     )
     event_windows_days: tuple[int, ...] = (30, 90)
+    spend: bool = Field(
+        default=True,
+        description="whether the spend (monetary, spend and refund) features are made; false, and only false, when "
+        "the transactions have no amount column (data.transactions.columns.amount: null), which sets it",
+    )
 
     @field_validator("spend_windows_days", "event_windows_days")
     @classmethod
@@ -305,6 +319,8 @@ ACTIVITY_CLASSES = ("loyal", "potential", "drifting", "lapsing")
 RISK_BANDS = ("high", "medium", "low")
 CATEGORICAL_SCORE_FIELDS = ("lifecycle", "value_grade", "risk_band", "activity_class")
 UNSPECIFIED_CURRENCY = "unspecified"
+#: The unit of value when the transactions have no amounts: each line is one purchase.
+PURCHASES_UNIT = "purchases"
 SHARE_SCORE_FIELDS = ("churn_probability", "value_percentile")
 NUMERIC_SCORE_FIELDS = ("churn_probability", "predicted_value", "retained_value", "value_at_risk", "value_percentile")
 
@@ -522,6 +538,40 @@ class TierwiseConfig(_Section):
 
     @model_validator(mode="before")
     @classmethod
+    def _count_purchases_without_amounts(cls, raw: Any) -> Any:
+        """Without an amount column: no spend features, and value in purchases, unless the config says otherwise."""
+        if not isinstance(raw, dict) or not _amount_column_is_null(raw.get("data")):
+            return raw
+        features, export = raw.get("features", {}), raw.get("export", {})
+        if not isinstance(features, dict) or not isinstance(export, dict):
+            return raw
+        return {**raw, "features": {"spend": False, **features}, "export": {"currency": PURCHASES_UNIT, **export}}
+
+    @model_validator(mode="after")
+    def _without_amounts_nothing_is_money(self) -> TierwiseConfig:
+        has_amounts = self.data.transactions.columns.amount is not None
+        if self.features.spend != has_amounts:
+            raise ValueError(
+                "features.spend must be true exactly when the transactions have an amount column "
+                f"(data.transactions.columns.amount is {'set' if has_amounts else 'null'}, features.spend is "
+                f"{str(self.features.spend).lower()})"
+            )
+        if has_amounts:
+            return self
+        if self.export.currency != PURCHASES_UNIT:
+            raise ValueError(f"export.currency is '{self.export.currency}', but without amounts "
+                             f"(data.transactions.columns.amount: null) value is counted in {PURCHASES_UNIT}")
+        money = [name for name, value in (("outreach.cost_per_contact", self.outreach.cost_per_contact),
+                                          ("outreach.max_total_cost", self.outreach.max_total_cost)) if value is not None]
+        if self.outreach.rank_by == "expected_net_saving":
+            money.append("outreach.rank_by: expected_net_saving")
+        if money:
+            raise ValueError(f"{', '.join(money)} weigh money against value, but without amounts "
+                             f"(data.transactions.columns.amount: null) value is counted in {PURCHASES_UNIT}")
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
     def _name_models_after_the_data(cls, raw: Any) -> Any:
         if not isinstance(raw, dict):
             return raw
@@ -610,6 +660,17 @@ class TierwiseConfig(_Section):
         """Replace input paths, keeping each source's column mapping and format; the result is validated again."""
         overrides = path_overrides(transactions=transactions, events=events, customers=customers)
         return config_from_dict(self.model_dump(mode="json"), overrides=overrides)
+
+
+def _amount_column_is_null(data: Any) -> bool:
+    """Whether a raw data section names its transactions' amount column as null."""
+    transactions = data.get("transactions") if isinstance(data, dict) else getattr(data, "transactions", None)
+    if isinstance(transactions, TransactionsSource):
+        return transactions.columns.amount is None
+    columns = transactions.get("columns") if isinstance(transactions, dict) else None
+    if isinstance(columns, TransactionColumns):
+        return columns.amount is None
+    return isinstance(columns, dict) and "amount" in columns and columns["amount"] is None
 
 
 def path_overrides(

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -273,13 +274,25 @@ def _whitespace_hint(raw: RawTable, wanted: dict[str, str | None]) -> str:
     return ""
 
 
+# A column name that reads as data: a number, or a date or time.
+_DATA_LIKE_NAME = re.compile(r"[-+]?\d+([.,]\d+)?|\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T].*)?")
+
+
+def _headerless_hint(raw: RawTable) -> str:
+    """A hint when the first line, read as column names, looks like data: a file without a header line."""
+    data_like = [column for column in raw.columns if _DATA_LIKE_NAME.fullmatch(column.strip())]
+    if not data_like:
+        return ""
+    return (f"; its first line looks like data ('{data_like[0]}'), not column names: for a file without a header "
+            "line, set header: false and name the columns by position (column_1, column_2, ...)")
+
+
 def _require_columns(raw: RawTable, wanted: dict[str, str | None], origin: str) -> None:
     for role, column in wanted.items():
         if column is not None and column not in raw.columns:
             found = ", ".join(list(raw.columns)[:12])
-            raise InputDataError(
-                f"{origin}: column '{column}' ({role}) is missing; the file has: {found}{_whitespace_hint(raw, wanted)}"
-            )
+            hint = _whitespace_hint(raw, wanted) or _headerless_hint(raw)
+            raise InputDataError(f"{origin}: column '{column}' ({role}) is missing; the file has: {found}{hint}")
 
 
 def _example_at(runner: SqlRunner, relation: str, expression: str, row: int) -> str:
@@ -475,22 +488,26 @@ def _transactions_plan(
 
     customer = column(cols.customer_id)
     timestamp = column(cols.timestamp)
-    amount = column(cols.amount)
     select = {
         "customer_id": customer.as_id(),
         "ts": timestamp.as_timestamp(source.timestamp_format, required=True),
-        "amount": amount.as_number(required=True),
+        # Without an amount column each line counts one purchase: value is then counted in purchases.
+        "amount": "CAST(1 AS DOUBLE)",
         "line_no": f"CAST({ROW} AS BIGINT)",
     }
-    checks += customer.checks + timestamp.checks + amount.checks
-    checks.append(
-        _RowCheck(
-            f"ABS({select['amount']}) >= {MAX_AMOUNT!r}",
-            lambda n, _, example: f"{origin}: column '{cols.amount}': {n} amounts are too large to be money "
-            f"(at least {MAX_AMOUNT:.0e}), e.g. {example!r}",
-            amount.text,
+    checks += customer.checks + timestamp.checks
+    if cols.amount is not None:
+        amount = column(cols.amount)
+        select["amount"] = amount.as_number(required=True)
+        checks += amount.checks
+        checks.append(
+            _RowCheck(
+                f"ABS({select['amount']}) >= {MAX_AMOUNT!r}",
+                lambda n, _, example: f"{origin}: column '{cols.amount}': {n} amounts are too large to be money "
+                f"(at least {MAX_AMOUNT:.0e}), e.g. {example!r}",
+                amount.text,
+            )
         )
-    )
     if cols.order_id is not None:
         order = column(cols.order_id)
         select["order_id"] = order.as_id()

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from tierwise.config import DataConfig, FeatureConfig, FileFormat, TierwiseConfig
 from tierwise.errors import InputDataError, MissingDependencyError, TierwiseError
-from tierwise.input_sql import ROW, RawTable, quote_literal
+from tierwise.input_sql import ROW, RawTable, quote_identifier, quote_literal
 from tierwise.inputs import DuckDBTables, InputData, validate_raw_inputs
 from tierwise.synthetic import DemoData
 
@@ -56,20 +56,43 @@ def infer_format(path: Path, declared: FileFormat | None) -> FileFormat:
     raise InputDataError(f"{path}: cannot tell the file format from the suffix '{suffix}'; set format: csv or parquet")
 
 
-def read_table(path: str | Path, declared: FileFormat | None = None) -> pd.DataFrame:
-    """Read a CSV, whitespace-separated or Parquet file; text columns stay text for validation."""
-    frame = _read_any(path, declared)
+def read_table(path: str | Path, declared: FileFormat | None = None, *, header: bool = True) -> pd.DataFrame:
+    """Read a CSV, whitespace-separated or Parquet file; text columns stay text for validation.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    declared : {"csv", "parquet", "whitespace"}, optional
+        Its format; default: from the suffix.
+    header : bool
+        Whether a text file's first line names its columns; without one the
+        columns are :func:`positional_names`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The file's rows, text columns as text.
+
+    Raises
+    ------
+    InputDataError
+        When the file is missing, empty, of another format or unreadable.
+    """
+    frame = _read_any(path, declared, header=header)
     if frame.empty:
         raise InputDataError(f"{path}: no data rows (the file has only a header)")
     return frame
 
 
-def _checked_file(path: str | Path, declared: FileFormat | None) -> tuple[Path, FileFormat]:
+def _checked_file(path: str | Path, declared: FileFormat | None, *, header: bool = True) -> tuple[Path, FileFormat]:
     """The file behind ``path`` and its format, refusing what is missing, empty or of the wrong kind."""
     resolved = resolve_path(path)
     if not resolved.is_file():
         raise InputDataError(f"{path}: file not found")
     file_format = infer_format(resolved, declared)
+    if not header and file_format == "parquet":
+        raise InputDataError(f"{path}: header: false is for text files; a Parquet file names its columns itself")
     if resolved.stat().st_size == 0:
         raise InputDataError(f"{path}: the file is empty")
     with resolved.open("rb") as handle:
@@ -82,8 +105,13 @@ def _checked_file(path: str | Path, declared: FileFormat | None) -> tuple[Path, 
     return resolved, file_format
 
 
-def _read_any(path: str | Path, declared: FileFormat | None) -> pd.DataFrame:
-    resolved, file_format = _checked_file(path, declared)
+def positional_names(count: int) -> list[str]:
+    """The names of a headerless file's columns: ``column_1`` to ``column_<count>``, counted as people count."""
+    return [f"column_{position}" for position in range(1, count + 1)]
+
+
+def _read_any(path: str | Path, declared: FileFormat | None, *, header: bool = True) -> pd.DataFrame:
+    resolved, file_format = _checked_file(path, declared, header=header)
     if file_format == "parquet":
         try:
             return pq.read_table(resolved).to_pandas()
@@ -91,9 +119,13 @@ def _read_any(path: str | Path, declared: FileFormat | None) -> pd.DataFrame:
             raise InputDataError(f"{path}: unreadable Parquet file: {str(exc).splitlines()[0]}") from None
     separator = r"\s+" if file_format == "whitespace" else ","
     try:
-        return pd.read_csv(
-            resolved, sep=separator, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8"
+        frame = pd.read_csv(
+            resolved, sep=separator, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8",
+            header=0 if header else None,
         )
+        if not header:
+            frame.columns = positional_names(frame.shape[1])
+        return frame
     except UnicodeDecodeError:
         raise InputDataError(f"{path}: not UTF-8 text") from None
     except pd.errors.EmptyDataError:
@@ -102,31 +134,37 @@ def _read_any(path: str | Path, declared: FileFormat | None) -> pd.DataFrame:
         raise InputDataError(f"{path}: malformed {file_format}: {str(exc).strip().splitlines()[-1]}") from None
 
 
-def _raw_input(engine: DuckDBTables, name: str, path: str, declared: FileFormat | None) -> RawTable:
+def _raw_input(engine: DuckDBTables, name: str, path: str, declared: FileFormat | None, *, header: bool) -> RawTable:
     """Put one input file into ``engine`` as raw relation ``name``, numbering its data rows.
 
     DuckDB reads Parquet and CSV itself (CSV as text, to be parsed by the
     checks); whitespace-separated files, which DuckDB cannot split, go through
-    pandas.
+    pandas. A text file without ``header`` gets the columns
+    :func:`positional_names`.
     """
-    resolved, file_format = _checked_file(path, declared)
+    resolved, file_format = _checked_file(path, declared, header=header)
     if file_format == "whitespace":
-        frame = _read_any(path, declared)
+        frame = _read_any(path, declared, header=header)
         if frame.empty:
             raise InputDataError(f"{path}: no data rows (the file has only a header)")
         return engine.register_frame(name, frame)
     location = quote_literal(str(resolved))
-    if file_format == "parquet":
-        sql = (f"CREATE VIEW {name} AS SELECT * EXCLUDE (file_row_number), file_row_number AS {ROW} "
-               f"FROM read_parquet({location}, file_row_number = true)")
-    else:
-        # Text as the file has it; a quoted empty field is missing, as in pandas. ROW_NUMBER() OVER ()
-        # numbers rows in file order, which DuckDB keeps (preserve_insertion_order).
-        sql = (f"CREATE TABLE {name} AS SELECT *, ROW_NUMBER() OVER () - 1 AS {ROW} FROM read_csv({location}, "
-               "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', null_padding = true, "
-               "encoding = 'utf-8')")
+    # Text as the file has it; a quoted empty field is missing, as in pandas.
+    text = (f"read_csv({location}, header = {str(header).lower()}, all_varchar = true, delim = ',', quote = '\"', "
+            "escape = '\"', null_padding = true, encoding = 'utf-8')")
     try:
-        engine.connection.execute(sql)
+        if file_format == "parquet":
+            engine.connection.execute(f"CREATE VIEW {name} AS SELECT * EXCLUDE (file_row_number), file_row_number "
+                                      f"AS {ROW} FROM read_parquet({location}, file_row_number = true)")
+        else:
+            columns = "*"
+            if not header:
+                found = [row[0] for row in engine.rows(f"DESCRIBE SELECT * FROM {text}")]
+                columns = ", ".join(f"{quote_identifier(column)} AS {renamed}"
+                                    for column, renamed in zip(found, positional_names(len(found)), strict=True))
+            # ROW_NUMBER() OVER () numbers rows in file order, which DuckDB keeps (preserve_insertion_order).
+            engine.connection.execute(f"CREATE TABLE {name} AS SELECT {columns}, ROW_NUMBER() OVER () - 1 AS {ROW} "
+                                      f"FROM {text}")
         raw = engine.raw_table(name)
         rows = engine.rows(f"SELECT COUNT(*) FROM {name}")[0][0]  # a Parquet view reads its data only here
     except duckdb.Error as exc:
@@ -169,7 +207,7 @@ def read_inputs(data: DataConfig, features: FeatureConfig) -> InputData:
     origins: dict[str, str] = {}
     for name, source in (("transactions", data.transactions), ("events", data.events), ("customers", data.customers)):
         if source is not None:
-            raw[name] = _raw_input(engine, f"raw_{name}", source.path, source.format)
+            raw[name] = _raw_input(engine, f"raw_{name}", source.path, source.format, header=source.header)
             origins[name] = source.path
     return validate_raw_inputs(engine, raw, data=data, features=features, origins=origins)
 

@@ -61,6 +61,10 @@ def _relative_change(recent: str, prior: str) -> str:
     return divide(f"{recent} - {prior}", f"NULLIF({prior}, 0)")
 
 
+#: The families of transaction features made from amounts, left out when the transactions have none.
+SPEND_FAMILIES = frozenset({"monetary", "spend", "refund"})
+
+
 def transaction_features(config: FeatureConfig) -> list[FeatureSpec]:
     """Features of the transaction log; ``o`` are order aggregates, ``l`` line aggregates."""
     specs = [
@@ -154,4 +158,7 @@ def attribute_features(attribute_columns: list[str]) -> list[FeatureSpec]:
 
 def feature_catalog(config: FeatureConfig, attribute_columns: Sequence[str] = ()) -> list[FeatureSpec]:
     """All features built for this config, in output column order."""
-    return transaction_features(config) + event_features(config) + attribute_features(list(attribute_columns))
+    transactions = transaction_features(config)
+    if not config.spend:  # no amounts: spend, its trends and refunds would be counts of lines or constants
+        transactions = [spec for spec in transactions if spec.family not in SPEND_FAMILIES]
+    return transactions + event_features(config) + attribute_features(list(attribute_columns))
