@@ -29,8 +29,8 @@ def _escape(text: str) -> str:
 
 
 def _code(text: str) -> str:
-    """Text for a code span inside a Markdown table cell."""
-    return "`" + text.replace("|", "\\|") + "`"
+    """Text as code inside a Markdown table cell (HTML, since a backslash-escaped pipe in a code span stays visible)."""
+    return "<code>" + _escape(text).replace("\\|", "&#124;") + "</code>"
 
 
 def _options_table(command: Any, context: Any) -> list[str]:
