@@ -17,9 +17,9 @@ import time
 import pandas as pd
 from _demo_backtest import demo_churn_backtest
 
+from tierwise.models import history_from_features
 from tierwise.training import churn_metrics
 from tierwise.training._backtest import _fit_churn
-from tierwise.models import history_from_features
 from tierwise.training._btyd import fit_bgnbd
 
 

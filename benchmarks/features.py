@@ -2,10 +2,18 @@
 
     python benchmarks/features.py --customers 1000000 --transactions 10000000 --events 10000000
 
-Writes synthetic Parquet inputs to a temporary folder, then, in a fresh
-process so that peak memory is the measured step's own, reads and validates
-them and builds the point-in-time features. Prints wall time per step and the
-peak resident memory of that process.
+Writes synthetic Parquet inputs to a temporary folder, then measures two steps,
+each in a fresh process so that peak memory is the step's own:
+
+- the floor: a bare DuckDB group-by over the same files (per customer, the count,
+  sum and latest timestamp of the transactions before as_of, joined with the count
+  of events before as_of), fetched into pandas;
+- tierwise: reading and validating the inputs (``read_inputs``) and building the
+  point-in-time features (``build_features``).
+
+Prints wall time and peak resident memory of each, and tierwise's time as a
+multiple of the floor (the target is 3x at most), so that the load of the
+machine at the time cancels out.
 """
 
 from __future__ import annotations
@@ -49,6 +57,25 @@ def write_inputs(folder: Path, customers: int, transactions: int, events: int, s
     ).to_parquet(folder / "events.parquet")
 
 
+def measure_floor(folder: Path, as_of: str) -> dict:
+    import duckdb
+
+    began = time.perf_counter()
+    frame = duckdb.connect().execute(
+        f"""
+        WITH t AS (
+          SELECT customer_id, COUNT(*) AS lines, SUM(amount) AS spend, MAX(timestamp) AS last_ts
+          FROM read_parquet('{folder / "transactions.parquet"}') WHERE timestamp < TIMESTAMP '{as_of}' GROUP BY customer_id
+        ), e AS (
+          SELECT customer_id, COUNT(*) AS events
+          FROM read_parquet('{folder / "events.parquet"}') WHERE timestamp < TIMESTAMP '{as_of}' GROUP BY customer_id
+        )
+        SELECT * FROM t FULL OUTER JOIN e USING (customer_id)
+        """
+    ).df()
+    return {"customers_out": len(frame), "total_s": round(time.perf_counter() - began, 2), "peak_rss_gib": peak_rss_gib()}
+
+
 def measure(folder: Path, as_of: str) -> dict:
     from tierwise.config import DataConfig, EventsSource, TransactionsSource, demo_config
     from tierwise.features import build_features
@@ -65,8 +92,6 @@ def measure(folder: Path, as_of: str) -> dict:
     frame = build_features(inputs, as_of=as_of, config=features)
     built = time.perf_counter()
     return {
-        "transactions": len(inputs.transactions),
-        "events": len(inputs.events),
         "customers_out": len(frame),
         "features": frame.shape[1] - 2,
         "read_and_validate_s": round(loaded - began, 2),
@@ -83,17 +108,28 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--as-of", default="2025-07-01")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure, args.as_of)))
+        print(json.dumps((measure_floor if args.floor else measure)(args.measure, args.as_of)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         began = time.perf_counter()
         write_inputs(folder, args.customers, args.transactions, args.events)
         print(f"generated inputs in {time.perf_counter() - began:.1f} s", file=sys.stderr)
+        floor = measure_in_fresh_process(__file__, str(folder), "--as-of", args.as_of, "--floor")
         figures = measure_in_fresh_process(__file__, str(folder), "--as-of", args.as_of)
-    print_figures(figures)
+    print_figures(
+        {
+            "customers": args.customers,
+            "transactions": args.transactions,
+            "events": args.events,
+            **{f"floor_{key}": value for key, value in floor.items()},
+            **{f"tierwise_{key}": value for key, value in figures.items()},
+            "tierwise_over_floor": round(figures["total_s"] / floor["total_s"], 1),
+        }
+    )
 
 
 if __name__ == "__main__":

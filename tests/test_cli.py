@@ -6,6 +6,7 @@ import pandas as pd
 
 from cli_helpers import run_cli
 from tierwise.config import demo_config
+from tierwise.errors import ExitCode
 from tierwise.io import write_parquet
 
 
@@ -52,5 +53,5 @@ def test_an_unusable_mlflow_store_is_one_line_not_a_traceback(tmp_path, capsys, 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", str(tmp_path / "plain_folder"))  # a file store, which MLflow 3 refuses
     code, _, err = run_cli(["score", "--config", config, "--out", tmp_path / "out"], capsys, monkeypatch)
     message = " ".join(err.split())
-    assert code == 2 and "Traceback" not in err
+    assert code == ExitCode.NO_MODEL and "Traceback" not in err
     assert message.startswith(f"error: MLflow store {tmp_path / 'plain_folder'}: ")

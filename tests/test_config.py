@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_demo_yaml_is_the_demo_default():
-    assert load_config(ROOT / "configs" / "demo.yaml") == demo_config("demo")
+    assert load_config(ROOT / "configs" / "demo.yaml") == demo_config(ROOT / "tierwise-demo" / "data")
 
 
 def test_dotted_overrides_apply_and_validate():

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from tierwise.config import ExportConfig, OutreachConfig
-from tierwise.errors import TierwiseError
+from tierwise.errors import ExitCode, TierwiseError
 from tierwise.inference import (
     EXPORT_COLUMNS,
     EXPORT_SCHEMA_VERSION,
@@ -295,7 +295,7 @@ def test_a_refused_run_leaves_no_empty_folder_behind(tmp_path, small_demo_config
     config.write_text(small_demo_config.model_dump_json(), encoding="utf-8")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'no-store' / 'mlflow.db'}")
     code, _, err = run_cli(["score", "--config", config, "--out", tmp_path / "new" / "run"], capsys, monkeypatch)
-    assert code == 2 and "no MLflow store" in err  # refused after the folder was locked
+    assert code == ExitCode.NO_MODEL and "no MLflow store" in err  # refused after the folder was locked
     assert not (tmp_path / "new" / "run").exists()
     (tmp_path / "kept").mkdir()
     with lock_folder(tmp_path / "kept"):  # a folder that was there before stays, with its lock file

@@ -13,7 +13,7 @@ import shap
 
 from cli_helpers import run_cli, train_into_new_store
 from tierwise.config import config_from_dict
-from tierwise.errors import ConfigError
+from tierwise.errors import ConfigError, ExitCode
 from tierwise.inference import churn_contributions, default_as_of, load_models, score_customers
 from tierwise.io import read_config_inputs
 from tierwise.training import model_features
@@ -104,7 +104,7 @@ def test_rerun_gives_identical_files(store, tmp_path, capsys, monkeypatch):
 def test_pred_contrib_is_exact_tree_shap_and_reasons_follow_it(store, small_demo_config):
     models = load_models(small_demo_config.registry)
     inputs = read_config_inputs(small_demo_config)
-    from tierwise.features import attribute_columns, build_features, describe_features
+    from tierwise.features import build_features
 
     features = build_features(inputs, as_of="2025-06-01", config=small_demo_config.features)
     active = features[features["recency_days"] <= 365].head(60)
@@ -189,13 +189,13 @@ def test_reasons_read_as_risks_one_per_topic_in_plain_words(store, small_demo_co
 def test_schema_mismatch_is_refused(store, tmp_path, capsys, monkeypatch):
     args = ["score", "--config", store, "--out", tmp_path / "x", "--set", "features.event_windows_days=[14]"]
     code, _, err = run_cli(args, capsys, monkeypatch)
-    assert code == 2
+    assert code == ExitCode.NO_MODEL
     message = " ".join(err.split())
     assert ("error: model: tierwise-demo-churn v1, tierwise-demo-value v1, tierwise-demo-retained-value v1 was trained "
             "for another data source") in message
     assert "features.event_windows_days [30, 90] in the model, [14] here" in message
     code, _, err = run_cli([*args, "--allow-other-source"], capsys, monkeypatch)
-    assert code == 2
+    assert code == ExitCode.NO_MODEL
     message = " ".join(err.split())
     assert "error: model: tierwise-demo-churn v1" in message and "trained on other features" in message
     assert "Traceback" not in err
@@ -475,3 +475,15 @@ def test_a_database_that_cannot_be_reached_is_refused_before_any_work(store, tmp
     assert code == 2 and "Traceback" not in err and "Scored" not in message and not out
     assert message.startswith("error: export.database_url: cannot connect: ")
     assert not (tmp_path / "o").exists()  # refused before the folder was even locked
+
+
+def test_a_value_model_registered_under_the_churn_name_is_refused_in_one_line(store, tmp_path, capsys, monkeypatch):
+    # A config naming the value model as its churn model (a copy-paste slip in the registry section) once
+    # scored with a regressor in the classifier's place and failed with a traceback deep in scoring.
+    code, _, err = run_cli(
+        ["score", "--config", store, "--out", tmp_path / "out", "--set", "registry.churn_model_name=tierwise-demo-value"],
+        capsys, monkeypatch,
+    )
+    assert code == ExitCode.NO_MODEL, err
+    assert "is a value model where a churn model belongs" in " ".join(err.split())
+    assert "Traceback" not in err and not (tmp_path / "out" / "outreach.csv").exists()

@@ -201,3 +201,19 @@ def test_bgnbd_calibration_is_stored_as_plain_numbers_and_restored():
 def test_bgnbd_in_calibration_needs_platt_scaling():
     with pytest.raises(ValueError, match="bgnbd_in_calibration needs calibration: sigmoid"):
         ChurnModelConfig(calibration="isotonic", bgnbd_in_calibration=True)
+
+
+def test_models_follow_the_scikit_learn_contract_without_validation_rows():
+    X, y = _drifting_data(0, 3000, 0.0)
+    churn = ChurnModel().set_params(config=ChurnModelConfig(max_rounds=40), seed=5)
+    assert churn.get_params()["seed"] == 5 and clone(churn).get_params()["seed"] == 5
+    fitted = churn.fit(X, y)  # no validation rows: a seeded, stratified fifth is held out
+    again = clone(churn).fit(X, y)
+    probabilities = fitted.predict_proba(X)[:, 1]
+    np.testing.assert_array_equal(probabilities, again.predict_proba(X)[:, 1])
+    assert fitted.score(X, y) > 0.6 and 0 < probabilities.min() and probabilities.max() < 1
+    spend = np.exp(X["x1"] + 2)
+    value = ValueModel(seed=2).fit(X, spend)
+    assert (value.predict(X) >= 0).all() and np.corrcoef(value.predict(X), spend)[0, 1] > 0.9
+    with pytest.raises(ValueError, match="X_valid and y_valid go together"):
+        ChurnModel().fit(X, y, X_valid=X)

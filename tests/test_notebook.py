@@ -18,4 +18,4 @@ def test_quickstart_notebook_executes(tmp_path):
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 2  # the backtest panel and the waterfall
+    assert len(images) >= 3  # the backtest panel, shap's waterfall and its beeswarm

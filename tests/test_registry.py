@@ -15,6 +15,7 @@ from mlflow.tracking import MlflowClient
 
 from cli_helpers import run_cli, run_main
 from tierwise.config import config_from_dict, load_config
+from tierwise.errors import ExitCode
 from tierwise.synthetic import generate_demo_data
 
 FAST = ["--set", "training.training_snapshots=2", "--set", "training.churn_model.max_rounds=40",
@@ -102,7 +103,7 @@ def test_scoring_one_data_set_with_the_other_ones_model_is_refused_unless_allowe
     with_b = ["--set", "registry.churn_model_name=tierwise-shop-b-churn", "--set", "registry.value_model_name=tierwise-shop-b-value",
               "--set", "registry.retained_value_model_name=tierwise-shop-b-retained-value"]
     code, _, err = run_cli(["score", "--config", shop_a, "--out", tmp_path / "x", *with_b], capsys, monkeypatch)
-    assert code == 2
+    assert code == ExitCode.NO_MODEL
     message = _flat(err)
     assert ("error: model: tierwise-shop-b-churn v1, tierwise-shop-b-value v1, tierwise-shop-b-retained-value v1 was "
             "trained for another data source") in message
@@ -112,7 +113,7 @@ def test_scoring_one_data_set_with_the_other_ones_model_is_refused_unless_allowe
     assert not [p for p in (tmp_path / "x").glob("*") if p.name != ".tierwise.lock"]  # nothing written
 
     code, _, err = run_cli(["explain", "--config", shop_a, "--customer", "C0000001", *with_b], capsys, monkeypatch)
-    assert code == 2 and "was trained for another data source" in _flat(err)
+    assert code == ExitCode.NO_MODEL and "was trained for another data source" in _flat(err)
 
     code, _, err = run_cli(
         ["score", "--config", shop_a, "--out", tmp_path / "y", *with_b, "--allow-other-source"], capsys, monkeypatch
@@ -152,20 +153,20 @@ def test_missing_artifacts_and_missing_models_are_told_apart(small_demo_dir, tmp
     with_b = ["--set", "registry.churn_model_name=tierwise-shop-b-churn"]
     started = time.perf_counter()
     code, _, err = run_cli(["score", "--config", shop_a, "--out", tmp_path / "x", *with_b, *missing_file], capsys, monkeypatch)
-    assert code == 2
+    assert code == ExitCode.NO_MODEL
     assert f"error: model: no registered model 'tierwise-shop-b-churn' in sqlite:///{store / 'x.db'}; run tierwise train first" in _flat(err)
     assert time.perf_counter() - started < 10
 
     shutil.rmtree(store / "artifacts")
     code, _, err = run_cli(["score", "--config", shop_a, "--out", tmp_path / "x", *missing_file], capsys, monkeypatch)
-    assert code == 2
+    assert code == ExitCode.NO_MODEL
     message = _flat(err)
     assert "error: model: the files of tierwise-shop-a-churn v1 are missing" in message
     assert str(store / "artifacts") in message and "run tierwise train first" not in message
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'elsewhere' / 'y.db'}")
     code, _, err = run_cli(["score", "--config", shop_a, "--out", tmp_path / "x"], capsys, monkeypatch)
-    assert code == 2 and f"error: model: no MLflow store at {tmp_path / 'elsewhere' / 'y.db'}" in _flat(err)
+    assert code == ExitCode.NO_MODEL and f"error: model: no MLflow store at {tmp_path / 'elsewhere' / 'y.db'}" in _flat(err)
     assert not (tmp_path / "elsewhere").exists()
 
 

@@ -76,6 +76,23 @@ def test_cdnow_features_from_the_whitespace_file_equal_duckdb(spark):
     pd.testing.assert_frame_equal(features, expected, check_exact=True)
 
 
+@pytest.mark.parametrize("file_format", ["csv", "whitespace"])
+def test_a_headerless_log_without_amounts_gives_duckdbs_features(spark, small_demo, tmp_path, file_format):
+    from tierwise.config import config_from_dict
+
+    lines = small_demo.transactions[["customer_id", "timestamp"]].head(3000)
+    path = tmp_path / "tx.txt"
+    lines.assign(timestamp=lines["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S")).to_csv(
+        path, header=False, index=False, sep="," if file_format == "csv" else " ")
+    config = config_from_dict({"data": {"transactions": {
+        "path": str(path), "format": file_format, "header": False,
+        "columns": {"customer_id": "column_1", "timestamp": "column_2", "amount": None}}}})
+    expected = build_features(read_config_inputs(config), as_of="2024-06-01", config=config.features)
+    features, _ = _spark_features(spark, config, "2024-06-01")
+    assert not [c for c in features.columns if c.startswith(("monetary", "spend"))]
+    pd.testing.assert_frame_equal(features, expected, check_exact=True)
+
+
 @pytest.fixture(scope="module")
 def trained(small_demo_dir, tmp_path_factory):
     folder = tmp_path_factory.mktemp("spark_scoring")

@@ -7,39 +7,208 @@ stderr and exit code 2, in :func:`main` alone.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from tierwise.config import TierwiseConfig, demo_config, load_config, path_overrides
-from tierwise.errors import TierwiseError
+import tierwise
+from tierwise.api import deliver as deliver_scores
+from tierwise.api import fit, load_scoring_models, read_inputs
+from tierwise.api import score as score_customers
+from tierwise.config import PURCHASES_UNIT, TierwiseConfig, demo_config, load_config, path_overrides
+from tierwise.errors import ExitCode, InputWarning, TierwiseError
 from tierwise.features import build_features, check_customers_known, normalize_as_of
 from tierwise.inputs import InputData
-from tierwise.io import check_output_file, lock_folder, read_config_inputs, write_demo_data, write_parquet
+from tierwise.io import check_output_file, lock_folder, write_demo_data, write_parquet
+from tierwise.progress import PROGRESS_LOGGER
 from tierwise.synthetic import generate_demo_data
+
+try:  # typer >= 0.22 carries its own copy of click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer runs on click itself
+    from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    help="Predict who is about to lapse and what each customer is worth, as forward-looking tiers.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Predict who is about to lapse and what each customer is worth, as forward-looking tiers.\n\n"
+         "Exit codes: " + "; ".join(f"{code.value} {code.name.lower().replace('_', ' ')}" for code in ExitCode) + ".",
 )
-console = Console(stderr=True)
 
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="YAML config file.")]
+
+class Messages:
+    """Where the command's status lines, warnings and progress go: stderr, as text or as JSON lines.
+
+    Text on a terminal uses rich (colours, spinners); text elsewhere is one
+    unwrapped line per message. ``--log-format json`` writes one JSON object
+    per line (``time`` in ISO 8601, ``level``, ``message``); ``--quiet`` keeps
+    only warnings and errors. Progress (spinners) shows only as text on a
+    terminal.
+    """
+
+    def __init__(self) -> None:
+        self.quiet = False
+        self.json = False
+        self._stderr = sys.stderr
+        self._console = Console(stderr=True, soft_wrap=True)
+        self._spinner: tuple[Any, str] | None = None
+
+    def configure(self, *, quiet: bool, log_format: str) -> None:
+        """Apply ``--quiet`` and ``--log-format``.
+
+        Under either, what other libraries print to stderr themselves (MLflow's
+        "Successfully registered model", progress bars) is caught: dropped
+        when quiet, turned into JSON records otherwise, so that a job's log
+        holds only what it asked for.
+        """
+        import os
+
+        self.quiet, self.json = quiet, log_format == "json"
+        self._stderr = getattr(sys.stderr, "target", sys.stderr)
+        self._console = Console(file=self._stderr, soft_wrap=True)
+        if self.quiet or self.json:
+            os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+            sys.stderr = _StrayOutput(self)
+
+    @property
+    def shows_progress(self) -> bool:
+        """Whether spinners and progress lines are shown: text on a terminal, not quiet."""
+        return not (self.quiet or self.json) and self._console.is_terminal
+
+    def print(self, message: Any, *, level: str = "info", **_: Any) -> None:
+        """One status line (rich markup allowed); warnings and errors pass ``level``."""
+        if self.quiet and level == "info":
+            return
+        if self.json:
+            plain = Text.from_markup(message).plain if isinstance(message, str) else str(message)
+            for prefix in ("warning: ", "error: ", "note: "):
+                plain = plain.removeprefix(prefix)
+            self.emit(level, plain)
+        else:
+            self._console.print(message, highlight=False, soft_wrap=True)
+
+    def emit(self, level: str, message: str, **fields: Any) -> None:
+        """One JSON object on stderr."""
+        record = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), "level": level,
+                  "message": message, **fields}
+        self._stderr.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        self._stderr.flush()
+
+    def restore(self) -> None:
+        """Give stderr back (before a traceback is printed, say)."""
+        if isinstance(sys.stderr, _StrayOutput):
+            sys.stderr = sys.stderr.target
+
+    @contextmanager
+    def status(self, message: str) -> Iterator[None]:
+        """A spinner while a long step runs, on a terminal only; the library's progress shows beside it."""
+        if not self.shows_progress:
+            yield
+            return
+        with self._console.status(message) as spinner:
+            self._spinner = (spinner, message)
+            try:
+                yield
+            finally:
+                self._spinner = None
+
+    def show_progress(self, step: str) -> None:
+        """Show one step of the library's progress (see :mod:`tierwise.progress`) beside the running spinner."""
+        if self._spinner is not None:
+            spinner, message = self._spinner
+            spinner.update(f"{message}\n  [dim]{escape(step)}[/dim]")
+
+    def handler(self) -> logging.Handler:
+        """The logging handler that writes the library's log records like the status lines."""
+        if self.json:
+            return _JsonHandler(self)
+        if self._console.is_terminal:
+            return RichHandler(console=self._console, show_path=False, show_time=False)
+        handler = logging.StreamHandler(self._stderr)
+        handler.setFormatter(_PlainFormatter())
+        return handler
+
+
+class _ProgressHandler(logging.Handler):
+    """Shows the library's progress records in the spinner of the step that runs."""
+
+    def __init__(self, messages: Messages) -> None:
+        super().__init__(logging.INFO)
+        self.messages = messages
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.show_progress(str(getattr(record, "progress", record.getMessage())))
+
+
+class _PlainFormatter(logging.Formatter):
+    """One unwrapped line a record: the message, after ``warning:`` or ``error:`` when it is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        return message if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {message}"
+
+
+class _StrayOutput:
+    """Stands in for stderr under --quiet or --log-format json: whole lines become records, or nothing."""
+
+    def __init__(self, messages: Messages) -> None:
+        self.messages = messages
+        self.target = messages._stderr
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        *lines, self._pending = self._pending.replace("\r", "\n").split("\n")
+        for line in lines:
+            if line.strip() and self.messages.json and not self.messages.quiet:
+                self.messages.emit("info", line.strip(), source="stderr")
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing is buffered but a partial line."""
+
+    def isatty(self) -> bool:
+        return False
+
+
+class _JsonHandler(logging.Handler):
+    def __init__(self, messages: Messages) -> None:
+        super().__init__()
+        self.messages = messages
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.emit(record.levelname.lower(), record.getMessage(), logger=record.name)
+
+
+console = Messages()
+# What a command holds until it ends (the config's MLflow store); main closes it.
+_command_resources = ExitStack()
+# Where tierwise demo writes its data inside its --out folder, and generate by default: configs/demo.yaml reads there.
+DEMO_DATA = "data"
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="YAML config file; its relative paths are relative to it.")]
 SetOption = Annotated[
-    Optional[list[str]], typer.Option("--set", help="Override a config key: --set features.order_grouping=line.")
+    list[str] | None,
+    typer.Option("--set", metavar="KEY=VALUE", help="Override a config key, repeatable: --set features.order_grouping=line."),
 ]
-TransactionsOption = Annotated[Optional[Path], typer.Option(help="Transactions file; keeps the config's columns and format.")]
-EventsOption = Annotated[Optional[Path], typer.Option(help="Engagement events file; keeps the config's columns and format.")]
-CustomersOption = Annotated[Optional[Path], typer.Option(help="Customer table file; keeps the config's columns and format.")]
+TransactionsOption = Annotated[Path | None, typer.Option(help="Transactions file; keeps the config's columns and format.")]
+EventsOption = Annotated[Path | None, typer.Option(help="Engagement events file; keeps the config's columns and format.")]
+CustomersOption = Annotated[Path | None, typer.Option(help="Customer table file; keeps the config's columns and format.")]
 EngineOption = Annotated[
     Literal["duckdb", "spark"],
     typer.Option("--engine", help="duckdb (this machine) or spark (spark.master of the config; pip install "
@@ -50,50 +219,108 @@ TuneOption = Annotated[
 ]
 
 
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tierwise {tierwise.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors: no status lines, "
+                                                               "progress or result tables.")] = False,
+    log_format: Annotated[
+        Literal["text", "json"], typer.Option("--log-format", help="text, or json: one JSON object a line on stderr "
+                                                                   "(time, level, message).")
+    ] = "text",
+    tracking_uri: Annotated[
+        str | None, typer.Option("--tracking-uri", metavar="URI", help="The MLflow store, e.g. sqlite:///mlruns/mlflow.db; "
+                                                                           "overrides MLFLOW_TRACKING_URI and registry.tracking_uri.")
+    ] = None,
+) -> None:
+    """Predict who is about to lapse and what each customer is worth, as forward-looking tiers."""
+    import os
+
+    console.configure(quiet=quiet, log_format=log_format)
+    _configure_logging()
+    if tracking_uri:
+        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+
+
+def _remove_logging() -> None:
+    """Take the command's log and progress handlers off again (they write to this command's stderr)."""
+    for logger in (logging.getLogger(), logging.getLogger(PROGRESS_LOGGER)):
+        for handler in list(logger.handlers):
+            if getattr(handler, "_tierwise", False) or isinstance(handler, _ProgressHandler):
+                logger.removeHandler(handler)
+
+
+def _configure_logging() -> None:
+    _remove_logging()
+    root = logging.getLogger()
+    handler = console.handler()
+    handler._tierwise = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING if console.quiet else logging.INFO)
+    # Progress only on a terminal (not under --quiet, in JSON logs or in a job's plain log): it does not propagate.
+    progress = logging.getLogger(PROGRESS_LOGGER)
+    if console.shows_progress:
+        progress.addHandler(_ProgressHandler(console))
+        progress.setLevel(logging.INFO)
+
+
 def _configure(
-    config_path: Path, overrides: list[str] | None, transactions, events, customers, tune: int = 0
+    config_path: Path, overrides: list[str] | None, transactions: Path | None, events: Path | None,
+    customers: Path | None, tune: int = 0,
 ) -> TierwiseConfig:
     paths = path_overrides(transactions=transactions, events=events, customers=customers)
-    return load_config(config_path, [*(overrides or []), *([f"training.tuning_trials={tune}"] if tune else []), *paths])
+    cfg = load_config(config_path, [*(overrides or []), *([f"training.tuning_trials={tune}"] if tune else []), *paths])
+    # The config's store for the rest of the command (MLFLOW_TRACKING_URI and --tracking-uri still win).
+    from tierwise.models import using_tracking_uri
+
+    _command_resources.enter_context(using_tracking_uri(cfg.registry.tracking_uri))
+    return cfg
 
 
 def _read_inputs(config: TierwiseConfig) -> InputData:
-    inputs = read_config_inputs(config)
-    _print_warnings(inputs.warnings)
-    return inputs
-
-
-def _print_warnings(warnings) -> None:
-    for warning in warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    return read_inputs(config)
 
 
 def _read_spark_inputs(ctx: typer.Context, config: TierwiseConfig):
-    """The inputs read and checked on a Spark session held (in UTC) until the command ends."""
+    """The inputs read and checked on a Spark session held (in UTC) until the command ends; warnings as on DuckDB."""
     from tierwise.spark import read_spark_inputs, spark_session, utc_session
 
     spark = ctx.with_resource(utc_session(spark_session(config.spark)))
     inputs = read_spark_inputs(spark, config.data, config.features)
-    _print_warnings(inputs.warnings)
+    for message in inputs.warnings:
+        warnings.warn(message, InputWarning, stacklevel=2)
     return inputs
+
+
+def _stdout() -> Console:
+    return Console(width=None if sys.stdout.isatty() else 120, quiet=console.quiet)
 
 
 @app.command()
 def generate(
-    out: Annotated[Path, typer.Option(help="Folder to write transactions, events and customers into.")] = Path("demo"),
+    out: Annotated[Path, typer.Option(metavar="FOLDER", help="Folder to write transactions, events and customers into; the default is "
+                                           "where configs/demo.yaml reads them.")] = Path("tierwise-demo") / "data",
     customers: Annotated[int, typer.Option("--customers", min=1, help="Number of customers.")] = 20_000,
     seed: Annotated[int, typer.Option(min=0, help="Random seed; the same seed gives the same files.")] = 7,
-    file_format: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    file_format: Annotated[Literal["parquet", "csv"], typer.Option("--format", help="parquet or csv.")] = "parquet",
     end: Annotated[
-        Optional[str], typer.Option(help="First day not simulated, YYYY-MM-DD (default 2026-01-01, or with --outreach "
+        str | None, typer.Option(metavar="YYYY-MM-DD", help="First day not simulated, YYYY-MM-DD (default 2026-01-01, or with --outreach "
                                          "the list's as_of + its longest horizon if later).")
     ] = None,
     outreach: Annotated[
-        Optional[Path], typer.Option(help="A tierwise score --out folder, or an outreach file with its manifest.json "
+        Path | None, typer.Option(metavar="FOLDER", help="A tierwise score --out folder, or an outreach file with its manifest.json "
                                           "beside it: simulate what happened after that list was worked.")
     ] = None,
     outreach_effect: Annotated[
-        Optional[float], typer.Option("--outreach-effect", help="With --outreach: the relative lowering of the "
+        float | None, typer.Option("--outreach-effect", help="With --outreach: the relative lowering of the "
                                                                  "contacted customers' lapse hazard, in [0, 1).")
     ] = None,
 ) -> None:
@@ -108,8 +335,6 @@ def generate(
     from tierwise.io import read_outreach_list, write_outreach_truth
     from tierwise.synthetic import simulate_outreach_effect
 
-    if file_format not in ("parquet", "csv"):
-        raise TierwiseError(f"--format: {file_format!r} is not one of parquet, csv")
     if (outreach is None) != (outreach_effect is None):
         raise TierwiseError("--outreach and --outreach-effect go together: name the list and the effect")
     if outreach_effect is not None and not 0.0 <= outreach_effect < 1.0:
@@ -121,7 +346,7 @@ def generate(
         except TierwiseError:
             raise TierwiseError(f"--end: {end!r} is not a date YYYY-MM-DD") from None
     truth_paths: list[Path] = []
-    if outreach is None:
+    if outreach is None or outreach_effect is None:  # both or neither, checked above
         demo = generate_demo_data(customers, seed=seed, end=stop)
     else:
         listed, settings = read_outreach_list(outreach)
@@ -131,7 +356,7 @@ def generate(
             value_horizon_days=int(settings["value_horizon_days"]), end=stop,
         )
         demo = simulation.data
-    paths = write_demo_data(demo, out, file_format)  # type: ignore[arg-type]
+    paths = write_demo_data(demo, out, file_format)
     if outreach is not None:
         truth_paths = write_outreach_truth(simulation.summary, simulation.outcomes, out)
     console.print(
@@ -171,8 +396,8 @@ def _truth_figure(value: float | None, outcome: str, *, signed: bool = False) ->
 def features(
     ctx: typer.Context,
     config: ConfigOption,
-    as_of: Annotated[str, typer.Option("--as-of", help="Cutoff date, YYYY-MM-DD: features use only records before it.")],
-    out: Annotated[Path, typer.Option(help="Parquet file to write the features to.")],
+    as_of: Annotated[str, typer.Option("--as-of", metavar="YYYY-MM-DD", help="Cutoff date, YYYY-MM-DD: features use only records before it.")],
+    out: Annotated[Path, typer.Option(metavar="FILE", help="Parquet file to write the features to.")],
     transactions: TransactionsOption = None,
     events: EventsOption = None,
     customers: CustomersOption = None,
@@ -201,10 +426,6 @@ _CHURN_COLUMNS = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "brier": "Brier", "l
                   "precision_top_decile": "prec@10%", "lift_top_decile": "lift@10%"}
 _VALUE_COLUMNS = {"spearman": "Spearman", "normalized_gini": "norm. Gini", "top_decile_revenue_share": "top10% share",
                   "mae": "MAE", "total_predicted": "pred. total", "total_actual": "actual total"}
-
-
-def _stdout() -> Console:
-    return Console(width=None if sys.stdout.isatty() else 120)
 
 
 def _number(value: float) -> str:
@@ -284,49 +505,57 @@ def train(
     tune: TuneOption = 0,
 ) -> None:
     """Fit on the latest snapshots, backtest when the data hold one, and record the run and both models in MLflow."""
-    from tierwise.training import tracking_uri, train_and_register
+    from tierwise.training import tracking_uri
 
     cfg = _configure(config, set_, transactions, events, customers, tune)
-    result, run = train_and_register(_read_inputs(cfg), cfg)
-    _print_backtest(result)
+    inputs = _read_inputs(cfg)
+    with console.status("Backtesting and training the churn, value and retained-value models..."):
+        fitted = fit(config=cfg, inputs=inputs)
+    _print_backtest(fitted.backtest)
+    run = fitted.run
     console.print(
         f"MLflow run {run.run_id} in {tracking_uri()}: {cfg.registry.churn_model_name} v{run.churn_version}, "
         f"{cfg.registry.value_model_name} v{run.value_version}, {cfg.registry.retained_value_model_name} "
         f"v{run.retained_value_version} are '{'champion' if run.promoted else 'candidate'}'"
     )
     if not run.promoted:
-        console.print(f"Not made champion: {run.promotion_note}; to use them anyway: tierwise promote --config {config}",
-                      highlight=False, soft_wrap=True)
+        console.print(f"Not made champion: {run.promotion_note}; to use them anyway: tierwise promote --config {config}")
 
 
 @app.command()
-def promote(config: ConfigOption, set_: SetOption = None) -> None:
-    """Make the candidate versions of the three models the champion."""
-    from tierwise.training import promote as promote_candidates
+def promote(
+    config: ConfigOption,
+    set_: SetOption = None,
+    version: Annotated[
+        int | None, typer.Option("--version", min=1, metavar="N", help="Make version N of the churn model champion, "
+                                                                          "with the other models of its training run.")
+    ] = None,
+    rollback: Annotated[
+        bool, typer.Option("--rollback", help="Make the champion before the last promotion champion again.")
+    ] = False,
+) -> None:
+    """Make the candidate versions of the three models (or --version N, or the previous ones) the champion."""
+    from tierwise.training import promote as promote_versions
 
-    cfg = load_config(config, set_ or [])
-    moved = promote_candidates(cfg.registry)
-    console.print("champion -> " + ", ".join(f"{name} v{version}" for name, version in moved.items()))
+    cfg = _configure(config, set_, None, None, None)
+    moved = promote_versions(cfg.registry, version=version, rollback=rollback)
+    console.print("champion -> " + ", ".join(f"{name} v{number}" for name, number in moved.items()))
 
 
 ModelOption = Annotated[
-    str, typer.Option("--model", help="champion, candidate, a version number, or runs:/<run id>.")
+    str, typer.Option("--model", metavar="champion|candidate|N|runs:/ID", help="champion, candidate, a version number, or runs:/<run id>.")
 ]
 AllowOtherSourceOption = Annotated[
     bool, typer.Option("--allow-other-source", help="Score with a model trained for another data source anyway.")
 ]
 AsOfOption = Annotated[
-    Optional[str], typer.Option("--as-of", help="Cutoff date, YYYY-MM-DD; default: the day after the last transaction.")
+    str | None, typer.Option("--as-of", metavar="YYYY-MM-DD", help="Cutoff date, YYYY-MM-DD; default: the day after the last transaction.")
 ]
 
 
 def _load_models(cfg: TierwiseConfig, model: str):
     """Find and check the models before any data is read: a wrong model is refused in seconds."""
-    from tierwise.inference import check_data_source, load_models
-
-    models = load_models(cfg.registry, model)
-    check_data_source(models, cfg)
-    return models
+    return load_scoring_models(cfg, model)
 
 
 def _explicit_cutoff(as_of: str | None):
@@ -362,12 +591,12 @@ def _list_title(outreach, *, churn_horizon_days: int, value_horizon_days: int) -
             f"{at_risk})")
 
 
-def _print_summary(scores, listed, out: Console, *, outreach, churn_horizon_days: int) -> None:
+def _print_summary(scores, listed, out: Console, *, outreach, churn_horizon_days: int, unit: str = "") -> None:
     """The tiers, then the first ten customers to contact of ``listed`` (the list as delivered)."""
     by_tier = scores.groupby("tier", sort=False).agg(
         customers=("customer_id", "size"), value_at_risk=("value_at_risk", "sum"), predicted_value=("predicted_value", "sum"),
     ).sort_values("value_at_risk", ascending=False)
-    table = Table(title=f"Tiers as of {scores['as_of'].iloc[0].date()}")
+    table = Table(title=f"Tiers as of {scores['as_of'].iloc[0].date()}" + (f" (value in {unit})" if unit else ""))
     for header in ("tier", "customers", "value at risk", "predicted value", "action"):
         table.add_column(header, justify="left" if header in ("tier", "action") else "right")
     actions = scores.drop_duplicates("tier").set_index("tier")["tier_action"]
@@ -389,94 +618,59 @@ def _print_summary(scores, listed, out: Console, *, outreach, churn_horizon_days
     out.print(at_risk)
 
 
-def _report_page(scores, outreach, manifest: dict, *, drift: dict | None = None) -> str:
-    from tierwise.reporting import build_report, read_model_card
-
-    return build_report(scores, outreach, manifest, model_card=read_model_card(str(manifest["model_version"])),
-                        drift=drift)
+def _value_unit(cfg: TierwiseConfig) -> str:
+    """The unit to print beside value figures: only when it is not the data's money (a log without amounts)."""
+    return PURCHASES_UNIT if cfg.export.currency == PURCHASES_UNIT else ""
 
 
-def _deliver(
-    scores, outreach, cfg: TierwiseConfig, out_dir: Path, model_metadata: dict, *, report: bool = True,
-    previous=None, drift: dict | None = None, run_id: str | None = None,
-) -> None:
-    """Write everyone's scores, the outreach export, the movers, drift.json, the report and the manifest; fill the
-    database tables when set; log the drift figures to the models' MLflow run. ``previous``: the previous run the
-    scores' ``previous_tier`` came from (None: none)."""
-    import datetime as dt
-
-    from tierwise.inference import (
-        EXPORT_SCHEMA_VERSION,
-        export_terms,
-        log_drift,
-        outreach_summary,
-        risk_band_terms,
-    )
-    from tierwise.io import replace_outreach_rows, write_export
-    from tierwise.monitoring import at_risk_tiers, movers_csv_frame, run_identity, tier_movers
-
-    movers = tier_movers(scores, outreach, at_risk_tiers(cfg.tiers))
-    manifest = write_export(
-        outreach, out_dir, scores=scores, schema_version=EXPORT_SCHEMA_VERSION,
-        model_version=str(scores["model_version"].iloc[0]),
-        as_of=scores["as_of"].iloc[0], scored_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        horizons={"churn_horizon_days": int(model_metadata["churn_horizon_days"]),
-                  "value_horizon_days": int(scores["value_horizon_days"].iloc[0])},
-        terms={**export_terms(cfg.outreach, cfg.export),
-               "risk_bands": risk_band_terms(scores["churn_probability"], config=cfg.scoring),
-               "model_run_id": model_metadata.get("mlflow_run_id"),
-               **run_identity(cfg),
-               "previous_run": None if previous is None else previous.manifest_entry(scores),
-               "movers_row_count": len(movers)},
-        report=(lambda s, o, m: _report_page(s, o, m, drift=drift)) if report else None,
-        tables={"movers.csv": movers_csv_frame(movers), "movers.parquet": movers},
-        drift=drift,
-    )
-    summary = outreach_summary(outreach, cfg.outreach)
+def _print_delivery(delivery, cfg: TierwiseConfig, *, report: bool) -> None:
+    """What :func:`tierwise.deliver` wrote, in a few lines."""
+    summary, manifest, out_dir = delivery.summary, delivery.manifest, delivery.folder
+    unit = _value_unit(cfg)
     line = (f"Outreach list: {summary['customers']:,} customers ({summary['contacted']:,} to contact, "
-            f"{summary['control']:,} held out as control), expected saving {summary['expected_saving']:,.0f}")
+            f"{summary['control']:,} held out as control), expected saving {summary['expected_saving']:,.0f}"
+            + (f" {unit}" if unit else ""))
     if cfg.outreach.cost_per_contact is not None:
         line += f" for a contact cost of {summary['contact_cost']:,.0f} (net {summary['expected_net']:,.0f})"
     console.print(line)
-    if previous is None:
+    movers = delivery.movers
+    if delivery.previous is None:
         console.print("Movers: none known without a previous run (movers.csv has only its header)")
     else:
-        console.print(f"Movers: {len(movers):,} customers moved into an at-risk tier since {previous.as_of.date()} "
-                      f"(value at risk {movers['value_at_risk'].sum():,.0f}) -> {out_dir / 'movers.csv'}",
-                      highlight=False)
+        console.print(f"Movers: {len(movers):,} customers moved into an at-risk tier since "
+                      f"{delivery.previous.as_of.date()} (value at risk {movers['value_at_risk'].sum():,.0f}) -> "
+                      f"{out_dir / 'movers.csv'}")
     console.print(f"Wrote {out_dir}/scores.parquet, outreach.csv and .parquet (to contact), control.csv and .parquet "
                   f"(do not contact), movers.csv and .parquet and manifest.json ({manifest['row_count']:,} and "
                   f"{manifest['control_row_count']:,} rows, schema v{manifest['schema_version']})")
+    drift = delivery.scores.attrs.get("tierwise", {}).get("drift")
     if drift is not None:
         console.print(f"Drift since training ({drift['reference_as_of']}): {len(drift['severe'])} severe, "
-                      f"{len(drift['warning'])} warnings -> {out_dir / 'drift.json'}", highlight=False)
+                      f"{len(drift['warning'])} warnings -> {out_dir / 'drift.json'}")
     if report:
-        console.print(f"Report -> {out_dir / 'report.html'}", highlight=False)
-    if cfg.export.database_url:
-        as_of = scores["as_of"].iloc[0]
-        written = replace_outreach_rows(outreach, cfg.export.database_url, cfg.export.table, as_of=as_of,
-                                        tiers=scores[["customer_id", "tier", "tier_since"]])
-        console.print(f"Replaced the {as_of.date()} rows of {cfg.export.table} and {cfg.export.table}_control with "
-                      f"this list's {written:,} rows, and of {cfg.export.table}_tiers with everyone's tier")
-    if drift is not None:
-        log_drift(drift, run_id)
+        console.print(f"Report -> {out_dir / 'report.html'}")
+    if delivery.database_rows is not None:
+        table, as_of = cfg.export.table, delivery.scores["as_of"].iloc[0]
+        console.print(f"Replaced the {as_of.date()} rows of {table} and {table}_control with this list's "
+                      f"{delivery.database_rows:,} rows, and of {table}_tiers with everyone's tier")
 
 
 @app.command()
 def score(
     ctx: typer.Context,
     config: ConfigOption,
-    out: Annotated[Path, typer.Option(help="Folder for scores.parquet (everyone) and outreach.csv (ranked list).")],
+    out: Annotated[Path, typer.Option(metavar="FOLDER", help="Folder for scores.parquet (everyone) and outreach.csv (ranked list).")],
     as_of: AsOfOption = None,
     model: ModelOption = "champion",
     rank_by: Annotated[
-        Optional[str], typer.Option(help="Order the list by value_at_risk (default), expected_net_saving or "
-                                         "churn_probability (most likely to lapse first).")
+        Literal["value_at_risk", "expected_net_saving", "churn_probability"] | None,
+        typer.Option(help="Order the list by value_at_risk (default), expected_net_saving or "
+                          "churn_probability (most likely to lapse first).")
     ] = None,
-    top: Annotated[Optional[int], typer.Option("--top", min=1, help="At most this many customers on the list.")] = None,
-    db: Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL of the table that gets the list.")] = None,
+    top: Annotated[int | None, typer.Option("--top", min=1, help="At most this many customers on the list.")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the table that gets the list.")] = None,
     reasons_for: Annotated[
-        Optional[str], typer.Option(help="Customers at the top of the list who get reasons: a number or 'all'.")
+        str | None, typer.Option(metavar="N|all", help="Customers at the top of the list who get reasons: a number or 'all'.")
     ] = None,
     transactions: TransactionsOption = None,
     events: EventsOption = None,
@@ -485,14 +679,13 @@ def score(
     allow_other_source: AllowOtherSourceOption = False,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html beside the export.")] = True,
     previous: Annotated[
-        Optional[Path], typer.Option("--previous", help="The earlier run to compare tiers with; default: the latest "
+        Path | None, typer.Option("--previous", metavar="FOLDER", help="The earlier run to compare tiers with; default: the latest "
                                                         "earlier run beside --out, else the database's tiers table.")
     ] = None,
     engine: EngineOption = "duckdb",
 ) -> None:
     """Score every customer known at the cutoff: risk, value, tier, action and reasons, and who moved since last time."""
-    from tierwise.inference import build_outreach_list, score_with_drift
-    from tierwise.monitoring import carry_tiers, find_previous_run
+    from tierwise.monitoring import find_previous_run
 
     if reasons_for is not None and reasons_for != "all" and not reasons_for.isdigit():
         raise TierwiseError(f"--reasons-for: {reasons_for!r} is not a number or 'all'")
@@ -500,6 +693,7 @@ def score(
     flags += [f"outreach.top_k={top}"] if top else []
     flags += [f"export.database_url={db}"] if db else []
     flags += ["scoring.allow_other_source=true"] if allow_other_source else []
+    flags += [f"scoring.reasons_top_n={'null' if reasons_for == 'all' else reasons_for}"] if reasons_for else []
     cfg = _configure(config, [*(set_ or []), *flags], transactions, events, customers)
     explicit = _explicit_cutoff(as_of)
     if cfg.export.database_url:
@@ -507,36 +701,23 @@ def score(
 
         check_database(cfg.export.database_url)
     ctx.with_resource(lock_folder(out))  # held until the command ends, however it ends
-    if reasons_for is not None:
-        cfg = cfg.model_copy(update={"scoring": cfg.scoring.model_copy(
-            update={"reasons_top_n": None if reasons_for == "all" else int(reasons_for)})})
-    # With --as-of given, the previous run is looked up (and a wrong --previous refused) before any heavy work.
-    search = None if explicit is None else find_previous_run(out, as_of=explicit, config=cfg, explicit=previous)
+    if explicit is not None:  # a wrong --previous is refused before any heavy work
+        find_previous_run(out, as_of=explicit, config=cfg, explicit=previous)
     models = _load_models(cfg, model)
     inputs = _read_spark_inputs(ctx, cfg) if engine == "spark" else _read_inputs(cfg)
-    cutoff = _scoring_cutoff(inputs, explicit)
-    if search is None:
-        search = find_previous_run(out, as_of=cutoff, config=cfg, explicit=previous)
-    console.print(search.note, highlight=False, soft_wrap=True)
-    if engine == "spark":
-        from tierwise.spark import spark_scores
-
-        scores, drift = spark_scores(inputs, as_of=cutoff, config=cfg, models=models, rank_by=cfg.outreach.rank_by)
-    else:
-        scores, drift = score_with_drift(inputs, as_of=cutoff, config=cfg, models=models,
-                                         rank_by=cfg.outreach.rank_by)
-    scores = carry_tiers(scores, search.run)
-    listed = build_outreach_list(scores, cfg.outreach)
-    _print_summary(scores, listed, _stdout(), outreach=cfg.outreach,
-                   churn_horizon_days=int(models.metadata["churn_horizon_days"]))
-    console.print(f"Scored {len(scores):,} customers as of {cutoff.date()} with {models.version}")
-    _deliver(scores, listed, cfg, out, models.metadata, report=report, previous=search.run, drift=drift,
-             run_id=models.run_id)
+    with console.status("Scoring every customer..."):
+        scores = score_customers(models, config=cfg, inputs=inputs, as_of=explicit)
+    delivery = deliver_scores(scores, out, config=cfg, previous=previous, report=report)
+    console.print(delivery.previous_note)
+    _print_summary(delivery.scores, delivery.outreach, _stdout(), outreach=cfg.outreach,
+                   churn_horizon_days=int(models.metadata["churn_horizon_days"]), unit=_value_unit(cfg))
+    console.print(f"Scored {len(scores):,} customers as of {scores['as_of'].iloc[0].date()} with {models.version}")
+    _print_delivery(delivery, cfg, report=report)
 
 
 @app.command("report")
 def report_command(
-    run: Annotated[Path, typer.Option("--run", help="The --out folder of a tierwise score run.")],
+    run: Annotated[Path, typer.Option("--run", metavar="FOLDER", help="The --out folder of a tierwise score run.")],
 ) -> None:
     """Write the run's report.html: one page, readable offline, for the people who act on the list."""
     from tierwise.io import read_run, read_run_drift, read_run_evaluation, write_run_report
@@ -604,7 +785,7 @@ def _print_evaluation(evaluation, out: Console) -> None:
 @app.command()
 def evaluate(
     config: ConfigOption,
-    run: Annotated[Path, typer.Option("--run", help="The --out folder of an earlier tierwise score run.")],
+    run: Annotated[Path, typer.Option("--run", metavar="FOLDER", help="The --out folder of an earlier tierwise score run.")],
     transactions: TransactionsOption = None,
     events: EventsOption = None,
     customers: CustomersOption = None,
@@ -657,7 +838,7 @@ def explain(
     customer: Annotated[str, typer.Option("--customer", help="Customer id.")],
     as_of: AsOfOption = None,
     model: ModelOption = "champion",
-    plot: Annotated[Optional[Path], typer.Option(help="Save a SHAP waterfall plot to this PNG file.")] = None,
+    plot: Annotated[Path | None, typer.Option(metavar="FILE", help="Save shap's waterfall plot of the customer to this PNG file.")] = None,
     transactions: TransactionsOption = None,
     events: EventsOption = None,
     customers: CustomersOption = None,
@@ -665,9 +846,7 @@ def explain(
     allow_other_source: AllowOtherSourceOption = False,
 ) -> None:
     """Print one customer's full churn breakdown: every feature's value, contribution and meaning."""
-    from matplotlib.figure import Figure
-
-    from tierwise.inference import explain_customer, plot_waterfall
+    from tierwise.inference import churn_explanation, explain_customer, plot_explanation
     from tierwise.io import atomic_path
 
     allow = ["scoring.allow_other_source=true"] if allow_other_source else []
@@ -691,17 +870,21 @@ def explain(
         table.add_row(row["feature"], shown, f"{row['contribution']:+.4f}", row["sentence"], f"{row['description']} ({row['unit']})")
     out.print(table)
     if plot is not None:
-        figure = Figure(figsize=(9, 6), layout="constrained")
-        plot_waterfall(explanation, figure.add_subplot())
+        import matplotlib.pyplot as plt
+
+        shap_values = churn_explanation(inputs, as_of=cutoff, config=cfg, models=models, customers=[customer])
+        figure = plot_explanation(shap_values[0], customer_id=customer, churn_probability=attrs["churn_probability"])
         with atomic_path(plot) as temporary:
-            figure.savefig(temporary, format="png")
-        console.print(f"Waterfall plot -> {plot}")
+            figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight")
+        plt.close(figure)
+        console.print(f"SHAP waterfall plot -> {plot}")
 
 
 @app.command()
 def demo(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option(help="Working folder for the demo's data and outputs.")] = Path("tierwise-demo"),
+    out: Annotated[Path, typer.Option(metavar="FOLDER", help="Working folder for the demo's data (in data/, where "
+                                                             "configs/demo.yaml reads) and outputs.")] = Path("tierwise-demo"),
     customers: Annotated[int, typer.Option("--customers", min=100, help="Number of synthetic customers.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     outreach_effect: Annotated[
@@ -709,15 +892,18 @@ def demo(
                             help="The simulated outreach's relative lowering of the contacted customers' lapse hazard.")
     ] = 0.3,
 ) -> None:
-    """The whole loop on the built-in synthetic retailer: generate, train and register, score and deliver the list,
-    then simulate the year after it with an outreach of known effect and evaluate the list against that."""
-    from tierwise.inference import build_outreach_list, default_as_of, load_models, score_with_drift
+    """Run the whole loop on the built-in synthetic retailer.
+
+    Generate, train and register, score and deliver the list, then simulate the year after it with an outreach of
+    known effect and evaluate the list against that.
+    """
+    from tierwise.inference import default_as_of
     from tierwise.io import write_outreach_truth
     from tierwise.synthetic import simulate_outreach_effect
-    from tierwise.training import tracking_uri, train_and_register
+    from tierwise.training import tracking_uri
 
     ctx.with_resource(lock_folder(out))  # a second demo into the same folder is refused, not interleaved
-    data_dir = out / "data"
+    data_dir = out / DEMO_DATA
     with console.status("[1/4] Generating the synthetic retailer..."):
         demo_data = generate_demo_data(customers, seed=seed)
         write_demo_data(demo_data, data_dir)
@@ -728,8 +914,9 @@ def demo(
     cfg = demo_config(data_dir)
     inputs = _read_inputs(cfg)
     with console.status("[2/4] Backtesting and training the churn, value and retained-value models..."):
-        result, run = train_and_register(inputs, cfg)
-    _print_backtest(result)
+        fitted = fit(config=cfg, inputs=inputs)
+    run = fitted.run
+    _print_backtest(fitted.backtest)
     console.print(
         f"[2/4] Trained and registered {cfg.registry.churn_model_name} v{run.churn_version}, "
         f"{cfg.registry.value_model_name} v{run.value_version} and {cfg.registry.retained_value_model_name} "
@@ -737,14 +924,15 @@ def demo(
     )
     cutoff = default_as_of(inputs)
     # The models this demo just trained, whether or not an earlier demo's models stay champion.
-    models = load_models(cfg.registry, f"runs:/{run.run_id}")
+    models = fitted.models
     with console.status(f"[3/4] Scoring every customer as of {cutoff.date()}..."):
-        scores, drift = score_with_drift(inputs, as_of=cutoff, config=cfg, models=models)
-    listed = build_outreach_list(scores, cfg.outreach)
-    _print_summary(scores, listed, _stdout(), outreach=cfg.outreach,
+        scores = score_customers(fitted, config=cfg, inputs=inputs, as_of=cutoff)
+    delivery = deliver_scores(scores, out, config=cfg, compare=False)
+    listed = delivery.outreach
+    _print_summary(delivery.scores, listed, _stdout(), outreach=cfg.outreach,
                    churn_horizon_days=int(models.metadata["churn_horizon_days"]))
     console.print(f"[3/4] Scored {len(scores):,} customers as of {cutoff.date()}")
-    _deliver(scores, listed, cfg, out, models.metadata, drift=drift, run_id=models.run_id)
+    _print_delivery(delivery, cfg, report=True)
 
     after_dir = out / "after"
     horizons = {"churn_horizon_days": int(models.metadata["churn_horizon_days"]),
@@ -773,9 +961,9 @@ app.add_typer(benchmark_app, name="benchmark")
 
 @benchmark_app.command("cdnow")
 def benchmark_cdnow(
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Default: the bundled configs/cdnow.yaml settings.")] = None,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write all figures to this JSON file.")] = None,
-    chart: Annotated[Path, typer.Option(help="PNG decile chart of the longest holdout's value predictions.")] = Path(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Default: the bundled configs/cdnow.yaml settings.")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", metavar="FILE", help="Write all figures to this JSON file.")] = None,
+    chart: Annotated[Path, typer.Option(metavar="FILE", help="PNG decile chart of the longest holdout's value predictions.")] = Path(
         "cdnow_deciles.png"
     ),
     split: Annotated[
@@ -785,7 +973,7 @@ def benchmark_cdnow(
     ] = "literature",
     set_: SetOption = None,
 ) -> None:
-    """tierwise vs BG/NBD + Gamma-Gamma, RFM and recency on CDNOW, all on the same customers and holdouts."""
+    """Tierwise vs BG/NBD + Gamma-Gamma, RFM and recency on CDNOW, all on the same customers and holdouts."""
     import json
 
     from tierwise.config import cdnow_config
@@ -825,28 +1013,56 @@ def benchmark_cdnow(
         console.print(f"Figures -> {json_path}")
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """Input warnings from the library as the command's own warning lines; others as Python prints them."""
+    if issubclass(category, InputWarning):
+        console.print(f"[yellow]warning:[/] {escape(str(message))}", level="warning")
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)])
+    """The ``tierwise`` command: run it, and turn a problem the user can fix into one line and its exit code."""
+    console.restore()
+    console.configure(quiet=False, log_format="text")
+    _configure_logging()
+    warnings.showwarning = _show_warning
+    warnings.simplefilter("always", InputWarning)
     try:
-        app()
+        with _command_resources:
+            code = app(standalone_mode=False, prog_name="tierwise")
+    except typer.Abort:
+        _fail("interrupted", ExitCode.FAILED)
+    except click_exceptions.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx is not None else "tierwise"
+        _fail(f"{exc.format_message().replace('Value error, ', '')} (see {command} -h)", ExitCode.BAD_INPUT)
+    except click_exceptions.ClickException as exc:
+        _fail(exc.format_message(), ExitCode.BAD_INPUT)
     except TierwiseError as exc:
-        _fail(str(exc))
+        _fail(str(exc), exc.exit_code)
     except OSError as exc:
         if exc.filename is None:
             raise
         # A path the user named that cannot be used as asked: a folder where a file belongs, a file in the way, ...
-        _fail(f"{exc.filename}: {exc.strerror or exc}")
+        _fail(f"{exc.filename}: {exc.strerror or exc}", ExitCode.BAD_INPUT)
     except Exception as exc:
         mlflow_errors = sys.modules.get("mlflow.exceptions")
         if mlflow_errors is None or not isinstance(exc, mlflow_errors.MlflowException):
+            console.restore()  # a bug: its traceback goes to the real stderr
             raise
         from tierwise.training import tracking_uri
 
-        _fail(f"MLflow store {tracking_uri()}: {str(exc).strip().splitlines()[0][:300]}")
+        _fail(f"MLflow store {tracking_uri()}: {str(exc).strip().splitlines()[0][:300]}", ExitCode.NO_MODEL)
+    finally:
+        console.restore()
+        _remove_logging()
+    sys.exit(code if isinstance(code, int) else 0)
 
 
-def _fail(message: str) -> None:
-    """The one line a user sees for a problem they can fix, and exit code 2."""
-    # escaped: a message may hold brackets (pip install 'tierwise[spark]', a column named [x]) that are not markup
-    console.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    sys.exit(2)
+def _fail(message: str, code: ExitCode) -> None:
+    """The one line a user sees for a problem they can fix, and its exit code (see :class:`ExitCode`)."""
+    console.print(f"[red]error:[/] {escape(message)}", level="error")
+    sys.exit(int(code))

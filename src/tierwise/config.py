@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,7 +45,11 @@ class TransactionColumns(_Section):
 
     customer_id: str = "customer_id"
     timestamp: str = "timestamp"
-    amount: str = "amount"
+    amount: str | None = Field(
+        default="amount",
+        description="null for a log without amounts: each line then counts one purchase, the spend features are "
+        "left out, and predicted value and value at risk are counted in purchases (export.currency: purchases)",
+    )
     order_id: str | None = None
     quantity: str | None = None
     category: str | None = None
@@ -79,6 +84,11 @@ class _Source(_Section):
     timestamp_format: str | None = Field(
         default=None, description="strftime format of the timestamps, e.g. '%Y%m%d'; None parses ISO dates"
     )
+    header: bool = Field(
+        default=True,
+        description="whether a text file's first line names its columns; false: every line is data, and the "
+        "columns mapping names the columns by position, column_1, column_2, ...",
+    )
 
 
     @model_validator(mode="after")
@@ -89,14 +99,20 @@ class _Source(_Section):
 
 
 class TransactionsSource(_Source):
+    """The transactions file: where it is and which of its columns hold what."""
+
     columns: TransactionColumns = TransactionColumns()
 
 
 class EventsSource(_Source):
+    """The engagement events file: where it is and which of its columns hold what."""
+
     columns: EventColumns = EventColumns()
 
 
 class CustomersSource(_Source):
+    """The optional customer table: ids, sign-up dates and the attributes to use as features."""
+
     columns: CustomerColumns = CustomerColumns()
     attributes: tuple[str, ...] = Field(
         default=(),
@@ -106,6 +122,8 @@ class CustomersSource(_Source):
 
 
 class DataConfig(_Section):
+    """The input data: the three sources, the data set's name and the latest date data may carry."""
+
     name: str | None = Field(
         default=None,
         description="the data set's name, in the default model names; load_config takes the config file's name "
@@ -133,6 +151,11 @@ class FeatureConfig(_Section):
         default=(), description="event types that become features; needs data.events, which needs at least one type"
     )
     event_windows_days: tuple[int, ...] = (30, 90)
+    spend: bool = Field(
+        default=True,
+        description="whether the spend (monetary, spend and refund) features are made; false, and only false, when "
+        "the transactions have no amount column (data.transactions.columns.amount: null), which sets it",
+    )
 
     @field_validator("spend_windows_days", "event_windows_days")
     @classmethod
@@ -246,6 +269,14 @@ class TrainingConfig(_Section):
         default=None, description="contractual churn: lapsed = this event type inside the churn horizon"
     )
     seed: int = 7
+    max_rows_per_snapshot: int | None = Field(
+        default=100_000, ge=1_000,
+        description="most rows a snapshot keeps in memory: a larger one is sampled, stratified by label and by one-time "
+        "vs repeat buyer (the same share of each); None keeps every row",
+    )
+    num_threads: int = Field(
+        default=0, ge=0, description="LightGBM threads for training; 0: all cores. Never saved into the models"
+    )
     tuning_trials: int = Field(
         default=0, ge=0, description="Optuna trials per model, scored on the validation snapshot; 0 keeps the defaults"
     )
@@ -264,6 +295,11 @@ class RegistryConfig(_Section):
     """
 
     experiment: str = "tierwise"
+    tracking_uri: str | None = Field(
+        default=None,
+        description="the MLflow store, e.g. sqlite:///mlruns/mlflow.db (a relative sqlite path is relative to the "
+        "config file); None: ./mlruns; the MLFLOW_TRACKING_URI variable and --tracking-uri override it",
+    )
     churn_model_name: str | None = Field(default=None, description="None: tierwise-<data.name>-churn")
     value_model_name: str | None = Field(default=None, description="None: tierwise-<data.name>-value")
     retained_value_model_name: str | None = Field(
@@ -279,7 +315,7 @@ class RegistryConfig(_Section):
     )
 
     def for_data(self, data_name: str | None) -> RegistryConfig:
-        """This section with the model names not set explicitly named after the data set."""
+        """Return this section with the model names not set explicitly named after the data set."""
         stem = f"tierwise-{_model_name_slug(data_name or DEFAULT_DATA_NAME)}"
         return self.model_copy(update={
             "churn_model_name": self.churn_model_name or f"{stem}-churn",
@@ -294,6 +330,8 @@ ACTIVITY_CLASSES = ("loyal", "potential", "drifting", "lapsing")
 RISK_BANDS = ("high", "medium", "low")
 CATEGORICAL_SCORE_FIELDS = ("lifecycle", "value_grade", "risk_band", "activity_class")
 UNSPECIFIED_CURRENCY = "unspecified"
+#: The unit of value when the transactions have no amounts: each line is one purchase.
+PURCHASES_UNIT = "purchases"
 SHARE_SCORE_FIELDS = ("churn_probability", "value_percentile")
 NUMERIC_SCORE_FIELDS = ("churn_probability", "predicted_value", "retained_value", "value_at_risk", "value_percentile")
 
@@ -539,6 +577,40 @@ class TierwiseConfig(_Section):
 
     @model_validator(mode="before")
     @classmethod
+    def _count_purchases_without_amounts(cls, raw: Any) -> Any:
+        """Without an amount column: no spend features, and value in purchases, unless the config says otherwise."""
+        if not isinstance(raw, dict) or not _amount_column_is_null(raw.get("data")):
+            return raw
+        features, export = raw.get("features", {}), raw.get("export", {})
+        if not isinstance(features, dict) or not isinstance(export, dict):
+            return raw
+        return {**raw, "features": {"spend": False, **features}, "export": {"currency": PURCHASES_UNIT, **export}}
+
+    @model_validator(mode="after")
+    def _without_amounts_nothing_is_money(self) -> TierwiseConfig:
+        has_amounts = self.data.transactions.columns.amount is not None
+        if self.features.spend != has_amounts:
+            raise ValueError(
+                "features.spend must be true exactly when the transactions have an amount column "
+                f"(data.transactions.columns.amount is {'set' if has_amounts else 'null'}, features.spend is "
+                f"{str(self.features.spend).lower()})"
+            )
+        if has_amounts:
+            return self
+        if self.export.currency != PURCHASES_UNIT:
+            raise ValueError(f"export.currency is '{self.export.currency}', but without amounts "
+                             f"(data.transactions.columns.amount: null) value is counted in {PURCHASES_UNIT}")
+        money = [name for name, value in (("outreach.cost_per_contact", self.outreach.cost_per_contact),
+                                          ("outreach.max_total_cost", self.outreach.max_total_cost)) if value is not None]
+        if self.outreach.rank_by == "expected_net_saving":
+            money.append("outreach.rank_by: expected_net_saving")
+        if money:
+            raise ValueError(f"{', '.join(money)} weigh money against value, but without amounts "
+                             f"(data.transactions.columns.amount: null) value is counted in {PURCHASES_UNIT}")
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
     def _name_models_after_the_data(cls, raw: Any) -> Any:
         if not isinstance(raw, dict):
             return raw
@@ -629,6 +701,17 @@ class TierwiseConfig(_Section):
         return config_from_dict(self.model_dump(mode="json"), overrides=overrides)
 
 
+def _amount_column_is_null(data: Any) -> bool:
+    """Whether a raw data section names its transactions' amount column as null."""
+    transactions = data.get("transactions") if isinstance(data, dict) else getattr(data, "transactions", None)
+    if isinstance(transactions, TransactionsSource):
+        return transactions.columns.amount is None
+    columns = transactions.get("columns") if isinstance(transactions, dict) else None
+    if isinstance(columns, TransactionColumns):
+        return columns.amount is None
+    return isinstance(columns, dict) and "amount" in columns and columns["amount"] is None
+
+
 def path_overrides(
     *, transactions: str | Path | None = None, events: str | Path | None = None, customers: str | Path | None = None
 ) -> list[str]:
@@ -669,7 +752,7 @@ def config_from_dict(raw: dict[str, Any], *, origin: str = "config", overrides: 
         raise ConfigError(f"{origin}: {where}{message}{more}") from None
 
 
-def load_config(path: str | Path, overrides: Sequence[str] = ()) -> TierwiseConfig:
+def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> TierwiseConfig:
     """Read a YAML config; ``overrides`` are dotted ``section.key=value`` strings applied on top."""
     path = Path(path)
     try:
@@ -688,7 +771,36 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> TierwiseConf
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")
     if isinstance(raw.get("data"), dict):
         raw["data"].setdefault("name", path.stem)
+    _resolve_relative_paths(raw, path.parent)
     return config_from_dict(raw, origin=str(path), overrides=overrides)
+
+
+def _resolve_relative_paths(raw: dict[str, Any], folder: Path) -> None:
+    """Make the config file's relative input paths and SQLite store path relative to ``folder``, its folder.
+
+    A job run from another working directory then reads the same files. Paths
+    given as overrides (``--set``, ``--transactions``) stay relative to the
+    working directory, where the user typed them.
+    """
+    base = folder.resolve()
+    data = raw.get("data")
+    if isinstance(data, dict):
+        for source in ("transactions", "events", "customers"):
+            entry = data.get(source)
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                entry["path"] = _relative_to(entry["path"], base)
+    registry = raw.get("registry")
+    if isinstance(registry, dict) and isinstance(registry.get("tracking_uri"), str):
+        uri = registry["tracking_uri"]
+        database = uri.removeprefix("sqlite:///")
+        if uri.startswith("sqlite:///") and database and not database.startswith("/") and database != ":memory:":
+            registry["tracking_uri"] = f"sqlite:///{os.path.normpath(base / database)}"
+
+
+def _relative_to(path: str, base: Path) -> str:
+    if path.startswith("tierwise:") or Path(path).is_absolute():
+        return path
+    return os.path.normpath(base / path)
 
 
 def demo_config(data_dir: str | Path) -> TierwiseConfig:

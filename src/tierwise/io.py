@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import functools
 import glob
 import hashlib
 import json
@@ -20,13 +21,15 @@ from collections.abc import Callable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tierwise.config import DataConfig, FeatureConfig, FileFormat, TierwiseConfig
-from tierwise.errors import InputDataError, TierwiseError
-from tierwise.inputs import InputData, inputs_from_frames
+from tierwise.errors import InputDataError, MissingDependencyError, TierwiseError
+from tierwise.input_sql import ROW, RawTable, quote_identifier, quote_literal
+from tierwise.inputs import DuckDBTables, InputData, validate_raw_inputs
 from tierwise.synthetic import DemoData
 
 PACKAGE_PREFIX = "tierwise:"
@@ -42,6 +45,7 @@ def resolve_path(path: str | Path) -> Path:
 
 
 def infer_format(path: Path, declared: FileFormat | None) -> FileFormat:
+    """The file's format: the declared one, else the one its suffix names; refuses an unknown suffix."""
     if declared is not None:
         return declared
     suffix = path.suffix.lower()
@@ -52,19 +56,43 @@ def infer_format(path: Path, declared: FileFormat | None) -> FileFormat:
     raise InputDataError(f"{path}: cannot tell the file format from the suffix '{suffix}'; set format: csv or parquet")
 
 
-def read_table(path: str | Path, declared: FileFormat | None = None) -> pd.DataFrame:
-    """Read a CSV, whitespace-separated or Parquet file; text columns stay text for validation."""
-    frame = _read_any(path, declared)
+def read_table(path: str | Path, declared: FileFormat | None = None, *, header: bool = True) -> pd.DataFrame:
+    """Read a CSV, whitespace-separated or Parquet file; text columns stay text for validation.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    declared : {"csv", "parquet", "whitespace"}, optional
+        Its format; default: from the suffix.
+    header : bool
+        Whether a text file's first line names its columns; without one the
+        columns are :func:`positional_names`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The file's rows, text columns as text.
+
+    Raises
+    ------
+    InputDataError
+        When the file is missing, empty, of another format or unreadable.
+    """
+    frame = _read_any(path, declared, header=header)
     if frame.empty:
         raise InputDataError(f"{path}: no data rows (the file has only a header)")
     return frame
 
 
-def _read_any(path: str | Path, declared: FileFormat | None) -> pd.DataFrame:
+def _checked_file(path: str | Path, declared: FileFormat | None, *, header: bool = True) -> tuple[Path, FileFormat]:
+    """The file behind ``path`` and its format, refusing what is missing, empty or of the wrong kind."""
     resolved = resolve_path(path)
     if not resolved.is_file():
         raise InputDataError(f"{path}: file not found")
     file_format = infer_format(resolved, declared)
+    if not header and file_format == "parquet":
+        raise InputDataError(f"{path}: header: false is for text files; a Parquet file names its columns itself")
     if resolved.stat().st_size == 0:
         raise InputDataError(f"{path}: the file is empty")
     with resolved.open("rb") as handle:
@@ -72,17 +100,32 @@ def _read_any(path: str | Path, declared: FileFormat | None) -> pd.DataFrame:
     if file_format == "parquet":
         if not head.startswith(_PARQUET_MAGIC):
             raise InputDataError(f"{path}: not a Parquet file (it lacks the Parquet header); set format: csv if it is text")
+    elif head.startswith(_PARQUET_MAGIC) or b"\x00" in head:
+        raise InputDataError(f"{path}: not a text {file_format.upper()} file (it holds binary data, e.g. Parquet)")
+    return resolved, file_format
+
+
+def positional_names(count: int) -> list[str]:
+    """The names of a headerless file's columns: ``column_1`` to ``column_<count>``, counted as people count."""
+    return [f"column_{position}" for position in range(1, count + 1)]
+
+
+def _read_any(path: str | Path, declared: FileFormat | None, *, header: bool = True) -> pd.DataFrame:
+    resolved, file_format = _checked_file(path, declared, header=header)
+    if file_format == "parquet":
         try:
             return pq.read_table(resolved).to_pandas()
         except (pa.ArrowException, OSError) as exc:
             raise InputDataError(f"{path}: unreadable Parquet file: {str(exc).splitlines()[0]}") from None
-    if head.startswith(_PARQUET_MAGIC) or b"\x00" in head:
-        raise InputDataError(f"{path}: not a text {file_format.upper()} file (it holds binary data, e.g. Parquet)")
     separator = r"\s+" if file_format == "whitespace" else ","
     try:
-        return pd.read_csv(
-            resolved, sep=separator, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8"
+        frame = pd.read_csv(
+            resolved, sep=separator, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8",
+            header=0 if header else None,
         )
+        if not header:
+            frame.columns = positional_names(frame.shape[1])
+        return frame
     except UnicodeDecodeError:
         raise InputDataError(f"{path}: not UTF-8 text") from None
     except pd.errors.EmptyDataError:
@@ -91,29 +134,93 @@ def _read_any(path: str | Path, declared: FileFormat | None) -> pd.DataFrame:
         raise InputDataError(f"{path}: malformed {file_format}: {str(exc).strip().splitlines()[-1]}") from None
 
 
+def _raw_input(engine: DuckDBTables, name: str, path: str, declared: FileFormat | None, *, header: bool) -> RawTable:
+    """Put one input file into ``engine`` as raw relation ``name``, numbering its data rows.
+
+    DuckDB reads Parquet and CSV itself (CSV as text, to be parsed by the
+    checks); whitespace-separated files, which DuckDB cannot split, go through
+    pandas. A text file without ``header`` gets the columns
+    :func:`positional_names`.
+    """
+    resolved, file_format = _checked_file(path, declared, header=header)
+    if file_format == "whitespace":
+        frame = _read_any(path, declared, header=header)
+        if frame.empty:
+            raise InputDataError(f"{path}: no data rows (the file has only a header)")
+        return engine.register_frame(name, frame)
+    location = quote_literal(str(resolved))
+    # Text as the file has it; a quoted empty field is missing, as in pandas.
+    text = (f"read_csv({location}, header = {str(header).lower()}, all_varchar = true, delim = ',', quote = '\"', "
+            "escape = '\"', null_padding = true, encoding = 'utf-8')")
+    try:
+        if file_format == "parquet":
+            engine.connection.execute(f"CREATE VIEW {name} AS SELECT * EXCLUDE (file_row_number), file_row_number "
+                                      f"AS {ROW} FROM read_parquet({location}, file_row_number = true)")
+        else:
+            columns = "*"
+            if not header:
+                found = [row[0] for row in engine.rows(f"DESCRIBE SELECT * FROM {text}")]
+                columns = ", ".join(f"{quote_identifier(column)} AS {renamed}"
+                                    for column, renamed in zip(found, positional_names(len(found)), strict=True))
+            # ROW_NUMBER() OVER () numbers rows in file order, which DuckDB keeps (preserve_insertion_order).
+            engine.connection.execute(f"CREATE TABLE {name} AS SELECT {columns}, ROW_NUMBER() OVER () - 1 AS {ROW} "
+                                      f"FROM {text}")
+        raw = engine.raw_table(name)
+        rows = engine.rows(f"SELECT COUNT(*) FROM {name}")[0][0]  # a Parquet view reads its data only here
+    except duckdb.Error as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        if "unicode" in first_line.lower():
+            raise InputDataError(f"{path}: not UTF-8 text") from None
+        what = "Parquet file" if file_format == "parquet" else f"{file_format}"
+        raise InputDataError(f"{path}: {'unreadable' if file_format == 'parquet' else 'malformed'} {what}: "
+                             f"{first_line}") from None
+    if not rows:
+        raise InputDataError(f"{path}: no data rows (the file has only a header)")
+    return raw
+
+
 def read_inputs(data: DataConfig, features: FeatureConfig) -> InputData:
-    """Read and validate every input named in the data config."""
+    """Read and validate every input named in the data config.
+
+    The files are read and checked by DuckDB, and the validated tables stay in
+    its database for the features (see :class:`tierwise.inputs.InputData`).
+
+    Parameters
+    ----------
+    data : DataConfig
+        The inputs' paths, formats and columns.
+    features : FeatureConfig
+        The event types that become features (others are warned about).
+
+    Returns
+    -------
+    InputData
+        The validated tables and the warnings.
+
+    Raises
+    ------
+    InputDataError
+        For a missing, unreadable or broken input, in one line.
+    """
     for name, source in (("transactions", data.transactions), ("events", data.events), ("customers", data.customers)):
         if source is not None and source.table is not None:
             raise InputDataError(
                 f"data.{name}.table: {source.table!r} is a Spark table, which only the Spark engine reads "
                 "(--engine spark); give a path to read it here"
             )
-    events = customers = None
-    origins = {"transactions": data.transactions.path}
-    transactions = read_table(data.transactions.path, data.transactions.format)
-    if data.events is not None:
-        events = read_table(data.events.path, data.events.format)
-        origins["events"] = data.events.path
-    if data.customers is not None:
-        customers = read_table(data.customers.path, data.customers.format)
-        origins["customers"] = data.customers.path
-    return inputs_from_frames(
-        transactions, data=data, features=features, events=events, customers=customers, origins=origins
-    )
+    engine = DuckDBTables()
+    raw: dict[str, RawTable] = {}
+    origins: dict[str, str] = {}
+    for name, source in (("transactions", data.transactions), ("events", data.events), ("customers", data.customers)):
+        if source is not None:
+            assert source.path is not None  # a source has a path or a table, and tables were refused above
+            raw[name] = _raw_input(engine, f"raw_{name}", source.path, source.format, header=source.header)
+            origins[name] = source.path
+    return validate_raw_inputs(engine, raw, data=data, features=features, origins=origins)
 
 
 def read_config_inputs(config: TierwiseConfig) -> InputData:
+    """Read, standardize and validate the inputs a whole config names."""
     return read_inputs(config.data, config.features)
 
 
@@ -184,16 +291,26 @@ def _make_folder(folder: Path) -> None:
         raise TierwiseError(f"{folder}: cannot write into this folder: {reason}") from None
 
 
+# The folders this process holds with lock_folder, resolved.
+_HELD_FOLDERS: set[Path] = set()
+
+
 @contextlib.contextmanager
-def lock_folder(folder: str | Path) -> Iterator[Path]:
+def lock_folder(folder: str | Path, *, join: bool = False) -> Iterator[Path]:
     """Hold ``folder`` for one run; a second run into it is refused at once, with this one's pid and start.
 
     The lock (``flock`` on the hidden ``.tierwise.lock`` inside) ends with the
     process, so a killed run never leaves the folder locked. The folder is
     created if needed, and removed again when the run ends leaving nothing in
-    it (a refused run leaves no empty folder behind).
+    it (a refused run leaves no empty folder behind). With ``join``, a folder
+    this process already holds is joined rather than refused: the CLI holds
+    ``--out`` from its start while :func:`tierwise.deliver` writes into it.
     """
     folder = Path(folder)
+    held = folder.resolve()
+    if join and held in _HELD_FOLDERS:
+        yield folder
+        return
     created = not folder.exists()
     _make_folder(folder)
     handle = open(folder / ".tierwise.lock", "a+", encoding="utf-8")  # the lock lasts as long as this handle
@@ -211,15 +328,17 @@ def lock_folder(folder: str | Path) -> Iterator[Path]:
         started = dt.datetime.now().astimezone().isoformat(timespec="seconds")
         handle.write(f"pid {os.getpid()}, started {started}")
         handle.flush()
+        _HELD_FOLDERS.add(held)
         yield folder
     finally:
+        _HELD_FOLDERS.discard(held)
         if created and [entry.name for entry in folder.iterdir()] == [".tierwise.lock"]:
             (folder / ".tierwise.lock").unlink()
             folder.rmdir()
         handle.close()
 
 
-def _write_atomically(target: str | Path, write: Callable[[Path], None]) -> Path:
+def _write_atomically(target: str | Path, write: Callable[[Path], object]) -> Path:
     with atomic_path(target) as temporary:
         write(temporary)
     return Path(target)
@@ -328,7 +447,7 @@ def write_export(
         "model_version": model_version,
         "scored_at": scored_at,
     }
-    writers = {
+    writers: dict[str, Callable[[Path], object]] = {
         "scores.parquet": lambda path: _parquet_to(scores, path),
         "outreach.csv": lambda path: _csv_to(_export_csv_frame(contacts), path),
         "outreach.parquet": lambda path: _parquet_to(contacts, path),
@@ -336,8 +455,7 @@ def write_export(
         "control.parquet": lambda path: _parquet_to(control, path),
     }
     for name, table in (tables or {}).items():
-        writers[name] = (lambda path, table=table: _csv_to(table, path)) if name.endswith(".csv") else (
-            lambda path, table=table: _parquet_to(table, path))
+        writers[name] = functools.partial(_csv_to if name.endswith(".csv") else _parquet_to, table)
     if drift is not None:
         writers[DRIFT_FILE] = lambda path: path.write_text(
             json.dumps(drift, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
@@ -373,8 +491,9 @@ def _database_engine(url: str):
     except sa.exc.ArgumentError as exc:
         raise TierwiseError(f"export.database_url: {str(exc).splitlines()[0]}") from None
     except ImportError as exc:
-        hint = " (pip install 'psycopg[binary]' and use postgresql+psycopg://...)" if url.startswith("postgres") else ""
-        raise TierwiseError(f"export.database_url: its database driver is not installed: {exc}{hint}") from None
+        hint = (" (pip install 'tierwise[postgres]', which brings psycopg, and use postgresql+psycopg://...)"
+                if url.startswith("postgres") else "")
+        raise MissingDependencyError(f"export.database_url: its database driver is not installed: {exc}{hint}") from None
 
 
 def check_database(url: str) -> None:
@@ -394,8 +513,9 @@ def check_database(url: str) -> None:
 def replace_outreach_rows(
     outreach: pd.DataFrame, url: str, table: str, *, as_of: pd.Timestamp, tiers: pd.DataFrame | None = None
 ) -> int:
-    """Make ``table`` hold exactly the customers to contact of ``outreach`` for ``as_of``, and
-    ``<table>_control`` its control customers, like the export's files, in one transaction.
+    """Make ``table`` hold exactly the customers to contact of ``outreach`` for ``as_of``.
+
+    ``<table>_control`` gets its control customers, like the export's files, in the same transaction.
 
     ``tiers`` (customer_id, tier, tier_since of everyone scored), when given,
     replaces the ``as_of`` rows of ``<table>_tiers`` in the same transaction:
@@ -418,17 +538,18 @@ def replace_outreach_rows(
         raise ValueError(f"outreach rows of another as_of than {cutoff}")
     for column in ("expected_next_order_date", "tier_since"):
         frame[column] = frame[column].dt.date
-    types = {
+    types: dict[str, sa.types.TypeEngine] = {
         "customer_id": sa.String(), "as_of": sa.Date(), "list_position": sa.Integer(), "control": sa.Boolean(),
         "expected_next_order_date": sa.Date(), "next_order_overdue_days": sa.Integer(), "tier_since": sa.Date(),
     }
 
+    def column_type(of: pd.DataFrame, name: str) -> sa.types.TypeEngine:
+        if name in types:
+            return types[name]
+        return sa.Float() if pd.api.types.is_float_dtype(of[name]) else sa.String()
+
     def columns(of: pd.DataFrame) -> list[sa.Column]:
-        return [
-            sa.Column(name, types.get(name, sa.Float() if pd.api.types.is_float_dtype(of[name]) else sa.String()),
-                      primary_key=name in ("customer_id", "as_of"))
-            for name in of.columns
-        ]
+        return [sa.Column(name, column_type(of, name), primary_key=name in ("customer_id", "as_of")) for name in of.columns]
 
     metadata = sa.MetaData()
     parts = [(table, frame[~frame["control"]]), (f"{table}_control", frame[frame["control"]])]
@@ -506,8 +627,8 @@ def read_run_manifest(folder: str | Path) -> dict | None:
     if not isinstance(manifest, dict) or "scores.parquet" not in manifest.get("files", {}):
         return None
     try:
-        dt.date.fromisoformat(manifest.get("as_of"))
-    except (TypeError, ValueError):
+        dt.date.fromisoformat(manifest["as_of"])
+    except (KeyError, TypeError, ValueError):
         return None
     return manifest
 
@@ -559,8 +680,10 @@ def read_run(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
 
 
 def read_run_drift(folder: str | Path) -> dict | None:
-    """A run's ``drift.json``, or None when the run has none (scored by an older tierwise, or a model without a
-    drift reference); refuses one that no longer matches the manifest."""
+    """Read a run's ``drift.json``; refuse one that no longer matches the manifest.
+
+    None when the run has none (scored by an older tierwise, or a model without a drift reference).
+    """
     folder = Path(folder)
     path = folder / DRIFT_FILE
     if not path.is_file():
@@ -669,8 +792,11 @@ def read_outreach_list(path: str | Path) -> tuple[pd.DataFrame, dict]:
 
 
 def write_outreach_truth(summary: dict, outcomes: pd.DataFrame, out_dir: str | Path) -> list[Path]:
-    """Write a simulated outreach's true effects (``outreach_effect.json``) and each listed customer's
-    potential outcomes (``outreach_truth.parquet``) into ``out_dir``."""
+    """Write a simulated outreach's truth into ``out_dir``.
+
+    The true effects go to ``outreach_effect.json`` and each listed customer's potential outcomes to
+    ``outreach_truth.parquet``.
+    """
     out_dir = Path(out_dir)
     text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
     return [

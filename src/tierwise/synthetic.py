@@ -48,6 +48,8 @@ _RETURN_CODE = len(_EVENT_STREAMS)
 
 @dataclass(frozen=True)
 class DemoData:
+    """A synthetic retailer's three input tables, in the canonical columns of :mod:`tierwise.inputs`."""
+
     transactions: pd.DataFrame
     events: pd.DataFrame
     customers: pd.DataFrame
@@ -154,7 +156,7 @@ def _draw_order_block(seed: int, traits: _Traits, block: int) -> dict[str, np.nd
 def _draw_candidates(seed: int, traits: _Traits, blocks: int) -> _Candidates:
     order_parts = [_draw_order_block(seed, traits, block) for block in range(blocks)]
     offsets = np.cumsum([0] + [part["order_owner"].size for part in order_parts[:-1]])
-    for part, offset in zip(order_parts, offsets):
+    for part, offset in zip(order_parts, offsets, strict=True):
         part["line_order"] = part["line_order"] + offset
     orders = {key: np.concatenate([part[key] for part in order_parts]) for key in order_parts[0]}
     shares = orders.pop("line_share")
@@ -215,8 +217,10 @@ class _Realized:
 def _realize(
     traits: _Traits, cand: _Candidates, *, end_day: float, change_day: float, death_after: np.ndarray
 ) -> _Realized:
-    """Keep the candidates that happen when each customer lapses at ``traits.death`` before ``change_day``
-    and at ``death_after`` from then on."""
+    """Keep the candidates that happen given each customer's lapse.
+
+    A customer lapses at ``traits.death`` before ``change_day`` and at ``death_after`` from then on.
+    """
 
     def death_at(owner, day):
         return np.where(day < change_day, traits.death[owner], death_after[owner])
@@ -409,7 +413,7 @@ def _outcomes(traits: _Traits, world: _Realized, who: np.ndarray, as_of_day: int
     start = as_of_day * _MINUTES_PER_DAY
     index = np.full(len(traits.ids), -1)
     index[who] = np.arange(who.size)
-    results = {}
+    results: dict[str, np.ndarray] = {}
     for outcome, days in windows.items():
         inside = (minute >= start) & (minute < start + days * _MINUTES_PER_DAY) & (index[world.tx_owner] >= 0)
         position = index[world.tx_owner[inside]]

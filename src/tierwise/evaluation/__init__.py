@@ -1,8 +1,8 @@
 """Evaluation on real data against the Buy-Till-You-Die standard."""
 
+from tierwise.evaluation._cdnow import CdnowBenchmark, plot_decile_chart, run_cdnow_benchmark
 from tierwise.models import BetaGeoFit
 from tierwise.training._btyd import GammaGammaFit, fit_bgnbd, fit_gamma_gamma, rfm_summary
-from tierwise.evaluation._cdnow import CdnowBenchmark, plot_decile_chart, run_cdnow_benchmark
 
 __all__ = [
     "BetaGeoFit",

@@ -33,11 +33,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from tierwise.config import TierwiseConfig, TrainingConfig
-from tierwise.training._btyd import fit_bgnbd, fit_gamma_gamma, rfm_summary
 from tierwise.features import build_features
 from tierwise.inference import ScoringModels, lapse_probability_over, records_before, score_customers
 from tierwise.inputs import InputData
 from tierwise.training import churn_metrics, data_source_metadata, make_labels, rfm_score, train_models, value_metrics
+from tierwise.training._btyd import fit_bgnbd, fit_gamma_gamma, rfm_summary
 from tierwise.training._metrics import rfm_lookup
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class BenchmarkSplit:
 
     @property
     def window_scale(self) -> float:
-        """This split's calibration length over the literature's."""
+        """The calibration length of this split over the literature's."""
         return (self.calibration_end - CALIBRATION_START).days / LITERATURE_CALIBRATION_DAYS
 
     def training(self, training: TrainingConfig) -> TrainingConfig:

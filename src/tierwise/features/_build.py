@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
+from typing import TypeAlias
 
 import duckdb
 import numpy as np
@@ -29,7 +31,7 @@ from tierwise.features._catalog import (
 from tierwise.features._sql import quote_identifier, quote_literal
 from tierwise.inputs import InputData
 
-AsOf = str | dt.date | dt.datetime | pd.Timestamp
+AsOf: TypeAlias = str | dt.date | dt.datetime | pd.Timestamp
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -92,7 +94,7 @@ def _days(days: int) -> int:
     return days * DAY_SECONDS
 
 
-def feature_sql(config: FeatureConfig, as_of: AsOf, attribute_columns: list[str] = ()) -> str:
+def feature_sql(config: FeatureConfig, as_of: AsOf, attribute_columns: Sequence[str] = ()) -> str:
     """The feature query for one cutoff, as portable SQL (DuckDB dialect).
 
     Reads tables ``transactions``, ``events`` and ``customers`` and returns one
@@ -187,9 +189,9 @@ customer_rows AS (
          {attribute_select}
   FROM customers c CROSS JOIN params p
 ),
-universe AS (
-  SELECT customer_id FROM lines
-  UNION SELECT customer_id FROM event_lines
+universe AS (  -- from the aggregates, one row a customer: a distinct over every line and event costs more
+  SELECT customer_id FROM line_aggs
+  UNION SELECT customer_id FROM event_aggs
   UNION SELECT customer_id FROM customer_rows WHERE signup_age_s IS NOT NULL
 )
 SELECT u.customer_id,
@@ -204,6 +206,9 @@ ORDER BY u.customer_id
 
 
 def attribute_columns(inputs: InputData) -> list[str]:
+    """The ``attr_*`` columns of the customer table, in order (none without one)."""
+    if inputs.engine is not None:
+        return [c for c in inputs.engine.columns("customers") if c.startswith("attr_")]
     if inputs.customers is None:
         return []
     return [c for c in inputs.customers.columns if c.startswith("attr_")]
@@ -234,6 +239,15 @@ def build_features(inputs: InputData, *, as_of: AsOf, config: FeatureConfig) -> 
     """
     cutoff = normalize_as_of(as_of)
     attributes = attribute_columns(inputs)
+    if inputs.engine is not None:  # validated in DuckDB: query the tables where they are
+        if config.order_grouping == "order_id" and "order_id" not in inputs.engine.columns("transactions"):
+            raise InputDataError("transactions: features.order_grouping is 'order_id' but no order id column is mapped")
+        cursor = inputs.engine.cursor()
+        try:
+            frame = cursor.execute(feature_sql(config, cutoff, attributes)).df()
+        finally:
+            cursor.close()
+        return _typed(frame, cutoff, config, attributes)
     customers = inputs.customers
     if customers is None:
         customers = pd.DataFrame({"customer_id": pd.Series(dtype="str"), "signup_ts": pd.Series(dtype="datetime64[us]")})
@@ -248,6 +262,11 @@ def build_features(inputs: InputData, *, as_of: AsOf, config: FeatureConfig) -> 
         frame = connection.execute(feature_sql(config, cutoff, attributes)).df()
     finally:
         connection.close()
+    return _typed(frame, cutoff, config, attributes)
+
+
+def _typed(frame: pd.DataFrame, cutoff: pd.Timestamp, config: FeatureConfig, attributes: list[str]) -> pd.DataFrame:
+    """The feature query's result with ``as_of`` and the catalog's types."""
     frame.insert(1, "as_of", pd.Series(cutoff, index=frame.index, dtype="datetime64[us]"))
     for spec in describe_features(config, attributes):
         if spec.kind == "categorical":
@@ -291,6 +310,6 @@ def no_customer_before(as_of: AsOf, *, data_start: pd.Timestamp) -> InputDataErr
     )
 
 
-def describe_features(config: FeatureConfig, attribute_columns: list[str] = ()) -> list[FeatureSpec]:
+def describe_features(config: FeatureConfig, attribute_columns: Sequence[str] = ()) -> list[FeatureSpec]:
     """The specs (name, description, unit) of every feature column, in order."""
     return feature_catalog(config, list(attribute_columns))

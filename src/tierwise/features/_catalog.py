@@ -7,6 +7,7 @@ the description and unit, so they stay in step with the computation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -58,6 +59,10 @@ _GAP_STD_S = (
 
 def _relative_change(recent: str, prior: str) -> str:
     return divide(f"{recent} - {prior}", f"NULLIF({prior}, 0)")
+
+
+#: The families of transaction features made from amounts, left out when the transactions have none.
+SPEND_FAMILIES = frozenset({"monetary", "spend", "refund"})
 
 
 def transaction_features(config: FeatureConfig) -> list[FeatureSpec]:
@@ -151,6 +156,9 @@ def attribute_features(attribute_columns: list[str]) -> list[FeatureSpec]:
     ]
 
 
-def feature_catalog(config: FeatureConfig, attribute_columns: list[str] = ()) -> list[FeatureSpec]:
+def feature_catalog(config: FeatureConfig, attribute_columns: Sequence[str] = ()) -> list[FeatureSpec]:
     """All features built for this config, in output column order."""
-    return transaction_features(config) + event_features(config) + attribute_features(list(attribute_columns))
+    transactions = transaction_features(config)
+    if not config.spend:  # no amounts: spend, its trends and refunds would be counts of lines or constants
+        transactions = [spec for spec in transactions if spec.family not in SPEND_FAMILIES]
+    return transactions + event_features(config) + attribute_features(list(attribute_columns))

@@ -2,7 +2,7 @@
 
 from tierwise.inference._checks import check_scoring_data, gain_shares, lost_features
 from tierwise.inference._drift import check_drift, log_drift
-from tierwise.inference._explain import explain_customer, plot_waterfall
+from tierwise.inference._explain import churn_explanation, explain_customer, plot_explanation
 from tierwise.inference._horizon import lapse_probability_over, records_before
 from tierwise.inference._models import ScoringModels, check_data_source, load_models
 from tierwise.inference._outreach import (
@@ -54,6 +54,7 @@ __all__ = [
     "check_drift",
     "churn_contributions",
     "default_as_of",
+    "churn_explanation",
     "explain_customer",
     "gain_shares",
     "lapse_probability_over",
@@ -61,7 +62,7 @@ __all__ = [
     "load_models",
     "log_drift",
     "lost_features",
-    "plot_waterfall",
+    "plot_explanation",
     "reason_sentence",
     "records_before",
     "score_customers",

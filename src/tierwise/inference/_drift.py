@@ -11,8 +11,8 @@ from mlflow.exceptions import MlflowException
 from tierwise.config import TierwiseConfig
 from tierwise.errors import TierwiseError
 from tierwise.inference._models import ScoringModels
-from tierwise.monitoring._drift import drift_lines, drift_metrics, measure_drift
 from tierwise.models import log_scoring_metrics
+from tierwise.monitoring._drift import drift_lines, drift_metrics, measure_drift
 
 logger = logging.getLogger(__name__)
 

@@ -1,10 +1,19 @@
-"""One customer's full breakdown: every feature's value, SHAP contribution and meaning."""
+"""Explanations: one customer's full breakdown, and SHAP's own :class:`shap.Explanation` for any customers.
+
+The contributions are LightGBM's exact tree SHAP values (``pred_contrib``),
+in log-odds of lapsing; :func:`churn_explanation` hands them out as a
+``shap.Explanation`` with readable feature names and each customer's values,
+so that ``shap.plots.waterfall``, ``beeswarm`` and ``bar`` draw them.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
 
 from tierwise.config import TierwiseConfig
 from tierwise.errors import TierwiseError
@@ -16,6 +25,10 @@ from tierwise.inference._reasons import churn_contributions, reason_sentence
 from tierwise.inference._score import check_compatible
 from tierwise.inputs import InputData
 from tierwise.models import apply_calibration, lifecycle_stage
+
+if TYPE_CHECKING:
+    import shap
+    from matplotlib.figure import Figure
 
 
 def explain_customer(
@@ -68,27 +81,158 @@ def explain_customer(
     return table
 
 
-def plot_waterfall(explanation: pd.DataFrame, ax: Axes, *, top: int = 12) -> Axes:
-    """SHAP waterfall: from the average log-odds to this customer's, the largest contributions drawn."""
-    shown = explanation.head(top).iloc[::-1]
-    rest = explanation["contribution"].iloc[top:].sum()
-    labels = [f"{len(explanation) - top} other features"] if len(explanation) > top else []
-    steps = ([rest] if labels else []) + shown["contribution"].tolist()
-    labels += [f"{f} = {v:.4g}" if isinstance(v, float) else f"{f} = {v}" for f, v in zip(shown["feature"], shown["value"], strict=True)]
-    start = explanation.attrs["bias"]
-    reached = [start]
-    for position, step in enumerate(steps):
-        ax.barh(position, step, left=start, color="tab:red" if step > 0 else "tab:blue")
-        start += step
-        reached.append(start)
-    ax.set_yticks(range(len(labels)), labels)
-    ax.axvline(explanation.attrs["bias"], color="grey", linestyle=":", label="average customer")
-    ax.axvline(start, color="black", linewidth=1, label="this customer")
-    pad = 0.08 * (max(reached) - min(reached) or 1.0)
-    ax.set_xlim(min(reached) - pad, max(reached) + pad)
-    ax.legend(loc="lower right")
-    ax.set(
-        xlabel="log-odds of lapsing",
-        title=f"Customer {explanation.attrs['customer_id']}: churn probability {explanation.attrs['churn_probability']:.0%}",
+def _readable_name(description: str) -> str:
+    """A feature's description as a plot label: capitalised, without its parenthesised aside."""
+    label = description.split(" (")[0].strip()
+    return label[:1].upper() + label[1:]
+
+
+def _shown_value(value: object, unit: str, feature: str) -> str:
+    """A feature value in words for a plot: its unit, and what a missing value means."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "never" if feature.endswith("_days_since_last") or feature == "recency_days" else "none"
+    if isinstance(value, str):
+        return value
+    number = float(value)  # type: ignore[arg-type]
+    if unit == "days":
+        return f"{number:,.0f} days"
+    if unit.startswith("currency"):
+        return f"{number:,.2f}"
+    if unit in ("relative change", "share"):
+        return f"{number:+.0%}" if unit == "relative change" else f"{number:.0%}"
+    if unit in ("orders", "events", "lines"):
+        return f"{number:,.0f} {unit}"
+    return f"{number:.3g}"
+
+
+def churn_explanation(
+    inputs: InputData,
+    *,
+    as_of: AsOf,
+    config: TierwiseConfig,
+    models: ScoringModels,
+    customers: Sequence[str] | None = None,
+) -> shap.Explanation:
+    """The churn model's SHAP values as a :class:`shap.Explanation`, for ``shap.plots`` to draw.
+
+    Values are LightGBM's exact tree SHAP contributions (log-odds of lapsing,
+    before calibration); ``base_values`` the model's average log-odds;
+    ``data`` each customer's feature values (numbers; a categorical attribute
+    as its level's code) and ``display_data`` the same in words with units.
+    Feature names are the features' descriptions.
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated tables.
+    as_of : date-like
+        The cutoff the features are built at.
+    config : TierwiseConfig
+        The settings the models were trained with.
+    models : ScoringModels
+        The loaded models (``tierwise.fit(...).models`` or ``load_models``).
+    customers : sequence of str, optional
+        Which customers, in this order; default: every customer the churn
+        model scores (lifecycle new or active).
+
+    Returns
+    -------
+    shap.Explanation
+        One row per customer; ``explanation[0]`` is the first customer's,
+        for ``shap.plots.waterfall``. ``feature_names`` are readable; the
+        attribute ``feature_ids`` holds the column names and
+        ``customer_ids`` the customers, row by row.
+
+    Raises
+    ------
+    TierwiseError
+        When a customer is unknown or not scored by the churn model.
+
+    Examples
+    --------
+    >>> import shap  # doctest: +SKIP
+    >>> explanation = churn_explanation(inputs, as_of="2025-06-01", config=config, models=models)  # doctest: +SKIP
+    >>> shap.plots.beeswarm(explanation)  # doctest: +SKIP
+    >>> shap.plots.waterfall(explanation[0])  # doctest: +SKIP
+    """
+    import shap
+
+    cutoff = normalize_as_of(as_of)
+    columns = check_compatible(inputs, config, models)
+    features = build_features(inputs, as_of=cutoff, config=config.features)
+    check_scoring_data(features, models, config=config)
+    lookback = float(models.metadata.get("active_lookback_days", config.training.active_lookback_days))
+    stages = lifecycle_stage(features, lookback_days=lookback, new_customer_days=config.scoring.new_customer_days)
+    scored = features[np.isin(stages, ("new", "active"))]
+    if customers is not None:
+        wanted = [str(c) for c in customers]
+        by_id = scored.set_index("customer_id")
+        missing = [c for c in wanted if c not in by_id.index]
+        if missing:
+            raise TierwiseError(
+                f"customer '{missing[0]}': not scored by the churn model as of {cutoff.date()} (no purchase before it, "
+                f"or none within {lookback:.0f} days)" + (f"; and {len(missing) - 1} more" if len(missing) > 1 else "")
+            )
+        scored = by_id.loc[wanted].reset_index()
+    rows = scored[columns]
+    contributions = churn_contributions(models.churn, rows)
+    specs = {s.name: s for s in describe_features(config.features, attribute_columns(inputs))}
+    numeric = models.churn.prepare(rows)
+    data = np.column_stack([
+        numeric[c].cat.codes.astype(float).where(numeric[c].notna()).to_numpy() if isinstance(numeric[c].dtype, pd.CategoricalDtype)
+        else numeric[c].astype(float).to_numpy() for c in columns
+    ]) if columns else np.empty((len(rows), 0))
+    display = np.array([[_shown_value(value, specs[c].unit, c) for c, value in zip(columns, record, strict=True)]
+                        for record in rows.itertuples(index=False)], dtype=object).reshape(len(rows), len(columns))
+    explanation = shap.Explanation(
+        values=contributions[columns].to_numpy(),
+        base_values=contributions["bias"].to_numpy(),
+        data=data,
+        display_data=display,
+        feature_names=[_readable_name(specs[c].description) for c in columns],
     )
-    return ax
+    explanation.feature_ids = list(columns)
+    explanation.customer_ids = scored["customer_id"].astype(str).tolist()
+    return explanation
+
+
+def plot_explanation(
+    explanation: shap.Explanation,
+    *,
+    customer_id: str | None = None,
+    churn_probability: float | None = None,
+    max_display: int = 12,
+) -> Figure:
+    """Shap's waterfall of one customer, with the probability it leads to and an axis in probability too.
+
+    Parameters
+    ----------
+    explanation : shap.Explanation
+        One customer's (``churn_explanation(...)[i]``).
+    customer_id : str, optional
+        Named in the title.
+    churn_probability : float, optional
+        The calibrated churn probability, named in the title.
+    max_display : int
+        Features drawn; the rest are summed into one bar.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+    import shap
+
+    shap.plots.waterfall(explanation, max_display=max_display, show=False)
+    figure = plt.gcf()
+    customer = customer_id
+    base = float(explanation.base_values)
+    raw = 1 / (1 + math.exp(-(base + float(np.sum(explanation.values)))))
+    lines = [f"Customer {customer}" if customer else "One customer"]
+    if churn_probability is not None:
+        lines[0] += f": churn probability {churn_probability:.0%}"
+    lines.append(f"E[f(X)] = average customer's log-odds of lapsing ({1 / (1 + math.exp(-base)):.0%}); "
+                 f"f(x) = this customer's ({raw:.0%} before calibration)")
+    figure.suptitle("\n".join(lines), fontsize=11, y=1.0, va="bottom")
+    figure.axes[0].set_xlabel("log-odds of lapsing: red bars raise the risk, blue bars lower it", labelpad=22)
+    return figure

@@ -10,7 +10,7 @@ from mlflow.models import get_model_info
 from mlflow.tracking import MlflowClient
 
 from tierwise.config import RegistryConfig, TierwiseConfig
-from tierwise.errors import TierwiseError
+from tierwise.errors import ModelNotFoundError
 from tierwise.models import (
     ChurnPredictor,
     TierwiseModel,
@@ -19,6 +19,7 @@ from tierwise.models import (
     data_source_differences,
     data_source_signature,
     describe_data_source,
+    expect_kind,
     sqlite_store_path,
     tracking_uri,
 )
@@ -41,7 +42,7 @@ class _Located:
     uri: str
     label: str
     location: str
-    run_id: str
+    run_id: str | None
 
 
 def _first_line(exc: Exception) -> str:
@@ -52,13 +53,13 @@ def _locate_version(client: MlflowClient, name: str, model: str, store: str) -> 
     try:
         client.get_registered_model(name)
     except MlflowException:
-        raise TierwiseError(f"model: no registered model '{name}' in {store}; run tierwise train first") from None
+        raise ModelNotFoundError(f"model: no registered model '{name}' in {store}; run tierwise train first") from None
     what = f"version {model}" if model.isdigit() else f"alias '{model}'"
     try:
         found = client.get_model_version(name, model) if model.isdigit() else client.get_model_version_by_alias(name, model)
         location = client.get_model_version_download_uri(name, found.version)
     except MlflowException:
-        raise TierwiseError(f"model: registered model '{name}' has no {what} in {store}") from None
+        raise ModelNotFoundError(f"model: registered model '{name}' has no {what} in {store}") from None
     return _Located(f"models:/{name}/{found.version}", f"{name} v{found.version}", location, found.run_id)
 
 
@@ -70,7 +71,7 @@ def _locate_run(client: MlflowClient, run_id: str, store: str) -> tuple[_Located
     try:
         run = client.get_run(run_id)
     except MlflowException:
-        raise TierwiseError(f"model: no run '{run_id}' in {store}") from None
+        raise ModelNotFoundError(f"model: no run '{run_id}' in {store}") from None
     logged = {
         found.name: found.artifact_location
         for found in client.search_logged_models(
@@ -89,7 +90,7 @@ def _locate_models(registry: RegistryConfig, model: str) -> tuple[_Located, ...]
     store = tracking_uri()
     database = sqlite_store_path(store)
     if database is not None and not database.exists():
-        raise TierwiseError(
+        raise ModelNotFoundError(
             f"model: no MLflow store at {database} (set MLFLOW_TRACKING_URI to the store tierwise train wrote to); "
             "run tierwise train first"
         )
@@ -103,7 +104,7 @@ def _load_pyfunc_model(uri: str) -> ChurnPredictor | ValuePredictor:
     """The predictor inside a model logged as tierwise's pyfunc: what ``mlflow.pyfunc.load_model`` predicts with."""
     python_model = mlflow.pyfunc.load_model(uri).unwrap_python_model()
     if not isinstance(python_model, TierwiseModel):
-        raise TierwiseError(f"model: {uri} is not a tierwise model (logged by an older tierwise?); run tierwise train again")
+        raise ModelNotFoundError(f"model: {uri} is not a tierwise model (logged by an older tierwise?); run tierwise train again")
     return python_model.model_
 
 
@@ -123,14 +124,17 @@ def load_models(registry: RegistryConfig, model: str = "champion") -> ScoringMod
             info = get_model_info(found.uri)
             predictor = _load_pyfunc_model(found.uri)
         except (MlflowException, OSError) as exc:
-            raise TierwiseError(
+            raise ModelNotFoundError(
                 f"model: the files of {found.label} are missing or unreadable at {found.location} ({_first_line(exc)})"
             ) from None
         loaded.append((predictor, info.metadata or {}))
-    (churn, churn_meta), (value, value_meta), (retained, _) = loaded
-    for found, (other, _) in zip(located[1:], loaded[1:]):
+    (churn_model, churn_meta), (value_model, value_meta), (retained_model, _) = loaded
+    churn = expect_kind(churn_model, ChurnPredictor, located[0].uri)
+    value = expect_kind(value_model, ValuePredictor, located[1].uri)
+    retained = expect_kind(retained_model, ValuePredictor, located[2].uri)
+    for found, (other, _) in zip(located[1:], loaded[1:], strict=True):
         if list(churn.feature_names_in_) != list(other.feature_names_in_):
-            raise TierwiseError(f"model: {located[0].uri} and {found.uri} were trained on different features")
+            raise ModelNotFoundError(f"model: {located[0].uri} and {found.uri} were trained on different features")
     version = model if model.startswith("runs:/") else ", ".join(found.label for found in located)
     # The training run behind the churn model: where its backtest lives and where evaluations of its scores go.
     metadata = {**value_meta, **churn_meta, "mlflow_run_id": located[0].run_id}
@@ -152,7 +156,7 @@ def check_data_source(models: ScoringModels, config: TierwiseConfig) -> None:
     override = "or allow it with --allow-other-source (scoring.allow_other_source)"
     trained = models.metadata.get("data_source")
     if trained is None:
-        raise TierwiseError(
+        raise ModelNotFoundError(
             f"model: {models.version} has no data source signature (trained by an older tierwise); "
             f"retrain it with tierwise train, {override}"
         )
@@ -162,7 +166,7 @@ def check_data_source(models: ScoringModels, config: TierwiseConfig) -> None:
     trained_name, current_name = models.metadata.get("data_name"), config.data.name
     names = f" (data set '{trained_name}', here '{current_name}')" if trained_name != current_name else ""
     detail = data_source_differences(trained, current) or "its signature differs"
-    raise TierwiseError(
+    raise ModelNotFoundError(
         f"model: {models.version} was trained for another data source{names}: {detail}; "
         f"train a model on this data, {override}"
     )

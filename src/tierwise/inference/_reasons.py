@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,7 @@ _TREND = re.compile(r"^(?P<stem>.+)_trend_(?P<days>\d+)d_vs_prior_\d+d$")
 def churn_contributions(model: ChurnPredictor, X: pd.DataFrame) -> pd.DataFrame:
     """Per-customer SHAP values (log-odds of lapsing), one column per feature plus ``bias``."""
     prepared = model.prepare(X)
-    values = model.booster_.predict(prepared, pred_contrib=True, num_iteration=model.best_iteration_)
+    values = model.booster_.predict(prepared, pred_contrib=True, num_iteration=model.best_iteration_, num_threads=0)
     return pd.DataFrame(values, index=X.index, columns=[*model.feature_names_in_, "bias"])
 
 
@@ -44,14 +45,14 @@ def _change(value: float, noun: str, days: str) -> str:
     return f"{abs(value):.0%} {'fewer' if value < 0 else 'more'} {noun} in the last {days} days than in the {days} before"
 
 
-def reason_sentence(feature: str, row: Mapping[str, object], spec: FeatureSpec | None = None) -> str:
+def reason_sentence(feature: str, row: Mapping[str, Any], spec: FeatureSpec | None = None) -> str:
     """One readable sentence about ``feature`` for the customer in ``row`` (all their feature values)."""
-    value = row.get(feature)
+    value: Any = row.get(feature)
     missing = value is None or (isinstance(value, float) and math.isnan(value))
-    gap = row.get("rhythm_gap_mean_days")
+    gap: Any = row.get("rhythm_gap_mean_days")
     has_gap = gap is not None and not (isinstance(gap, float) and math.isnan(gap))
     if feature in ("recency_days", "rhythm_recency_ratio") and not missing:
-        recency = row.get("recency_days")
+        recency: Any = row.get("recency_days")
         text = f"No purchase for {_days(recency)}"
         return text + (f"; usually buys every {_days(gap)}" if has_gap else "")
     if feature == "frequency_orders":
@@ -59,7 +60,7 @@ def reason_sentence(feature: str, row: Mapping[str, object], spec: FeatureSpec |
     if feature == "tenure_days" and not missing:
         return f"Customer for {_days(value)}"
     if feature.startswith("rhythm_") and missing:
-        orders = row.get("frequency_orders") or 0
+        orders: Any = row.get("frequency_orders") or 0
         return f"Only {orders:.0f} order{'s' if orders != 1 else ''} so far: no buying rhythm yet"
     if feature in ("rhythm_gap_mean_days", "rhythm_gap_std_days"):
         return f"Buys every {_days(gap)} on average" if has_gap else f"Irregular buying ({_days(value)} spread)"
@@ -205,6 +206,14 @@ def _plural(label: str, value: float) -> str:
     return label if value == 1 else f"{label}s"
 
 
+def _window_days(pattern: re.Pattern[str], name: str) -> str:
+    """The window length, in days, that a windowed feature's name carries (e.g. ``orders_count_90d``: ``90``)."""
+    match = pattern.match(name)
+    if match is None:
+        raise ValueError(f"{name!r} is not a windowed feature name")
+    return match["days"]
+
+
 def _buying_sentence(name: str, get: _Value, typical: float) -> str:
     recency, gap = get("recency_days"), get("rhythm_gap_mean_days")
     if name in ("recency_days", "rhythm_recency_ratio"):
@@ -220,7 +229,7 @@ def _buying_sentence(name: str, get: _Value, typical: float) -> str:
     if name == "frequency_orders_per_30d":
         return (f"Buys less often than most customers: about once every {_days(30 / value)} "
                 f"against a typical once every {_days(30 / typical)}")
-    days = _COUNT.match(name)["days"]
+    days = _window_days(_COUNT, name)
     return f"Fewer orders than most customers: {_count(value)} in the last {days} days against a typical {_count(typical)}"
 
 
@@ -234,11 +243,11 @@ def _spend_sentence(name: str, get: _Value, typical: float) -> str:
         recent = get(f"spend_sum_{days}d")
         return (f"Spending fell: {_money(recent)} in the last {days} days, "
                 f"down from {_money(recent / (1 + value))} in the {days} days before")
-    window = _WINDOW.match(name)
     if name.startswith("spend_sum_"):
-        per_month = 30 / int(window["days"])
+        days = _window_days(_WINDOW, name)
+        per_month = 30 / int(days)
         return (f"Spends less than most customers: {_money(value * per_month)} a month over the last "
-                f"{window['days']} days against a typical {_money(typical * per_month)}")
+                f"{days} days against a typical {_money(typical * per_month)}")
     if name == "monetary_per_30d":
         return f"Spends less than most customers: {_money(value)} a month against a typical {_money(typical)}"
     if name == "monetary_mean_order":
@@ -255,8 +264,7 @@ def _event_sentence(name: str, family: str, get: _Value, typical: float) -> str:
         if any(word in family for word in _WARNING_EVENT_WORDS):
             return f"Last {label} {_days(value)} ago"
         return f"Last {label} {_days(value)} ago, against a typical {_days(typical)}"
-    window = _COUNT.match(name) or _TREND.match(name)
-    days = window["days"]
+    days = _window_days(_COUNT if _COUNT.match(name) else _TREND, name)
     count = get(f"{family}_count_{days}d")
     if _TREND.match(name):
         if math.isnan(value):
@@ -320,8 +328,8 @@ def top_reasons(
     values = contributions.drop(columns="bias")
     rows = features.loc[values.index]
     shap_values = values.to_numpy()
-    readable = [(j, name, specs[name], *side) for j, name in enumerate(values.columns)
-                if name in specs and (side := _risk_side(specs[name])) is not None]
+    readable = [(j, name, specs[name], *topic_side) for j, name in enumerate(values.columns)
+                if name in specs and (topic_side := _risk_side(specs[name])) is not None]
     topics = list(dict.fromkeys(topic for *_, topic, _ in readable))
     strength = np.zeros((len(values), len(readable)))
     typical: dict[str, float] = {}
@@ -337,7 +345,9 @@ def top_reasons(
     members = [np.flatnonzero(topic_of == t) for t in range(len(topics))]
     out = np.full((len(values), k), None, dtype=object)
     for i in range(len(values)):
-        get: _Value = lambda name, i=i: float(columns[name][i])  # noqa: E731
+        def get(name: str, i: int = i) -> float:
+            return float(columns[name][i])
+
         for slot, t in enumerate(best_topics[i]):
             if weight[i, t] <= 0:
                 break

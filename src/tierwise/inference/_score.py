@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from tierwise.config import TierwiseConfig
-from tierwise.errors import TierwiseError
+from tierwise.errors import ModelNotFoundError, TierwiseError
 from tierwise.features import build_features, check_customers_known, describe_features, normalize_as_of
 from tierwise.features._build import AsOf
 from tierwise.inference._checks import check_scoring_data
@@ -19,6 +19,7 @@ from tierwise.inference._outreach import ranking_key, select_outreach
 from tierwise.inference._reasons import churn_contributions, top_reasons
 from tierwise.inputs import InputData
 from tierwise.models import model_features, score_features
+from tierwise.progress import report_progress
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +52,19 @@ def _check_feature_names(built: list[str], config: TierwiseConfig, models: Scori
         detail = "; ".join(p for p in (
             f"missing now: {', '.join(missing[:4])}" if missing else "", f"new now: {', '.join(extra[:4])}" if extra else "",
         ) if p) or "same features in another order"
-        raise TierwiseError(f"model: {models.version} was trained on other features than the data and config give ({detail})")
+        raise ModelNotFoundError(f"model: {models.version} was trained on other features than the data and config give ({detail})")
     trained = models.metadata.get("features")
     if trained is not None and trained != config.features.model_dump(mode="json"):
-        raise TierwiseError(f"model: {models.version} was trained with other feature settings (features section of the config)")
+        raise ModelNotFoundError(f"model: {models.version} was trained with other feature settings (features section of the config)")
     check_data_source(models, config)
     return built
+
+
+def _last_transaction(inputs: InputData) -> pd.Timestamp:
+    """The newest transaction's timestamp, asked of the engine where the tables live (no copy into pandas)."""
+    if inputs.engine is not None:
+        return pd.Timestamp(inputs.engine.rows("SELECT MAX(ts) FROM transactions")[0][0])
+    return inputs.transactions["ts"].max()
 
 
 def _check_fresh(last: pd.Timestamp, as_of: pd.Timestamp, limit_days: int) -> None:
@@ -140,9 +148,11 @@ def _score(
     """
     cutoff = normalize_as_of(as_of)
     _check_horizon_known(models)
-    _check_fresh(inputs.transactions["ts"].max(), cutoff, config.scoring.staleness_limit_days)
+    _check_fresh(_last_transaction(inputs), cutoff, config.scoring.staleness_limit_days)
     columns = check_compatible(inputs, config, models)
+    report_progress(f"building the features as of {cutoff.date()}")
     features = build_features(inputs, as_of=cutoff, config=config.features)
+    report_progress(f"scoring {len(features):,} customers")
     check_customers_known(features, inputs, as_of=cutoff)
     return _score_features(features, columns, config=config, models=models, rank_by=rank_by,
                            reasons_top_n=reasons_top_n, with_drift=with_drift)
@@ -150,7 +160,7 @@ def _score(
 
 def _check_horizon_known(models: ScoringModels) -> None:
     if "value_horizon_days" not in models.metadata:
-        raise TierwiseError(f"model: {models.version} does not say which value horizon it predicts (value_horizon_days)")
+        raise ModelNotFoundError(f"model: {models.version} does not say which value horizon it predicts (value_horizon_days)")
 
 
 def score_feature_table(
@@ -244,6 +254,8 @@ def _score_features(
     explained = scores.index if top_n is None else select_outreach(scores, config.outreach).index[:top_n]
     reasons = pd.DataFrame(None, index=scores.index, columns=["reason_1", "reason_2", "reason_3"], dtype="object")
     if len(explained):
+        logger.info("scored %d customers; writing the reasons of %d", len(scores), len(explained))
+        report_progress(f"computing the reasons of {len(explained):,} customers")
         specs = {s.name: s for s in describe_features(config.features, attributes)}
         contributions = churn_contributions(models.churn, features.loc[explained, columns])
         reasons.loc[explained] = top_reasons(

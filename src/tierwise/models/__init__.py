@@ -14,6 +14,7 @@ from tierwise.models._predictors import (
     ValuePredictor,
     apply_calibration,
     bgnbd_no_purchase,
+    expect_kind,
     logit,
     model_features,
     prepare_features,
@@ -36,7 +37,7 @@ from tierwise.models._source import (
     data_source_signature,
     describe_data_source,
 )
-from tierwise.models._store import connect, log_scoring_metrics, sqlite_store_path, tracking_uri
+from tierwise.models._store import connect, log_scoring_metrics, sqlite_store_path, tracking_uri, using_tracking_uri
 from tierwise.models._tiers import assign_tiers
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "data_source_metadata",
     "data_source_signature",
     "describe_data_source",
+    "expect_kind",
     "history_from_features",
     "input_schema",
     "lifecycle_stage",
@@ -76,4 +78,5 @@ __all__ = [
     "score_features",
     "sqlite_store_path",
     "tracking_uri",
+    "using_tracking_uri",
 ]

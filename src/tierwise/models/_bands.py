@@ -35,7 +35,7 @@ def risk_bands(churn_probability: pd.Series, *, config: ScoringConfig) -> pd.Ser
         is_high = above_base & (percentile > config.high_risk_percentile)
         is_medium = above_base & (percentile > config.medium_risk_percentile)
     bands = np.select([is_high, is_medium], ["high", "medium"], default="low")
-    return pd.Series(np.where(probability.isna(), None, bands), index=churn_probability.index, dtype=object)
+    return pd.Series(np.where(probability.isna(), np.array(None, dtype=object), bands), index=churn_probability.index, dtype=object)
 
 
 def risk_band_terms(churn_probability: pd.Series, *, config: ScoringConfig) -> dict[str, object]:
@@ -66,4 +66,4 @@ def activity_classes(
         [risk_band == "high", (risk_band == "medium") | falling, frequency_orders >= config.loyal_min_orders],
         ["lapsing", "drifting", "loyal"], default="potential",
     )
-    return pd.Series(np.where(risk_band.isna(), None, classes), index=risk_band.index, dtype=object)
+    return pd.Series(np.where(risk_band.isna(), np.array(None, dtype=object), classes), index=risk_band.index, dtype=object)

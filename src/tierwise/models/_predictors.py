@@ -9,13 +9,15 @@ path predicts with the same code.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.exceptions import NotFittedError
 
 from tierwise.config import FeatureConfig
-from tierwise.errors import TierwiseError
+from tierwise.errors import ModelNotFoundError, TierwiseError
 from tierwise.features import attribute_columns, describe_features
 from tierwise.inputs import InputData
 from tierwise.models._bgnbd import BetaGeoFit, history_from_features
@@ -57,6 +59,11 @@ class BoosterPredictor:
     (attribute -> training levels) and ``best_iteration_``.
     """
 
+    booster_: lgb.Booster
+    feature_names_in_: np.ndarray
+    categories_: dict[str, list[str]]
+    best_iteration_: int
+
     def _remember_layout(self, X: pd.DataFrame) -> None:
         self.feature_names_in_ = np.array(X.columns, dtype=object)
         self.categories_ = {
@@ -71,11 +78,14 @@ class BoosterPredictor:
     def raw_predict(self, X: pd.DataFrame) -> np.ndarray:
         """The booster's output over its best iterations: P(lapse) uncalibrated, or spend unclipped."""
         _check_fitted(self, "booster_")
-        return self.booster_.predict(self.prepare(X), num_iteration=self.best_iteration_)
+        # num_threads=0: all cores, whatever thread count the booster was trained (and saved) with.
+        return np.asarray(self.booster_.predict(self.prepare(X), num_iteration=self.best_iteration_, num_threads=0))
 
 
 class ChurnPredictor(BoosterPredictor):
     """P(lapse within the churn horizon): the booster's output through the saved calibration (``calibration_``)."""
+
+    calibration_: dict
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Columns: P(stays), P(lapses); one row per row of ``X``."""
@@ -134,7 +144,7 @@ def saved_metadata(model: ChurnPredictor | ValuePredictor, kind: str) -> dict:
         "categories": model.categories_,
         "best_iteration": int(model.best_iteration_),
     }
-    if kind == "churn":
+    if isinstance(model, ChurnPredictor):
         metadata["calibration"] = model.calibration_
     return metadata
 
@@ -142,9 +152,10 @@ def saved_metadata(model: ChurnPredictor | ValuePredictor, kind: str) -> dict:
 def restore_model(booster: lgb.Booster, metadata: dict) -> ChurnPredictor | ValuePredictor:
     """Rebuild a fitted model from its saved booster and the metadata logged beside it."""
     kind = metadata.get("tierwise_kind")
+    model: ChurnPredictor | ValuePredictor
     if kind == "churn":
-        model: ChurnPredictor | ValuePredictor = ChurnPredictor()
-        model.calibration_ = metadata["calibration"]
+        model = churn = ChurnPredictor()
+        churn.calibration_ = metadata["calibration"]
     elif kind in ("value", "retained_value"):
         if float(metadata.get("scale", 1.0)) != 1.0:
             raise TierwiseError(
@@ -158,4 +169,37 @@ def restore_model(booster: lgb.Booster, metadata: dict) -> ChurnPredictor | Valu
     model.feature_names_in_ = np.array(metadata["feature_names"], dtype=object)
     model.categories_ = {k: list(v) for k, v in metadata["categories"].items()}
     model.best_iteration_ = int(metadata["best_iteration"])
+    return model
+
+
+PredictorT = TypeVar("PredictorT", "ChurnPredictor", "ValuePredictor")
+
+
+def expect_kind(model: ChurnPredictor | ValuePredictor, kind: type[PredictorT], where: str) -> PredictorT:
+    """``model`` itself when it is a ``kind``; a model of the other kind is refused, not used in its place.
+
+    Parameters
+    ----------
+    model : ChurnPredictor or ValuePredictor
+        A restored model.
+    kind : type
+        :class:`ChurnPredictor` or :class:`ValuePredictor`: what belongs where ``model`` was found.
+    where : str
+        Where ``model`` came from (a model URI or artifact name), for the error.
+
+    Returns
+    -------
+    ChurnPredictor or ValuePredictor
+        ``model``, typed as ``kind``.
+
+    Raises
+    ------
+    ModelNotFoundError
+        When ``model`` is of the other kind (e.g. a value model registered under the churn model's name).
+    """
+    if not isinstance(model, kind):
+        found = "churn" if isinstance(model, ChurnPredictor) else "value"
+        wanted = "churn" if kind is ChurnPredictor else "value"
+        raise ModelNotFoundError(f"model: {where} is a {found} model where a {wanted} model belongs; "
+                                 "check the registered model names in the registry section")
     return model

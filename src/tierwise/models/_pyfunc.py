@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 import tempfile
+import warnings
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -31,12 +33,13 @@ import numpy as np
 import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.models.model import ModelInfo
-from mlflow.types.schema import AnyType, ColSpec, DataType, Schema
+from mlflow.pyfunc import PythonModel
+from mlflow.types.schema import AnyType, ColSpec, DataType, Schema, TensorSpec
 
 import tierwise
 from tierwise.config import ScoringConfig, TierRule
 from tierwise.errors import TierwiseError
-from tierwise.models._predictors import ChurnPredictor, ValuePredictor, restore_model
+from tierwise.models._predictors import ChurnPredictor, ValuePredictor, expect_kind, restore_model
 from tierwise.models._scoring import SCORING_COLUMNS, score_features
 
 # What each model's pyfunc returns, one number per row.
@@ -81,7 +84,7 @@ def as_model_input(frame: pd.DataFrame, feature_names: list[str], categories: di
 
 def input_schema(feature_names: list[str], *, with_customer_id: bool = False) -> Schema:
     """Every feature column, of any type (checked by :func:`as_model_input`); optionally an optional customer_id."""
-    columns = [ColSpec(AnyType(), name) for name in feature_names]
+    columns: list[ColSpec | TensorSpec] = [ColSpec(AnyType(), name) for name in feature_names]
     if with_customer_id:
         columns.insert(0, ColSpec(DataType.string, "customer_id", required=False))
     return Schema(columns)
@@ -99,7 +102,7 @@ def _restored(artifacts: dict[str, str], stem: str) -> tuple[ChurnPredictor | Va
     return restore_model(lgb.Booster(model_file=artifacts[f"{stem}_booster"]), metadata), metadata
 
 
-class TierwiseModel(mlflow.pyfunc.PythonModel):
+class TierwiseModel(PythonModel):
     """One tierwise model as an MLflow pyfunc.
 
     ``predict`` takes a feature table (``tierwise features`` output; other
@@ -122,7 +125,7 @@ class TierwiseModel(mlflow.pyfunc.PythonModel):
         return model.predict(features)
 
 
-class TierwiseScorer(mlflow.pyfunc.PythonModel):
+class TierwiseScorer(PythonModel):
     """The three models and the scoring rules as one MLflow pyfunc.
 
     ``predict`` takes a feature table and returns the scoring columns of
@@ -136,9 +139,11 @@ class TierwiseScorer(mlflow.pyfunc.PythonModel):
     """
 
     def load_context(self, context) -> None:
-        self.churn_, self.metadata_ = _restored(context.artifacts, "churn")
-        self.value_, _ = _restored(context.artifacts, "value")
-        self.retained_value_, _ = _restored(context.artifacts, "retained_value")
+        churn, self.metadata_ = _restored(context.artifacts, "churn")
+        self.churn_ = expect_kind(churn, ChurnPredictor, "the scorer's churn model")
+        self.value_ = expect_kind(_restored(context.artifacts, "value")[0], ValuePredictor, "the scorer's value model")
+        self.retained_value_ = expect_kind(
+            _restored(context.artifacts, "retained_value")[0], ValuePredictor, "the scorer's retained-value model")
         rules = json.loads(Path(context.artifacts["scoring_rules"]).read_text(encoding="utf-8"))
         self.scoring_ = ScoringConfig.model_validate(rules["scoring"])
         self.tiers_ = tuple(TierRule.model_validate(rule) for rule in rules["tiers"])
@@ -183,15 +188,22 @@ def log_pyfunc_model(
         outputs=Schema([ColSpec(DataType.double, PREDICTION_NAMES[kind])]),
     )
     with tempfile.TemporaryDirectory() as folder:
-        return mlflow.pyfunc.log_model(
+        return _log_with_signature(
             name=name, python_model=_code("_pyfunc_model.py"), artifacts=_saved(Path(folder), "model", model, metadata),
             signature=signature, pip_requirements=_requirements(), metadata=metadata,
             registered_model_name=registered_model_name,
         )
 
 
+def _log_with_signature(**arguments) -> ModelInfo:
+    """``mlflow.pyfunc.log_model`` without its advice to add an input example: the signature is given in full."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*An input example was not provided")  # coloured: not at the start
+        return mlflow.pyfunc.log_model(**arguments)
+
+
 def log_scorer(
-    models: dict[str, ChurnPredictor | ValuePredictor],
+    models: Mapping[str, ChurnPredictor | ValuePredictor],
     metadata: dict[str, dict],
     *,
     scoring: ScoringConfig,
@@ -206,7 +218,7 @@ def log_scorer(
     ``value_horizon_days``. ``scoring`` and ``tiers`` are saved with it.
     """
     churn = models["churn"]
-    outputs = [ColSpec(DataType.string, "customer_id", required=False)]
+    outputs: list[ColSpec | TensorSpec] = [ColSpec(DataType.string, "customer_id", required=False)]
     outputs += [ColSpec(_SCORE_TYPES[column], column) for column in SCORING_COLUMNS]
     signature = ModelSignature(inputs=input_schema(list(churn.feature_names_in_), with_customer_id=True),
                                outputs=Schema(outputs))
@@ -218,7 +230,7 @@ def log_scorer(
         rules.write_text(json.dumps({"scoring": scoring.model_dump(mode="json"),
                                      "tiers": [rule.model_dump(mode="json") for rule in tiers]}, sort_keys=True))
         artifacts["scoring_rules"] = str(rules)
-        return mlflow.pyfunc.log_model(
+        return _log_with_signature(
             name=name, python_model=_code("_pyfunc_scorer.py"), artifacts=artifacts, signature=signature,
             pip_requirements=_requirements(), metadata=_scorer_metadata(metadata["churn"]),
             registered_model_name=registered_model_name,

@@ -1,8 +1,10 @@
 """Where the MLflow store is, and a client on it: what training writes to and scoring loads from.
 
 The store defaults to ``mlruns/`` in the working directory (a SQLite database
-for runs and the registry); ``MLFLOW_TRACKING_URI`` overrides it. Nothing is
-set at import: the URI is applied when a client connects.
+for runs and the registry); a config's ``registry.tracking_uri`` (applied with
+:func:`using_tracking_uri`) replaces that default, and ``MLFLOW_TRACKING_URI``
+(which ``--tracking-uri`` sets) overrides both. Nothing is set at import: the
+URI is applied when a client connects.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import mlflow
@@ -18,11 +21,35 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 STORE_DIR = Path("mlruns")
+_CONFIGURED_URI: ContextVar[str | None] = ContextVar("tierwise_tracking_uri", default=None)
 
 
 def tracking_uri() -> str:
-    """MLFLOW_TRACKING_URI if set, else the SQLite store under ./mlruns."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(STORE_DIR / 'mlflow.db').resolve()}"
+    """The MLflow store in use: MLFLOW_TRACKING_URI if set, else the config's (see :func:`using_tracking_uri`), else ./mlruns.
+
+    Returns
+    -------
+    str
+        A tracking URI, e.g. ``sqlite:////home/me/mlruns/mlflow.db``.
+    """
+    return (os.environ.get("MLFLOW_TRACKING_URI") or _CONFIGURED_URI.get()
+            or f"sqlite:///{(STORE_DIR / 'mlflow.db').resolve()}")
+
+
+@contextmanager
+def using_tracking_uri(uri: str | None) -> Iterator[None]:
+    """Within the block, :func:`tracking_uri` falls back on ``uri`` (a config's ``registry.tracking_uri``).
+
+    Parameters
+    ----------
+    uri : str or None
+        The store; None leaves the default (./mlruns).
+    """
+    token = _CONFIGURED_URI.set(uri or _CONFIGURED_URI.get())
+    try:
+        yield
+    finally:
+        _CONFIGURED_URI.reset(token)
 
 
 def sqlite_store_path(uri: str) -> Path | None:

@@ -1,6 +1,9 @@
-"""Monitoring: what became of a run's scores and outreach once the period after its as_of
+"""Monitoring: outcomes, tier migration and drift.
+
+What became of a run's scores and outreach once the period after its as_of
 has passed, each run against the previous one (tier migration), and whether the data
-scored now still look like the data the models learned from (drift)."""
+scored now still look like the data the models learned from (drift).
+"""
 
 from tierwise.monitoring._drift import (
     EMPTY_BIN_SHARE,
@@ -12,20 +15,6 @@ from tierwise.monitoring._drift import (
     measure_drift,
     population_stability_index,
     quantile_edges,
-)
-from tierwise.monitoring._outcomes import (
-    EVALUATION_SCHEMA_VERSION,
-    Effect,
-    RunEvaluation,
-    Window,
-    difference_of_means,
-    difference_of_proportions,
-    evaluate_run,
-    evaluation_metrics,
-    log_evaluation,
-    minimum_detectable_difference,
-    read_run_backtest,
-    wilson_interval,
 )
 from tierwise.monitoring._migration import (
     MOVERS_COLUMNS,
@@ -42,6 +31,20 @@ from tierwise.monitoring._migration import (
     run_identity,
     tier_movers,
     tier_rules_signature,
+)
+from tierwise.monitoring._outcomes import (
+    EVALUATION_SCHEMA_VERSION,
+    Effect,
+    RunEvaluation,
+    Window,
+    difference_of_means,
+    difference_of_proportions,
+    evaluate_run,
+    evaluation_metrics,
+    log_evaluation,
+    minimum_detectable_difference,
+    read_run_backtest,
+    wilson_interval,
 )
 
 __all__ = [

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,7 +183,7 @@ def _database_previous(url: str, table: str, *, as_of: pd.Timestamp, tier_names:
 
 
 def find_previous_run(
-    out_dir: str | Path, *, as_of: pd.Timestamp, config: TierwiseConfig, explicit: str | Path | None = None,
+    out_dir: str | Path, *, as_of: pd.Timestamp, config: TierwiseConfig, explicit: str | os.PathLike | None = None,
 ) -> PreviousRunSearch:
     """The run to compare a run at ``as_of`` written into ``out_dir`` with (see the module's docstring).
 

@@ -1,4 +1,4 @@
-"""Outcomes of a past run: did the predictions come true, and what did the outreach do?
+"""Outcomes of a past run: did the predictions come true, and what did the outreach do.
 
 A run (``tierwise score --out DIR``) fixed, at its ``as_of``, everyone's
 scores and a list split into contacted and control customers. Once the data
@@ -21,7 +21,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -225,7 +225,8 @@ def _effects(listed: pd.DataFrame, group: str, *, confidence_level: float, min_g
     contacted, control = listed[~listed["control"]], listed[listed["control"]]
     n_a, n_b = len(contacted), len(control)
     found = []
-    for outcome, column in (("retention", "retained"), ("conversion", "converted")):
+    rates: tuple[tuple[Literal["retention", "conversion"], str], ...] = (("retention", "retained"), ("conversion", "converted"))
+    for outcome, column in rates:
         estimate = lower = upper = rate_a = rate_b = None
         if n_a and n_b:
             hits_a, hits_b = int(contacted[column].sum()), int(control[column].sum())
@@ -240,7 +241,7 @@ def _effects(listed: pd.DataFrame, group: str, *, confidence_level: float, min_g
     if n_a >= 2 and n_b >= 2:
         estimate, lower, upper = difference_of_means(contacted["revenue"], control["revenue"],
                                                      confidence_level=confidence_level)
-    elif n_a and n_b:
+    elif mean_a is not None and mean_b is not None:
         estimate = mean_a - mean_b
     found.append(Effect("revenue_per_customer", group, n_a, n_b, mean_a, mean_b, estimate, lower, upper, MEAN_METHOD,
                         _verdict((lower, upper), n_a, n_b, min_group_size)))
@@ -331,7 +332,7 @@ def _churn_quality(scored: pd.DataFrame, window: Window, card: ModelCard | None)
     modelled = scored[scored["churn_probability"].notna()]
     lapsed = 1 - modelled["retained"].to_numpy(int)
     columns = ("roc_auc", "pr_auc", "lift_top_decile", "brier")
-    quality = {
+    quality: dict[str, Any] = {
         "population": "scored customers given a churn probability (lifecycle new or active), the customers the "
                       "churn model is trained on",
         "customers": len(modelled),
@@ -364,7 +365,7 @@ def _value_quality(scored: pd.DataFrame, window: Window, card: ModelCard | None)
     actual, predicted = scored["revenue"].to_numpy(float), scored["predicted_value"].to_numpy(float)
     matured_share = window.matured_days / window.horizon_days
     columns = ("spearman", "normalized_gini", "predicted_over_actual")
-    quality = {
+    quality: dict[str, Any] = {
         "population": "every scored customer",
         "customers": len(scored),
         "realized": {"spearman": None, "normalized_gini": None, "predicted_over_actual": None},
@@ -505,7 +506,7 @@ def _incremental(result: RunEvaluation, cost_per_contact: float | None) -> dict:
     def scaled(effect: Effect) -> dict:
         return {k: None if getattr(effect, k) is None else getattr(effect, k) * n for k in ("estimate", "lower", "upper")}
 
-    incremental = {"n_contacted": n, "customers_retained": scaled(retention), "revenue": scaled(revenue),
+    incremental: dict[str, Any] = {"n_contacted": n, "customers_retained": scaled(retention), "revenue": scaled(revenue),
                    "cost_per_contact": cost_per_contact, "contact_cost": None, "return_on_cost": None}
     if cost_per_contact:
         cost = cost_per_contact * n
@@ -543,7 +544,7 @@ def read_run_backtest(manifest: dict) -> ModelCard | None:
 
 def evaluation_metrics(evaluation: RunEvaluation) -> dict[str, float]:
     """The evaluation's headline figures as flat MLflow metric names (those that could be computed)."""
-    flat = {f"evaluation.{kind}_matured_days": w.matured_days for kind, w in evaluation.windows.items()}
+    flat: dict[str, float | None] = {f"evaluation.{kind}_matured_days": w.matured_days for kind, w in evaluation.windows.items()}
     for kind, quality in (("churn", evaluation.churn_quality), ("value", evaluation.value_quality)):
         flat.update({f"evaluation.{kind}_{name}": value for name, value in quality["realized"].items()})
     for outcome in ("retention", "conversion", "revenue_per_customer"):

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import pandas as pd
 from matplotlib.figure import Figure
 
-from tierwise.config import UNSPECIFIED_CURRENCY
+from tierwise.config import PURCHASES_UNIT, UNSPECIFIED_CURRENCY
 from tierwise.errors import InputDataError
 from tierwise.monitoring import NEW_TO_RUN, migration_matrix, moves_that_matter
 from tierwise.reporting import _charts
@@ -89,6 +89,8 @@ class _Money:
         if value != value:
             return "–"
         amount = f"{value:,.{decimals}f}"
+        if self.currency == PURCHASES_UNIT:  # a log without amounts: value counts purchases
+            return f"{amount} {PURCHASES_UNIT}"
         return f"{self.currency} {amount}" if self.currency else amount
 
 

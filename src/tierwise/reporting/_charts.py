@@ -61,7 +61,7 @@ def needs_cjk(texts) -> bool:
 
 @contextlib.contextmanager
 def chart_style(cjk_family: str | None = None) -> Iterator[None]:
-    """matplotlib settings for the report's charts, for the duration of the block only."""
+    """Matplotlib settings for the report's charts, for the duration of the block only."""
     families = ["DejaVu Sans", *([cjk_family] if cjk_family else [])]
     with matplotlib.rc_context({
         "font.family": families, "font.size": 10, "axes.spines.top": False,
@@ -93,7 +93,7 @@ def plot_tier_customers(tiers: pd.DataFrame, ax: Axes, labels: list[str]) -> Axe
     ax.barh(positions, tiers["customers"], color=colours)
     ax.set_yticks(positions, labels)
     ax.invert_yaxis()
-    for position, count in zip(positions, tiers["customers"]):
+    for position, count in zip(positions, tiers["customers"], strict=True):
         ax.annotate(f"{count:,}", (count, position), xytext=(3, 0), textcoords="offset points", va="center", fontsize=9)
     ax.set(title="Customers", xlabel="customers")
     ax.margins(x=0.18)
@@ -107,7 +107,7 @@ def plot_tier_value_at_risk(tiers: pd.DataFrame, ax: Axes) -> Axes:
     total = tiers["value_at_risk"].sum()
     ax.barh(positions, tiers["value_at_risk"], color="#34495e")
     ax.invert_yaxis()
-    for position, value in zip(positions, tiers["value_at_risk"]):
+    for position, value in zip(positions, tiers["value_at_risk"], strict=True):
         share = f" ({value / total:.0%})" if total > 0 else ""
         ax.annotate(f"{value:,.0f}{share}", (max(value, 0), position), xytext=(3, 0), textcoords="offset points",
                     va="center", fontsize=9)
@@ -124,7 +124,7 @@ def plot_risk_distribution(scores: pd.DataFrame, ax: Axes) -> Axes:
     modelled = scores[scores[s.churn_probability].notna()]
     bands = [b for b in s.band_order if b in set(modelled[s.risk_band])]
     bands += sorted(set(modelled[s.risk_band].dropna()) - set(bands))
-    bins = np.linspace(0, 1, 21)
+    bins = list(np.linspace(0, 1, 21))
     ax.hist([modelled.loc[modelled[s.risk_band] == band, s.churn_probability] for band in bands], bins=bins,
             stacked=True, label=[f"{band} risk" for band in bands],
             color=[BAND_COLOURS.get(band, "#999999") for band in bands])

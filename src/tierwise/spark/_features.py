@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
 
 import pandas as pd
 
@@ -11,12 +12,13 @@ from tierwise.errors import InputDataError
 from tierwise.features import describe_features, feature_sql, no_customer_before, normalize_as_of
 from tierwise.features._build import AsOf
 from tierwise.spark._inputs import SparkInputs
+from tierwise.spark._sql import to_spark_sql
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 
-def spark_feature_sql(config: FeatureConfig, as_of: AsOf, attribute_columns: list[str] = ()) -> str:
+def spark_feature_sql(config: FeatureConfig, as_of: AsOf, attribute_columns: Sequence[str] = ()) -> str:
     """:func:`tierwise.features.feature_sql` in Spark SQL.
 
     The query is written once, for DuckDB, and transpiled with sqlglot: its
@@ -24,9 +26,7 @@ def spark_feature_sql(config: FeatureConfig, as_of: AsOf, attribute_columns: lis
     values, and its ``TIMESTAMP`` becomes Spark's ``TIMESTAMP_NTZ``, whose
     arithmetic no session time zone can shift.
     """
-    import sqlglot
-
-    return sqlglot.transpile(feature_sql(config, as_of, list(attribute_columns)), read="duckdb", write="spark")[0]
+    return to_spark_sql(feature_sql(config, as_of, list(attribute_columns)))
 
 
 def build_spark_features(inputs: SparkInputs, *, as_of: AsOf, config: FeatureConfig) -> DataFrame:
@@ -81,11 +81,12 @@ def collect_features(frame: DataFrame, *, as_of: AsOf, config: FeatureConfig, in
     from pyspark.sql import functions as F
 
     cutoff = normalize_as_of(as_of)
-    features = frame.toPandas()
+    features = cast(pd.DataFrame, frame.toPandas())
     if features.empty:
-        starts = [inputs.transactions.agg(F.min("ts")).first()[0], inputs.events.agg(F.min("ts")).first()[0]]
+        firsts = [inputs.transactions.agg(F.min("ts")), inputs.events.agg(F.min("ts"))]
         if inputs.customers is not None:
-            starts.append(inputs.customers.agg(F.min("signup_ts")).first()[0])
+            firsts.append(inputs.customers.agg(F.min("signup_ts")))
+        starts = [row[0] for row in (first.first() for first in firsts) if row is not None]
         raise no_customer_before(cutoff, data_start=pd.Timestamp(min(ts for ts in starts if ts is not None)))
     features["customer_id"] = features["customer_id"].astype("str")  # the dtype DuckDB gives, object or str
     features.insert(1, "as_of", pd.Series(cutoff, index=features.index, dtype="datetime64[us]"))

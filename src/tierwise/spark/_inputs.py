@@ -1,34 +1,38 @@
-"""The inputs as Spark tables: read from files or the catalog, standardised to the canonical columns.
+"""The inputs as Spark tables, standardised and validated by the SQL of :mod:`tierwise.input_sql`.
 
-The canonical columns are those of :mod:`tierwise.inputs` (``customer_id``
-text, ``ts`` as ``TIMESTAMP_NTZ`` in UTC, ``amount`` DOUBLE, ``line_no``
-BIGINT, ...), so the feature query runs on them unchanged. The checks here
-refuse what would make features wrong (missing columns, ids, timestamps or
-amounts, text that is not a date or a number, records dated after
-``data.max_timestamp`` or today) with the one-line messages of the DuckDB
-engine; the plausibility checks of :mod:`tierwise.inputs` (timestamps far
-from the rest of the data, refunds before purchases, repeated rows) run on
-the DuckDB engine only.
+The checks, messages and canonical columns are the DuckDB engine's: the
+same queries run here, transpiled to Spark SQL, so bad input gives the same
+one-line errors and warnings on both engines. Spark's part is small: the
+raw relations (files or catalog tables, with ``__row`` numbering the data
+rows), the Spark spellings of a few functions (:class:`SparkDialect`) and a
+runner that executes the queries (:class:`SparkTables`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tierwise.config import CustomersSource, DataConfig, EventsSource, FeatureConfig, TransactionsSource, feature_slug
+from tierwise.config import CustomersSource, DataConfig, EventsSource, FeatureConfig, TransactionsSource
 from tierwise.errors import InputDataError
-from tierwise.features import quote_literal
-from tierwise.io import infer_format, resolve_path
-from tierwise.inputs import _latest_date
+from tierwise.input_sql import (
+    ROW,
+    ColumnKind,
+    Dialect,
+    RawTable,
+    quote_literal,
+    standardize_customers,
+    standardize_events,
+    standardize_transactions,
+)
+from tierwise.io import infer_format, positional_names, resolve_path
+from tierwise.spark._sql import run_duckdb_sql
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame, SparkSession
-
-# Features sum amounts as DECIMAL(18, 4), as on DuckDB (see tierwise.inputs).
-_MAX_AMOUNT = 1e13
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import DataType
 
 _STRFTIME_TO_SPARK = {
     "Y": "yyyy", "y": "yy", "m": "MM", "d": "dd", "H": "HH", "M": "mm", "S": "ss", "f": "SSSSSS", "b": "MMM",
@@ -36,9 +40,170 @@ _STRFTIME_TO_SPARK = {
 }
 
 
+def spark_datetime_pattern(strftime: str) -> str:
+    """A strftime format as a Spark datetime pattern; letters outside directives are quoted.
+
+    Examples
+    --------
+    >>> spark_datetime_pattern("%Y%m%d")
+    'yyyyMMdd'
+    >>> spark_datetime_pattern("%d/%m/%Y at %H:%M")
+    "dd/MM/yyyy 'at' HH:mm"
+
+    Raises
+    ------
+    InputDataError
+        For a directive Spark cannot parse.
+    """
+    pattern = []
+    for directive, letters, other in re.findall(r"%(.)|([A-Za-z]+)|([^%A-Za-z]+)", strftime):
+        if directive:
+            if directive not in _STRFTIME_TO_SPARK:
+                raise InputDataError(f"timestamp_format {strftime!r}: %{directive} is not supported on Spark")
+            pattern.append(_STRFTIME_TO_SPARK[directive])
+        elif letters:
+            pattern.append(f"'{letters}'")
+        else:
+            pattern.append(other.replace("'", "''"))
+    return "".join(pattern)
+
+
+class SparkDialect(Dialect):
+    """Spark's spelling of the functions that differ from DuckDB's (written in DuckDB syntax, then transpiled)."""
+
+    def parse_timestamp(self, text: str, timestamp_format: str | None) -> str:
+        """As :meth:`Dialect.parse_timestamp`, with Spark's ``try_to_timestamp`` for formats."""
+        if timestamp_format is not None:
+            pattern = quote_literal(spark_datetime_pattern(timestamp_format))
+            return f"CAST(try_to_timestamp({text}, {pattern}) AS TIMESTAMP)"
+        return (
+            f"CAST(COALESCE(TRY_CAST({text} AS TIMESTAMPTZ), try_to_timestamp({text}, 'yyyyMMdd'), "
+            f"try_to_timestamp({text}, 'yyyy-MM')) AS TIMESTAMP)"
+        )
+
+    def row_hash(self, columns: Sequence[str]) -> str:
+        """As :meth:`Dialect.row_hash`: Spark's ``hash`` has 32 bits, too few to count distinct rows in millions."""
+        return f"XXHASH64({', '.join(columns)})"
+
+    def nth_smallest(self, expression: str, index: int, count: int) -> str:
+        """As :meth:`Dialect.nth_smallest`; Spark's PERCENTILE_DISC takes numbers, so timestamps go as microseconds."""
+        quantile = super().nth_smallest(f"unix_micros(CAST({expression} AS TIMESTAMPTZ))", index, count)
+        return f"CAST(timestamp_micros(CAST({quantile} AS BIGINT)) AS TIMESTAMP)"
+
+
+class SparkTables:
+    """A :class:`tierwise.input_sql.SqlRunner` on a Spark session: DuckDB SQL transpiled and run by Spark.
+
+    ``create_table`` keeps each result as a cached temporary view, so the
+    canonical tables are parsed once and read by the checks and the features.
+    """
+
+    dialect: Dialect = SparkDialect()
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+
+    def rows(self, sql: str) -> list[tuple]:
+        """Run a query and return all its rows."""
+        return [tuple(row) for row in run_duckdb_sql(self.spark, sql).collect()]
+
+    def create_table(self, name: str, sql: str) -> None:
+        """Store the result of ``sql`` as temporary view ``name``, cached (memory, then disk)."""
+        from pyspark import StorageLevel
+
+        run_duckdb_sql(self.spark, sql).persist(StorageLevel.MEMORY_AND_DISK).createOrReplaceTempView(name)
+
+    def create_view(self, name: str, sql: str) -> None:
+        """Name the query ``sql`` as temporary view ``name``."""
+        run_duckdb_sql(self.spark, sql).createOrReplaceTempView(name)
+
+
+def _column_kind(data_type: DataType) -> ColumnKind:
+    from pyspark.sql import types
+
+    if isinstance(data_type, types.BooleanType):
+        return "boolean"
+    if isinstance(data_type, types.ByteType | types.ShortType | types.IntegerType | types.LongType):
+        return "integer"
+    if isinstance(data_type, types.FloatType | types.DoubleType | types.DecimalType):
+        return "float"
+    if isinstance(data_type, types.TimestampNTZType | types.DateType):
+        return "timestamp"
+    if isinstance(data_type, types.TimestampType):
+        return "timestamptz"
+    return "text"
+
+
+def _numbered(frame: DataFrame) -> DataFrame:
+    """``frame`` with ``__row``, 0-based positions in read order: partitions in order, rows in order inside each.
+
+    For one file that is the file's order; a folder of files or a catalog table
+    has no single order, and "data row N" in messages counts in Spark's.
+    """
+    from pyspark.sql import functions as F
+
+    with_id = frame.withColumn("__partition", F.spark_partition_id()).withColumn(
+        "__id", F.monotonically_increasing_id())
+    counts = sorted(tuple(row) for row in with_id.groupBy("__partition").count().collect())
+    offsets, start = [], 0
+    for partition, count in counts:
+        offsets.append((partition, start))
+        start += count
+    offset_table = frame.sparkSession.createDataFrame(offsets or [(0, 0)], "__partition int, __offset bigint")
+    # monotonically_increasing_id puts the partition in the upper 31 bits and the row's position in the lower 33
+    position = F.col("__id") - F.shiftleft(F.col("__partition").cast("bigint"), 33) + F.col("__offset")
+    return with_id.join(F.broadcast(offset_table), "__partition").select(
+        *(F.col(f"`{c}`") for c in frame.columns), position.alias(ROW))
+
+
+def _read_source(spark: SparkSession, source: TransactionsSource | EventsSource | CustomersSource,
+                 origin: str) -> DataFrame:
+    from pyspark.errors import AnalysisException
+    from pyspark.sql import functions as F
+
+    if source.table is not None:
+        try:
+            return spark.table(source.table)
+        except AnalysisException:
+            raise InputDataError(f"{origin}: no Spark table of that name in the session's catalog") from None
+    path = resolve_path(str(source.path))
+    if not path.is_file():
+        raise InputDataError(f"{source.path}: file not found")
+    file_format = infer_format(path, source.format)
+    try:
+        if file_format == "parquet":
+            return spark.read.parquet(str(path))
+        if file_format == "csv":
+            frame = spark.read.csv(str(path), header=source.header, inferSchema=False, encoding="UTF-8")
+            return frame if source.header else frame.toDF(*positional_names(len(frame.columns)))
+    except AnalysisException as exc:
+        raise InputDataError(f"{source.path}: unreadable {file_format}: {str(exc).splitlines()[0]}") from None
+    # whitespace-separated: split each non-blank line on runs of blanks; the first line names the columns, or
+    # without a header the columns are column_1, column_2, ...
+    lines = spark.read.text(str(path)).select(F.trim(F.regexp_replace("value", r"\s+", " ")).alias("line"))
+    lines = lines.where(F.col("line") != "")
+    first = lines.first()
+    if first is None:
+        raise InputDataError(f"{source.path}: the file is empty")
+    fields = F.split("line", " ")
+    if not source.header:
+        return lines.select(*(fields.getItem(i).alias(name)
+                              for i, name in enumerate(positional_names(len(first["line"].split(" "))))))
+    return lines.where(F.col("line") != first["line"]).select(
+        *(fields.getItem(i).alias(name) for i, name in enumerate(first["line"].split(" "))))
+
+
+def _raw_table(spark: SparkSession, name: str, source: TransactionsSource | EventsSource | CustomersSource,
+               origin: str) -> RawTable:
+    frame = _numbered(_read_source(spark, source, origin))
+    frame.createOrReplaceTempView(name)
+    return RawTable(name, {field.name: _column_kind(field.dataType) for field in frame.schema.fields
+                           if field.name != ROW})
+
+
 @dataclass(frozen=True)
 class SparkInputs:
-    """The canonical input tables as Spark DataFrames, plus the warnings found on the way."""
+    """The canonical input tables as Spark DataFrames (cached temporary views), plus the warnings."""
 
     transactions: DataFrame
     events: DataFrame
@@ -51,321 +216,51 @@ class SparkInputs:
         return [] if self.customers is None else [c for c in self.customers.columns if c.startswith("attr_")]
 
 
-def _spark_pattern(strftime: str, origin: str) -> str:
-    """A strftime format (``%Y%m%d``) as a Spark datetime pattern (``yyyyMMdd``); literal letters quoted."""
-    pattern, position = [], 0
-    for match in re.finditer(r"%(.)|([A-Za-z]+)|([^%A-Za-z]+)", strftime):
-        directive, letters, other = match.groups()
-        if directive is not None:
-            if directive not in _STRFTIME_TO_SPARK:
-                raise InputDataError(f"{origin}: timestamp_format {strftime!r}: %{directive} is not supported on Spark")
-            pattern.append(_STRFTIME_TO_SPARK[directive])
-        elif letters is not None:
-            pattern.append(f"'{letters}'")
-        else:
-            pattern.append(other.replace("'", "''"))
-        position = match.end()
-    if position != len(strftime):
-        raise InputDataError(f"{origin}: timestamp_format {strftime!r} ends in a lone %")
-    return "".join(pattern)
-
-
-def _read_source(spark: SparkSession, source: TransactionsSource | EventsSource | CustomersSource,
-                 origin: str) -> DataFrame:
-    from pyspark.sql import functions as F
-    from pyspark.sql.utils import AnalysisException
-
-    if source.table is not None:
-        try:
-            return spark.table(source.table)
-        except AnalysisException:
-            raise InputDataError(f"{origin}: no Spark table of that name in the session's catalog") from None
-    path = resolve_path(str(source.path))
-    if not path.exists():
-        raise InputDataError(f"{source.path}: file not found")
-    file_format = infer_format(path, source.format)
-    if file_format == "parquet":
-        return spark.read.parquet(str(path))
-    if file_format == "csv":
-        return spark.read.csv(str(path), header=True, inferSchema=False, encoding="UTF-8")
-    lines = spark.read.text(str(path)).select(F.trim(F.regexp_replace("value", r"\s+", " ")).alias("line"))
-    lines = lines.where(F.col("line") != "")
-    header = lines.first()
-    if header is None:
-        raise InputDataError(f"{source.path}: the file is empty")
-    names = header["line"].split(" ")
-    fields = F.split("line", " ")
-    return lines.where(F.col("line") != header["line"]).select(
-        *(fields.getItem(i).alias(name) for i, name in enumerate(names))
-    )
-
-
-def _require_columns(raw: DataFrame, wanted: dict[str, str | None], origin: str) -> None:
-    for role, column in wanted.items():
-        if column is not None and column not in raw.columns:
-            found = ", ".join(raw.columns[:12])
-            raise InputDataError(f"{origin}: column '{column}' ({role}) is missing; the file has: {found}")
-
-
-def _text(column: Column) -> Column:
-    from pyspark.sql import functions as F
-
-    text = column.cast("string")
-    return F.when(F.trim(text) != "", text)
-
-
-def _ids(raw: DataFrame, column: str) -> Column:
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import DecimalType, DoubleType, FloatType
-
-    values = F.col(f"`{column}`")
-    if isinstance(raw.schema[column].dataType, DoubleType | FloatType | DecimalType):
-        # whole-number ids stored as floats read as the integers they are, as on DuckDB
-        return F.when(values == F.floor(values), values.cast("bigint").cast("string"))
-    return _text(values)
-
-
-def _timestamps(raw: DataFrame, column: str, strftime: str | None, origin: str) -> Column:
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import DateType, StringType, TimestampNTZType, TimestampType
-
-    values = F.col(f"`{column}`")
-    kind = raw.schema[column].dataType
-    if isinstance(kind, TimestampNTZType):
-        return values
-    if isinstance(kind, TimestampType | DateType):
-        return values.cast("timestamp_ntz")  # in the UTC session: the instant's UTC wall clock
-    if not isinstance(kind, StringType):
-        raise InputDataError(f"{origin}: column '{column}': holds {kind.simpleString()} values, not dates")
-    if strftime is None:
-        parsed = F.expr(f"try_cast(`{column}` AS TIMESTAMP)")
-    else:
-        parsed = F.expr(f"try_to_timestamp(`{column}`, {quote_literal(_spark_pattern(strftime, origin))})")
-    return parsed.cast("timestamp_ntz")
-
-
-def _numbers(raw: DataFrame, column: str, origin: str) -> Column:
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import BooleanType, NumericType, StringType
-
-    kind = raw.schema[column].dataType
-    if isinstance(kind, BooleanType):
-        raise InputDataError(f"{origin}: column '{column}': holds true/false values, not numbers")
-    if isinstance(kind, NumericType):
-        return F.col(f"`{column}`").cast("double")
-    if not isinstance(kind, StringType):
-        raise InputDataError(f"{origin}: column '{column}': holds {kind.simpleString()} values, not numbers")
-    return F.expr(f"try_cast(`{column}` AS DOUBLE)")
-
-
-@dataclass(frozen=True)
-class _Check:
-    """Rows that break a rule: ``test`` is true on them; ``message`` takes ``{n}`` and ``{example}``, the value of
-    the source column ``shown`` on the first such row."""
-
-    test: Column
-    message: str
-    shown: str
-
-
-def _refuse_any(frame: DataFrame, checks: list[_Check], origin: str) -> None:
-    """Count every check's rows in one pass; refuse the first check that has any, with its count and an example."""
-    from pyspark.sql import functions as F
-
-    if not checks:
-        return
-    counts = frame.agg(*(F.sum(F.when(check.test, 1).otherwise(0)).alias(f"c{i}") for i, check in enumerate(checks)))
-    row = counts.first()
-    for index, check in enumerate(checks):
-        if row is not None and row[f"c{index}"]:
-            first = frame.where(check.test).select(F.col(f"`_raw_{check.shown}`").cast("string")).first()
-            example = repr(str(first[0])) if first is not None else "''"
-            raise InputDataError(f"{origin}: " + check.message.format(n=row[f"c{index}"], example=example))
-
-
-def _missing(column: str, canonical: str, what: str) -> _Check:
-    from pyspark.sql import functions as F
-
-    return _Check(_text(F.col(f"`_raw_{canonical}`")).isNull(), f"column '{column}': {{n}} rows have no {what}", canonical)
-
-
-def _unparsed(column: str, canonical: str, what: str) -> _Check:
-    from pyspark.sql import functions as F
-
-    test = F.col(canonical).isNull() & _text(F.col(f"`_raw_{canonical}`")).isNotNull()
-    return _Check(test, f"column '{column}': {{n}} rows are not {what}, e.g. {{example}}", canonical)
-
-
-def _late(column: str, max_timestamp: dt.date | None, canonical: str = "ts") -> _Check:
-    from pyspark.sql import functions as F
-
-    latest, named = _latest_date(max_timestamp)
-    first_refused = dt.datetime.combine(latest + dt.timedelta(days=1), dt.time())
-    test = F.col(canonical) >= F.lit(first_refused.isoformat(sep=" ")).cast("timestamp_ntz")
-    return _Check(test, f"column '{column}': {{n}} rows are dated after {named}, e.g. {{example}}", canonical)
-
-
-def _with_raw(raw: DataFrame, columns: dict[str, Column], sources: dict[str, str]) -> DataFrame:
-    """The canonical ``columns`` beside each one's source value as text (``_raw_<canonical>``), for messages."""
-    from pyspark.sql import functions as F
-
-    return raw.select(*(expression.alias(name) for name, expression in columns.items()),
-                      *(F.col(f"`{source}`").cast("string").alias(f"_raw_{name}") for name, source in sources.items()))
-
-
-def _id_checks(column: str, canonical: str) -> list[_Check]:
-    from pyspark.sql import functions as F
-
-    fractional = F.col(canonical).isNull() & _text(F.col(f"`_raw_{canonical}`")).isNotNull()
-    return [_missing(column, canonical, "customer id" if canonical == "customer_id" else "order id"),
-            _Check(fractional, f"column '{column}': {{n}} ids are fractional numbers, e.g. {{example}}", canonical)]
-
-
-def standardize_spark_transactions(raw: DataFrame, source: TransactionsSource, *, origin: str,
-                                   max_timestamp: dt.date | None = None) -> DataFrame:
-    """Validate a raw Spark transaction table into ``customer_id``, ``ts``, ``amount``, ``line_no`` (and
-    ``order_id`` when mapped); refuses what :func:`tierwise.inputs.standardize_transactions` refuses first."""
-    from pyspark.sql import functions as F
-
-    cols = source.columns
-    _require_columns(raw, cols.model_dump(), origin)
-    columns = {
-        "customer_id": _ids(raw, cols.customer_id),
-        "ts": _timestamps(raw, cols.timestamp, source.timestamp_format, origin),
-        "amount": _numbers(raw, cols.amount, origin),
-        # a line's identity: only its uniqueness matters (order_grouping: line), not the file position
-        "line_no": F.monotonically_increasing_id(),
-    }
-    sources = {"customer_id": cols.customer_id, "ts": cols.timestamp, "amount": cols.amount}
-    if cols.order_id is not None:
-        columns["order_id"] = _ids(raw, cols.order_id)
-        sources["order_id"] = cols.order_id
-    frame = _with_raw(raw, columns, sources)
-    checks = [*_id_checks(cols.customer_id, "customer_id"),
-              _unparsed(cols.timestamp, "ts", "dates"), _missing(cols.timestamp, "ts", "timestamp"),
-              _unparsed(cols.amount, "amount", "numbers"), _missing(cols.amount, "amount", "value"),
-              _Check(F.abs(F.col("amount")) >= _MAX_AMOUNT, f"column '{cols.amount}': {{n}} amounts are too large to be "
-                     f"money (at least {_MAX_AMOUNT:.0e}), e.g. {{example}}", "amount"),
-              _late(cols.timestamp, max_timestamp)]
-    if cols.order_id is not None:
-        checks += _id_checks(cols.order_id, "order_id")
-    _refuse_rows(raw, origin)
-    _refuse_any(frame, checks, origin)
-    return frame.select(*columns)
-
-
-def standardize_spark_events(raw: DataFrame, source: EventsSource, *, origin: str,
-                             max_timestamp: dt.date | None = None) -> DataFrame:
-    """Validate a raw Spark event table into ``customer_id``, ``ts``, ``event_type``."""
-    from pyspark.sql import functions as F
-
-    cols = source.columns
-    _require_columns(raw, cols.model_dump(), origin)
-    columns = {"customer_id": _ids(raw, cols.customer_id),
-               "ts": _timestamps(raw, cols.timestamp, source.timestamp_format, origin),
-               "event_type": F.col(f"`{cols.event_type}`").cast("string")}
-    frame = _with_raw(raw, columns, {"customer_id": cols.customer_id, "ts": cols.timestamp,
-                                     "event_type": cols.event_type})
-    _refuse_any(frame, [_missing(cols.event_type, "event_type", "event type"), *_id_checks(cols.customer_id, "customer_id"),
-                        _unparsed(cols.timestamp, "ts", "dates"), _missing(cols.timestamp, "ts", "timestamp"),
-                        _late(cols.timestamp, max_timestamp)], origin)
-    return frame.select(*columns)
-
-
-def standardize_spark_customers(raw: DataFrame, source: CustomersSource, *, origin: str) -> DataFrame:
-    """Validate a raw Spark customer table into ``customer_id``, ``signup_ts`` and ``attr_*`` text columns."""
-    from pyspark.sql import functions as F
-
-    cols = source.columns
-    _require_columns(raw, cols.model_dump(), origin)
-    _require_columns(raw, {f"attribute {a}": a for a in source.attributes}, origin)
-    columns = {"customer_id": _ids(raw, cols.customer_id)}
-    sources = {"customer_id": cols.customer_id}
-    if cols.signup_date is not None:
-        columns["signup_ts"] = _timestamps(raw, cols.signup_date, source.timestamp_format, origin)
-        sources["signup_ts"] = cols.signup_date
-    else:
-        columns["signup_ts"] = F.lit(None).cast("timestamp_ntz")
-    seen: dict[str, str] = {}
-    for attribute in source.attributes:
-        slug = feature_slug(str(attribute))
-        if not slug or slug in seen:
-            clash = f"collides with '{seen[slug]}'" if slug in seen else "has no letter or digit"
-            raise InputDataError(f"{origin}: column '{attribute}': attribute name {clash} once made a feature name")
-        seen[slug] = str(attribute)
-        columns[f"attr_{slug}"] = F.col(f"`{attribute}`").cast("string")
-    frame = _with_raw(raw, columns, sources)
-    checks = _id_checks(cols.customer_id, "customer_id")
-    if cols.signup_date is not None:
-        checks.append(_unparsed(cols.signup_date, "signup_ts", "dates"))
-    _refuse_any(frame, checks, origin)
-    repeated = frame.groupBy("customer_id").count().where(F.col("count") > 1)
-    first = repeated.agg(F.sum(F.col("count") - 1).alias("n"), F.min("customer_id").alias("example")).first()
-    if first is not None and first["n"]:
-        raise InputDataError(f"{origin}: column '{cols.customer_id}': {first['n']} customer ids appear more than once, "
-                             f"e.g. {first['example']!r}")
-    return frame.select(*columns)
-
-
-def _refuse_rows(raw: DataFrame, origin: str) -> None:
-    if raw.isEmpty():
-        raise InputDataError(f"{origin}: no data rows (the file is empty or has only a header)")
-
-
-def _event_type_warnings(events: DataFrame, features: FeatureConfig, origin: str) -> list[str]:
-    from pyspark.sql import functions as F
-
-    unknown = events.where(~F.col("event_type").isin(list(features.event_types)))
-    counts = unknown.groupBy("event_type").count().orderBy(F.desc("count"), "event_type").limit(3).collect()
-    if not counts:
-        return []
-    total = unknown.count()
-    listed = ", ".join(f"{row['event_type']!r} ({row['count']})" for row in counts)
-    return [f"{origin}: {total} events have types not in features.event_types and feed no feature: {listed}"]
-
-
 def read_spark_inputs(spark: SparkSession, data: DataConfig, features: FeatureConfig) -> SparkInputs:
-    """Read and validate every input of the data config into Spark (call it inside :func:`utc_session`).
+    """Read and validate every input of the data config on Spark (inside :func:`utc_session`).
+
+    The standardization and checks are :mod:`tierwise.input_sql`'s, so the
+    canonical tables, errors and warnings are the DuckDB engine's.
 
     Parameters
     ----------
     spark : SparkSession
-        The session to read with; its time zone must be UTC while the tables
-        are read and used.
+        The session to read with, its time zone UTC while the tables are read and used.
     data : DataConfig
         The sources: files (``path``) or Spark tables (``table``).
     features : FeatureConfig
-        For the event types a warning checks.
+        The event types that become features (others are warned about).
 
     Returns
     -------
     SparkInputs
-        The canonical tables (lazy Spark DataFrames) and warnings.
+        The canonical tables ``transactions``, ``events`` and ``customers``
+        (also temporary views of those names) and the warnings.
 
     Raises
     ------
     InputDataError
         One line naming the source, the column, how many rows and an example.
     """
-    from pyspark.sql.types import StringType, StructField, StructType, TimestampNTZType
+    runner = SparkTables(spark)
 
     def origin(source: TransactionsSource | EventsSource | CustomersSource) -> str:
         return f"table {source.table}" if source.table is not None else str(source.path)
 
-    transactions = standardize_spark_transactions(
-        _read_source(spark, data.transactions, origin(data.transactions)), data.transactions,
-        origin=origin(data.transactions), max_timestamp=data.max_timestamp)
-    warnings: list[str] = []
+    raw = _raw_table(spark, "raw_transactions", data.transactions, origin(data.transactions))
+    warnings = standardize_transactions(runner, raw, data.transactions, origin=origin(data.transactions),
+                                        max_timestamp=data.max_timestamp)
     if data.events is not None:
-        events = standardize_spark_events(_read_source(spark, data.events, origin(data.events)), data.events,
-                                          origin=origin(data.events), max_timestamp=data.max_timestamp)
-        warnings += _event_type_warnings(events, features, origin(data.events))
+        raw = _raw_table(spark, "raw_events", data.events, origin(data.events))
+        warnings += standardize_events(runner, raw, data.events, origin=origin(data.events), features=features,
+                                       max_timestamp=data.max_timestamp)
+        events = spark.table("events")
     else:
-        events = spark.createDataFrame([], StructType([
-            StructField("customer_id", StringType()), StructField("ts", TimestampNTZType()),
-            StructField("event_type", StringType())]))
+        events = spark.createDataFrame([], "customer_id string, ts timestamp_ntz, event_type string")
     customers = None
     if data.customers is not None:
-        customers = standardize_spark_customers(_read_source(spark, data.customers, origin(data.customers)),
-                                                data.customers, origin=origin(data.customers))
-    return SparkInputs(transactions=transactions, events=events, customers=customers, warnings=tuple(warnings))
+        raw = _raw_table(spark, "raw_customers", data.customers, origin(data.customers))
+        standardize_customers(runner, raw, data.customers, origin=origin(data.customers))
+        customers = spark.table("customers")
+    return SparkInputs(transactions=spark.table("transactions"), events=events, customers=customers,
+                       warnings=tuple(warnings))

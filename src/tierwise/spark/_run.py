@@ -20,7 +20,9 @@ def last_transaction(inputs: SparkInputs) -> pd.Timestamp:
     """The newest transaction's timestamp (the transactions have at least one row)."""
     from pyspark.sql import functions as F
 
-    return pd.Timestamp(inputs.transactions.agg(F.max("ts")).first()[0])
+    newest = inputs.transactions.agg(F.max("ts")).first()
+    assert newest is not None  # an aggregate has one row
+    return pd.Timestamp(newest[0])
 
 
 def default_spark_as_of(inputs: SparkInputs) -> pd.Timestamp:

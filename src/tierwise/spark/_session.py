@@ -88,4 +88,7 @@ def utc_session(spark: SparkSession) -> Iterator[SparkSession]:
     try:
         yield spark
     finally:
-        spark.conf.set(TIME_ZONE_SETTING, previous)
+        if previous is not None:
+            spark.conf.set(TIME_ZONE_SETTING, previous)
+        else:
+            spark.conf.unset(TIME_ZONE_SETTING)

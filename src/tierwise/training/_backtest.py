@@ -16,8 +16,9 @@ import pandas as pd
 
 from tierwise.config import FeatureConfig, TrainingConfig, ValueModelConfig
 from tierwise.errors import InputDataError
-from tierwise.models import model_features
 from tierwise.inputs import InputData
+from tierwise.models import model_features
+from tierwise.progress import report_progress
 from tierwise.training._metrics import (
     churn_metrics,
     reliability_table,
@@ -26,7 +27,6 @@ from tierwise.training._metrics import (
     value_metrics,
 )
 from tierwise.training._models import ChurnModel, ValueModel
-from tierwise.training._tuning import tune_config
 from tierwise.training._snapshots import (
     SnapshotBuilder,
     SnapshotPlan,
@@ -35,6 +35,7 @@ from tierwise.training._snapshots import (
     plan_snapshots,
     snapshot_shortfall,
 )
+from tierwise.training._tuning import tune_config
 
 logger = logging.getLogger(__name__)
 
@@ -89,9 +90,12 @@ def _fit_churn(builder: SnapshotBuilder, plan: SnapshotPlan, columns: list[str],
     if training.tuning_trials:
         config = tune_config(
             ChurnModel, config, train[columns], train["lapsed"], X_valid=valid[columns], y_valid=valid["lapsed"],
-            trials=training.tuning_trials, seed=training.seed,
+            trials=training.tuning_trials, seed=training.seed, num_threads=training.num_threads,
         )
-    model = ChurnModel(config, seed=training.seed, horizon_days=training.churn_horizon_days)
+    model = ChurnModel(config, seed=training.seed, horizon_days=training.churn_horizon_days,
+                       num_threads=training.num_threads)
+    logger.info("fitting the churn model on %d rows of %d snapshots", len(train), len(plan.train))
+    report_progress(f"fitting the churn model on {len(train):,} rows")
     model.fit(train[columns], train["lapsed"], X_valid=valid[columns], y_valid=valid["lapsed"])
     return model, train
 
@@ -105,9 +109,12 @@ def _fit_value(builder, plan, columns, training, config: ValueModelConfig, *, re
     if training.tuning_trials:
         config = tune_config(
             ValueModel, config, train[columns], train["value"], X_valid=valid[columns], y_valid=valid["value"],
-            trials=training.tuning_trials, seed=training.seed,
+            trials=training.tuning_trials, seed=training.seed, num_threads=training.num_threads,
         )
-    model = ValueModel(config, seed=training.seed)
+    model = ValueModel(config, seed=training.seed, num_threads=training.num_threads)
+    kind = "retained-value" if retained else "value"
+    logger.info("fitting the %s model on %d rows of %d snapshots", kind, len(train), len(plan.train))
+    report_progress(f"fitting the {kind} model on {len(train):,} rows")
     model.fit(train[columns], train["value"], X_valid=valid[columns], y_valid=valid["value"])
     return model, train
 
@@ -118,6 +125,33 @@ def _retained_value_plan(inputs: InputData, training: TrainingConfig, value_plan
         return value_plan
     spaced = plan_snapshots(inputs, training, horizon_days=training.churn_horizon_days, for_backtest=for_backtest)
     return replace(spaced, horizon_days=value_plan.horizon_days)
+
+
+def planned_cutoffs(inputs: InputData, training: TrainingConfig, *, with_backtest: bool) -> list[pd.Timestamp]:
+    """Every cutoff that :func:`train_models` (and, with ``with_backtest``, :func:`run_backtest`) builds features at.
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs.
+    training : TrainingConfig
+        The horizons and snapshot spacing.
+    with_backtest : bool
+        Whether the backtest's cutoffs count too.
+
+    Returns
+    -------
+    list of pandas.Timestamp
+        The distinct cutoffs, oldest first.
+    """
+    value_horizon = fitted_value_horizon(inputs, training)
+    cutoffs: set[pd.Timestamp] = set()
+    for for_backtest in (False, True) if with_backtest else (False,):
+        churn = plan_snapshots(inputs, training, horizon_days=training.churn_horizon_days, for_backtest=for_backtest)
+        value = plan_snapshots(inputs, training, horizon_days=value_horizon, for_backtest=for_backtest)
+        for plan in (churn, value, _retained_value_plan(inputs, training, value, for_backtest=for_backtest)):
+            cutoffs.update([*plan.train, plan.validation, *([] if plan.test is None else [plan.test])])
+    return sorted(cutoffs)
 
 
 def run_backtest(

@@ -17,13 +17,22 @@ from tierwise.features._sql import quote_literal
 from tierwise.inputs import InputData
 
 
+def transaction_span(inputs: InputData) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The first and last transaction timestamps, asked of the engine when the tables live there."""
+    if inputs.engine is not None:
+        first, last = inputs.engine.rows("SELECT MIN(ts), MAX(ts) FROM transactions")[0]
+        return pd.Timestamp(first), pd.Timestamp(last)
+    return inputs.transactions["ts"].min(), inputs.transactions["ts"].max()
+
+
 def data_end(inputs: InputData) -> pd.Timestamp:
     """The first day after the last transaction: label windows must end by then."""
-    return inputs.transactions["ts"].max().normalize() + pd.Timedelta(days=1)
+    return transaction_span(inputs)[1].normalize() + pd.Timedelta(days=1)
 
 
 def data_start(inputs: InputData) -> pd.Timestamp:
-    return inputs.transactions["ts"].min().normalize()
+    """The day of the first transaction."""
+    return transaction_span(inputs)[0].normalize()
 
 
 def _in_window(days: int) -> str:
@@ -91,10 +100,13 @@ SELECT e.customer_id, {", ".join(outputs)}
 FROM everyone e {value_join}
 ORDER BY e.customer_id
 """
-    connection = duckdb.connect()
-    try:
+    if inputs.engine is not None:  # validated in DuckDB: query the tables where they are, never copied to pandas
+        connection = inputs.engine.cursor()
+    else:
+        connection = duckdb.connect()
         connection.register("transactions", inputs.transactions[["customer_id", "ts", "amount"]])
         connection.register("events", inputs.events[["customer_id", "ts", "event_type"]])
+    try:
         labels = connection.execute(sql).df()
     finally:
         connection.close()

@@ -92,17 +92,29 @@ def reliability_table(lapsed, probability, bins: int = 10) -> pd.DataFrame:
 
 
 def rfm_score(features: pd.DataFrame) -> pd.Series:
-    """Classic RFM: quintile 1-5 of recency (recent is 5), frequency and monetary, summed to 3-15."""
+    """Classic RFM: quintile 1-5 of recency (recent is 5), frequency and monetary, summed to 3-15.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        Feature rows with ``recency_days``, ``frequency_orders`` and, when
+        the transactions have amounts, ``monetary_total``.
+
+    Returns
+    -------
+    pandas.Series
+        The summed score; without ``monetary_total`` (a log without amounts)
+        the RF score, 2-10.
+    """
 
     def quintile(values: pd.Series, ascending: bool) -> pd.Series:
         ranks = values.rank(method="first", ascending=ascending, pct=True)
         return np.ceil(ranks * 5).clip(1, 5)
 
-    return (
-        quintile(-features["recency_days"].fillna(1e9), True)
-        + quintile(features["frequency_orders"], True)
-        + quintile(features["monetary_total"], True)
-    ).astype(int)
+    score = quintile(-features["recency_days"].fillna(1e9), True) + quintile(features["frequency_orders"], True)
+    if "monetary_total" in features.columns:
+        score += quintile(features["monetary_total"], True)
+    return score.astype(int)
 
 
 def rfm_lookup(train_scores: pd.Series, train_target: pd.Series, scores: pd.Series) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 Both wrap a native LightGBM booster (saved in LightGBM's own text format, not
 pickled). ``fit`` takes the training snapshots and a later validation snapshot,
-used for early stopping and, for churn, to calibrate probabilities; with
+used for early stopping and, for churn, to calibrate probabilities (without
+one, ``fit(X, y)`` holds out a seeded fifth of the rows, stratified for churn,
+as scikit-learn's estimators do for early stopping); with
 ``refit_on_validation`` the model then learns from the validation snapshot too.
 The churn calibration can also weigh the BG/NBD forecast, which keeps
 extrapolating where the trees have seen no customer that old or that silent.
@@ -18,6 +20,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
 
 from tierwise.config import ChurnModelConfig, ValueModelConfig
 from tierwise.models import (
@@ -32,9 +35,24 @@ from tierwise.training._btyd import fit_bgnbd
 
 # Rows the BG/NBD inside the calibration is fitted on at most: its four parameters settle long before.
 BGNBD_FIT_ROWS = 200_000
+# The share of the rows held out for early stopping and calibration when fit is given no validation rows.
+VALIDATION_FRACTION = 0.2
 
 
-def _lgb_params(config, objective: dict, seed: int) -> dict:
+def _validation_rows(X: pd.DataFrame, y, X_valid: pd.DataFrame | None, y_valid, *, seed: int, stratify: bool):
+    """The training and validation rows: as given, or a seeded held-out fifth of ``X`` when none are given."""
+    if X_valid is not None and y_valid is not None:
+        return X, np.asarray(y), X_valid, np.asarray(y_valid)
+    if (X_valid is None) != (y_valid is None):
+        raise ValueError("X_valid and y_valid go together: give both or neither")
+    target = np.asarray(y)
+    X_fit, X_held, y_fit, y_held = train_test_split(
+        X, target, test_size=VALIDATION_FRACTION, random_state=seed, stratify=target if stratify else None,
+    )
+    return X_fit.reset_index(drop=True), y_fit, X_held.reset_index(drop=True), y_held
+
+
+def _lgb_params(config, objective: dict, seed: int, num_threads: int = 0) -> dict:
     return {
         **objective,
         "num_leaves": config.num_leaves,
@@ -48,7 +66,7 @@ def _lgb_params(config, objective: dict, seed: int) -> dict:
         "seed": seed,
         "deterministic": True,
         "force_row_wise": True,
-        "num_threads": 2,
+        "num_threads": num_threads,
         "verbosity": -1,
     }
 
@@ -72,7 +90,7 @@ class _BoosterModel(BaseEstimator, BoosterPredictor):
         self.validation_loss_ = float(booster.best_score["valid_0"][params["metric"]])
         validation_raw = None
         if validation_predictions:
-            validation_raw = booster.predict(valid_X, num_iteration=self.best_iteration_)
+            validation_raw = np.asarray(booster.predict(valid_X, num_iteration=self.best_iteration_))
         if config.refit_on_validation:
             # The validation snapshot holds the newest labels: once it has chosen the rounds, learn from it too.
             everything = lgb.Dataset(
@@ -95,20 +113,43 @@ class ChurnModel(ClassifierMixin, _BoosterModel, ChurnPredictor):
     horizon_days : int
         The churn horizon of the labels; the BG/NBD forecast in the
         calibration (``bgnbd_in_calibration``) is for the same window.
+    num_threads : int
+        LightGBM threads for the fit; 0 uses all cores. Not saved into the
+        model: predictions use all cores wherever the model is loaded.
     """
 
-    def __init__(self, config=None, seed: int = 7, horizon_days: int = 90):
+    def __init__(self, config=None, seed: int = 7, horizon_days: int = 90, num_threads: int = 0):
         self.config = config
         self.seed = seed
         self.horizon_days = horizon_days
+        self.num_threads = num_threads
 
-    def fit(self, X: pd.DataFrame, y, *, X_valid: pd.DataFrame, y_valid) -> ChurnModel:
+    def fit(self, X: pd.DataFrame, y, *, X_valid: pd.DataFrame | None = None, y_valid=None) -> ChurnModel:
+        """Fit the booster with early stopping on the validation rows, then calibrate on them.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Feature rows (the model's features, in a fixed order).
+        y : array-like of {0, 1}
+            1 when the customer lapsed within ``horizon_days``.
+        X_valid, y_valid : optional
+            A later snapshot's rows and labels; without them a seeded,
+            stratified fifth of ``X`` is held out.
+
+        Returns
+        -------
+        ChurnModel
+            self, fitted.
+        """
         config = self.config or ChurnModelConfig()
-        params = _lgb_params(config, {"objective": "binary", "metric": "binary_logloss"}, self.seed)
+        X, y, X_valid, y_valid = _validation_rows(X, y, X_valid, y_valid, seed=self.seed, stratify=True)
+        params = _lgb_params(config, {"objective": "binary", "metric": "binary_logloss"}, self.seed, self.num_threads)
         self.booster_, validation_raw = self._train(
             X, np.asarray(y), X_valid, np.asarray(y_valid), params, config, validation_predictions=True
         )
         self.classes_ = np.array([0, 1])
+        assert validation_raw is not None, "asked for with validation_predictions=True"
         # Calibrated on the first fit's predictions, made before the validation labels were learnt.
         self.calibration_ = _fit_calibration(
             config.calibration, validation_raw, np.asarray(y_valid),
@@ -122,22 +163,42 @@ class ValueModel(RegressorMixin, _BoosterModel, ValuePredictor):
     """Expected net spend over the label window it learned (never negative).
 
     The window is the value plan's ``horizon_days`` (see ``fitted_value_horizon``);
-    predictions are never stretched to a longer one.
+    predictions are never stretched to a longer one. ``num_threads``: LightGBM
+    threads for the fit (0: all cores), not saved into the model.
     """
 
-    def __init__(self, config=None, seed: int = 7):
+    def __init__(self, config=None, seed: int = 7, num_threads: int = 0):
         self.config = config
         self.seed = seed
+        self.num_threads = num_threads
 
-    def fit(self, X: pd.DataFrame, y, *, X_valid: pd.DataFrame, y_valid) -> ValueModel:
+    def fit(self, X: pd.DataFrame, y, *, X_valid: pd.DataFrame | None = None, y_valid=None) -> ValueModel:
+        """Fit the booster with early stopping on the validation rows.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Feature rows.
+        y : array-like of float
+            Net spend over the label window (clipped at 0).
+        X_valid, y_valid : optional
+            A later snapshot's rows and targets; without them a seeded fifth
+            of ``X`` is held out.
+
+        Returns
+        -------
+        ValueModel
+            self, fitted.
+        """
         config = self.config or ValueModelConfig()
+        X, y, X_valid, y_valid = _validation_rows(X, y, X_valid, y_valid, seed=self.seed, stratify=False)
         if config.objective == "tweedie":
             objective = {"objective": "tweedie", "tweedie_variance_power": config.tweedie_variance_power, "metric": "tweedie"}
         else:
             objective = {"objective": "regression", "metric": "l2"}
         # Spend net of refunds can dip below zero; the target is what the customer will bring, at least 0.
         y, y_valid = np.clip(np.asarray(y, float), 0, None), np.clip(np.asarray(y_valid, float), 0, None)
-        self.booster_, _ = self._train(X, y, X_valid, y_valid, _lgb_params(config, objective, self.seed), config)
+        self.booster_, _ = self._train(X, y, X_valid, y_valid, _lgb_params(config, objective, self.seed, self.num_threads), config)
         return self
 
 

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from tierwise.config import FeatureConfig, TrainingConfig
-from tierwise.errors import InputDataError
+from tierwise.errors import InputDataError, TierwiseError
 from tierwise.features import build_features
 from tierwise.inputs import InputData
+from tierwise.progress import report_progress
 from tierwise.training._labels import data_end, data_start, make_labels
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,13 @@ class SnapshotPlan:
     train: tuple[pd.Timestamp, ...]
     validation: pd.Timestamp
     test: pd.Timestamp | None
+
+    @property
+    def test_cutoff(self) -> pd.Timestamp:
+        """The backtest's test cutoff; a plan made for training alone has none, and asking for it is an error."""
+        if self.test is None:
+            raise TierwiseError("snapshots: this plan was made for training, not a backtest; it has no test cutoff")
+        return self.test
 
 
 def _span_days(inputs: InputData) -> int:
@@ -139,23 +147,132 @@ def plan_snapshots(inputs: InputData, training: TrainingConfig, *, horizon_days:
     return SnapshotPlan(horizon_days=horizon_days, train=tuple(sorted(train)), validation=validation, test=test)
 
 
-class SnapshotBuilder:
-    """Features and labels per cutoff, each built once and reused by every plan."""
+def stratified_sample(rows: pd.DataFrame, strata: pd.Series, size: int, *, salt: str) -> pd.DataFrame:
+    """At most about ``size`` of ``rows``, the same share of every stratum, chosen by a hash of the customer.
 
-    def __init__(self, inputs: InputData, features: FeatureConfig, training: TrainingConfig):
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        One row per customer, with ``customer_id``.
+    strata : pandas.Series
+        The stratum of each row (aligned with ``rows``), e.g. the label.
+    size : int
+        The most rows wanted; ``rows`` no longer than this come back whole.
+    salt : str
+        Mixed into the hash, so each snapshot draws its own customers; the
+        same salt draws the same customers on every run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The kept rows in their original order: from each stratum of ``n``
+        rows, ``round(n * size / len(rows))`` (at least one), so label shares
+        stay as they were and no weights are needed.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"customer_id": [f"c{i}" for i in range(10)], "lapsed": [0] * 8 + [1] * 2})
+    >>> sample = stratified_sample(rows, rows["lapsed"], 5, salt="2025-01-01")
+    >>> len(sample), int(sample["lapsed"].sum())
+    (5, 1)
+    """
+    if len(rows) <= size:
+        return rows
+    key = pd.util.hash_pandas_object(rows["customer_id"].astype(str) + "|" + salt, index=False).to_numpy()
+    frame = pd.DataFrame({"stratum": strata.to_numpy(), "key": key})
+    rank = frame.groupby("stratum", sort=False)["key"].rank(method="first")
+    counts = frame.groupby("stratum", sort=False)["key"].transform("size")
+    keep = rank.to_numpy() <= (counts * size / len(rows)).round().clip(lower=1).to_numpy()
+    return rows[keep].reset_index(drop=True)
+
+
+class SnapshotBuilder:
+    """Features and labels per cutoff, each built once and reused by every plan.
+
+    With ``training.max_rows_per_snapshot`` set, a snapshot with more rows
+    than that keeps a stratified sample (:func:`stratified_sample`, by label
+    and by one-time vs repeat buyer), and only the samples stay in memory:
+    the full features of one cutoff at a time, so memory does not grow with
+    the number of customers times the number of cutoffs.
+    """
+
+    def __init__(
+        self, inputs: InputData, features: FeatureConfig, training: TrainingConfig, *, planned_cutoffs: int | None = None,
+    ):
         self.inputs = inputs
+        #: How many cutoffs the plans ahead will ask for, for the progress shown (see :func:`planned_cutoffs`).
+        self.planned_cutoffs = planned_cutoffs
         self.features = features
         self.training = training
         self._features: dict[pd.Timestamp, pd.DataFrame] = {}
+        self._rows: dict[tuple, pd.DataFrame] = {}
+        self._built = 0
+        self._value_horizon_days = fitted_value_horizon(inputs, training)
+        self._data_end = data_end(inputs)
+        #: The sampled snapshots: ``"<kind> <cutoff>"`` -> the rows it had before sampling.
+        self.sampled: dict[str, int] = {}
 
     def features_at(self, as_of: pd.Timestamp) -> pd.DataFrame:
+        """Every customer's features as of ``as_of`` (see :func:`tierwise.features.build_features`)."""
         if as_of not in self._features:
-            logger.info("building features as of %s", as_of.date())
-            self._features[as_of] = build_features(self.inputs, as_of=as_of, config=self.features)
+            self._built += 1
+            logger.info("building features as of %s (snapshot %d)", as_of.date(), self._built)
+            report_progress(f"building the features as of {as_of.date()}: snapshot", done=self._built,
+                            total=self.planned_cutoffs)
+            features = build_features(self.inputs, as_of=as_of, config=self.features)
+            cap = self.training.max_rows_per_snapshot
+            if cap is not None and len(features) > cap:
+                self._features.clear()  # large data: only the latest cutoff's full features stay in memory
+            self._features[as_of] = features
         return self._features[as_of]
 
-    def churn_rows(self, as_of: pd.Timestamp) -> pd.DataFrame:
-        """Active customers at ``as_of`` with their ``lapsed`` label."""
+    def _sample(self, kind: str, as_of: pd.Timestamp, rows: pd.DataFrame, label: str) -> pd.DataFrame:
+        cap = self.training.max_rows_per_snapshot
+        if cap is None or len(rows) <= cap:
+            return rows
+        strata = (rows[label] > 0).astype(str) + "/" + (rows["frequency_orders"] > 1).astype(str)
+        sample = stratified_sample(rows, strata, cap, salt=f"{self.training.seed}|{kind}|{as_of.date()}")
+        self.sampled[f"{kind} {as_of.date()}"] = len(rows)
+        logger.info("%s snapshot %s: %s of %s rows kept (training.max_rows_per_snapshot)",
+                    kind, as_of.date(), f"{len(sample):,}", f"{len(rows):,}")
+        return sample
+
+    def _sampled(self, kind: str, as_of: pd.Timestamp, horizon_days: int | None = None) -> pd.DataFrame:
+        """One snapshot's rows of ``kind``, sampled to the cap when larger, and kept for the next plan that asks.
+
+        When the cutoff's features are above the cap (so they are not kept), every kind of rows for that
+        cutoff is made while they are at hand, so the features of a cutoff are built once.
+        """
+        cache_key = (kind, as_of, horizon_days)
+        if cache_key in self._rows:
+            return self._rows[cache_key]
+        cap = self.training.max_rows_per_snapshot
+        wanted = [(kind, horizon_days)]
+        if cap is not None and len(self.features_at(as_of)) > cap:
+            # The value plans' window too, where its labels fit in the data (a churn cutoff may be too late for it).
+            fits = as_of + pd.Timedelta(days=self._value_horizon_days) <= self._data_end
+            horizons = {h for h in (horizon_days, self._value_horizon_days if fits else None) if h is not None}
+            wanted += [("churn", None)] + [(k, h) for h in horizons for k in ("value", "retained_value")]
+        churn = None
+        for want_kind, horizon in dict.fromkeys(wanted):
+            if (want_kind, as_of, horizon) in self._rows:
+                continue
+            if want_kind == "churn" or want_kind == "retained_value":
+                churn = self._all_churn_rows(as_of) if churn is None else churn
+            if want_kind == "churn":
+                rows, label = churn, "lapsed"
+            else:
+                assert horizon is not None, "value rows always have a horizon"
+                rows, label = self._all_value_rows(as_of, horizon), "value"
+                if want_kind == "retained_value":
+                    assert churn is not None
+                    # Chosen among all customers who stayed, then sampled: not a sample of samples.
+                    stayed = churn.loc[churn["lapsed"] == 0, "customer_id"]
+                    rows = rows[rows["customer_id"].isin(stayed)].reset_index(drop=True)
+            self._rows[(want_kind, as_of, horizon)] = self._sample(want_kind, as_of, rows, label)
+        return self._rows[cache_key]
+
+    def _all_churn_rows(self, as_of: pd.Timestamp) -> pd.DataFrame:
         features = self.features_at(as_of)
         active = features[features["recency_days"] <= self.training.active_lookback_days]
         labels = make_labels(
@@ -164,8 +281,7 @@ class SnapshotBuilder:
         )
         return active.merge(labels[["customer_id", "lapsed"]], on="customer_id", how="left", validate="one_to_one")
 
-    def value_rows(self, as_of: pd.Timestamp, horizon_days: int) -> pd.DataFrame:
-        """Every customer seen before ``as_of`` with ``value`` and ``previous_value`` (the window before)."""
+    def _all_value_rows(self, as_of: pd.Timestamp, horizon_days: int) -> pd.DataFrame:
         features = self.features_at(as_of)
         labels = make_labels(self.inputs, as_of=as_of, value_horizon_days=horizon_days)
         rows = features.merge(labels[["customer_id", "value"]], on="customer_id", how="left", validate="one_to_one")
@@ -179,17 +295,27 @@ class SnapshotBuilder:
         rows["previous_value"] = rows["previous_value"].fillna(0.0)
         return rows
 
+    def churn_rows(self, as_of: pd.Timestamp) -> pd.DataFrame:
+        """Active customers at ``as_of`` with their ``lapsed`` label (sampled when more than the cap)."""
+        return self._sampled("churn", as_of)
+
+    def value_rows(self, as_of: pd.Timestamp, horizon_days: int) -> pd.DataFrame:
+        """Every customer seen before ``as_of`` with ``value`` and ``previous_value`` (the window before).
+
+        Sampled, stratified by whether the customer spent, when more than the cap.
+        """
+        return self._sampled("value", as_of, horizon_days)
+
     def retained_value_rows(self, as_of: pd.Timestamp, horizon_days: int) -> pd.DataFrame:
         """The :meth:`value_rows` of the customers active at ``as_of`` who did not lapse in the churn window after it.
 
         What the retained-value model learns from: net spend over
         ``[as_of, as_of + horizon_days)`` given a purchase in
         ``[as_of, as_of + churn_horizon_days)``, the churn rows' ``lapsed == 0``.
+        Chosen among all customers who stayed, then sampled, so the sample is not a sample of samples.
         """
-        churn = self.churn_rows(as_of)
-        stayed = churn.loc[churn["lapsed"] == 0, "customer_id"]
-        rows = self.value_rows(as_of, horizon_days)
-        return rows[rows["customer_id"].isin(stayed)].reset_index(drop=True)
+        return self._sampled("retained_value", as_of, horizon_days)
 
     def stacked(self, cutoffs, rows_at) -> pd.DataFrame:
+        """The rows of several cutoffs, one below the other."""
         return pd.concat([rows_at(cutoff) for cutoff in cutoffs], ignore_index=True)

@@ -20,7 +20,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from tierwise.config import RegistryConfig, TierwiseConfig
-from tierwise.errors import TierwiseError
+from tierwise.errors import ModelNotFoundError, TierwiseError
 from tierwise.features import attribute_columns, describe_features
 from tierwise.inputs import InputData
 from tierwise.models import (
@@ -34,6 +34,7 @@ from tierwise.models import (
 )
 from tierwise.models._store import store_lock
 from tierwise.training._backtest import BacktestResult, TrainedModels
+from tierwise.training._labels import transaction_span
 from tierwise.training._plots import backtest_figures
 from tierwise.training._snapshots import snapshot_shortfall
 
@@ -43,6 +44,14 @@ CANDIDATE, CHAMPION = "candidate", "champion"
 PROMOTION_METRIC = "churn_model_roc_auc"
 # Model-version tags: what a version was trained on, so that promotion compares like with like.
 SOURCE_TAG, TEST_CUTOFF_TAG, ROC_AUC_TAG = "data_source_signature", "backtest_test_cutoff", "backtest_churn_roc_auc"
+# Backtest figures a version is tagged with besides its churn ROC AUC: what it is judged by in the registry UI.
+BACKTEST_TAGS = {
+    "backtest_churn_pr_auc": "churn_model_pr_auc", "backtest_churn_brier": "churn_model_brier",
+    "backtest_churn_lift_top_decile": "churn_model_lift_top_decile", "backtest_value_spearman": "value_model_spearman",
+    "backtest_value_normalized_gini": "value_model_normalized_gini",
+}
+# A registered model's tag naming the version that was champion before the last promotion, for a rollback.
+PREVIOUS_CHAMPION_TAG = "tierwise_previous_champion"
 
 
 def _artifact_location(uri: str, experiment: str) -> str | None:
@@ -62,7 +71,31 @@ def _experiment_id(client: MlflowClient, name: str) -> str:
 
 
 def data_fingerprint(inputs: InputData) -> dict:
-    """Row counts, date range and a content hash of the inputs, to tell data sets apart."""
+    """Row counts, date range and a content hash of the inputs, to tell data sets apart.
+
+    Inputs validated in DuckDB are summarised there (an order-independent sum of row hashes), so the
+    tables are never copied into pandas for it; inputs given as pandas frames are hashed as frames.
+    """
+    if inputs.engine is not None:
+        engine = inputs.engine
+        tables = ["transactions", "events"] + ([] if inputs.customers is None else ["customers"])
+        counts, hashes = {}, []
+        for table in tables:
+            count, content = engine.rows(f"SELECT COUNT(*), SUM(HASH(t)::HUGEINT) FROM {table} t")[0]
+            counts[table] = count
+            hashes.append(str(content))
+        customers, first, last = engine.rows(
+            "SELECT COUNT(DISTINCT customer_id), MIN(ts), MAX(ts) FROM transactions"
+        )[0]
+        return {
+            "transactions": int(counts["transactions"]),
+            "events": int(counts["events"]),
+            "customers_table": int(counts.get("customers", 0)),
+            "customers_in_transactions": int(customers),
+            "first_transaction": str(pd.Timestamp(first)),
+            "last_transaction": str(pd.Timestamp(last)),
+            "content_hash": hashlib.sha256("|".join(hashes).encode()).hexdigest(),
+        }
     digest = hashlib.sha256()
     for frame in (inputs.transactions, inputs.events, inputs.customers):
         if frame is not None:
@@ -75,7 +108,7 @@ def data_fingerprint(inputs: InputData) -> dict:
         "customers_in_transactions": int(tx["customer_id"].nunique()),
         "first_transaction": str(tx["ts"].min()),
         "last_transaction": str(tx["ts"].max()),
-        "sha256": digest.hexdigest(),
+        "content_hash": digest.hexdigest(),
     }
 
 
@@ -152,13 +185,12 @@ def _champion_record(client: MlflowClient, name: str) -> VersionRecord | None:
     )
 
 
-def _log_model(model, kind: str, name: str, metadata: dict, register: bool) -> str | None:
-    """Log one model as tierwise's pyfunc (see :mod:`tierwise.models`) and register it as ``name``."""
+def _log_model(model, kind: str, name: str, metadata: dict) -> str:
+    """Log one model as tierwise's pyfunc (see :mod:`tierwise.models`) and register it as ``name``; its version."""
     info = log_pyfunc_model(
-        model, name=f"{kind}_model", metadata={**saved_metadata(model, kind), **metadata},
-        registered_model_name=name if register else None,
+        model, name=f"{kind}_model", metadata={**saved_metadata(model, kind), **metadata}, registered_model_name=name,
     )
-    return str(info.registered_model_version) if register else None
+    return str(info.registered_model_version)
 
 
 def _log_scorer(config: TierwiseConfig, models: TrainedModels, common: dict) -> str:
@@ -166,7 +198,7 @@ def _log_scorer(config: TierwiseConfig, models: TrainedModels, common: dict) -> 
     kinds = {"churn": models.churn, "value": models.value, "retained_value": models.retained_value}
     info = log_scorer(
         kinds, {kind: {**saved_metadata(model, kind), **common} for kind, model in kinds.items()},
-        scoring=config.scoring, tiers=config.tiers, registered_model_name=config.registry.scorer_model_name,
+        scoring=config.scoring, tiers=config.tiers, registered_model_name=_model_names(config.registry)[3],
     )
     return str(info.registered_model_version)
 
@@ -175,9 +207,9 @@ def _log_backtest(result: BacktestResult) -> None:
     mlflow.log_metrics(result.metrics())
     mlflow.log_dict(
         {
-            "churn_test_cutoff": str(result.churn_plan.test.date()),
-            "value_test_cutoff": str(result.value_plan.test.date()),
-            "retained_value_test_cutoff": str(result.retained_value_plan.test.date()),
+            "churn_test_cutoff": str(result.churn_plan.test_cutoff.date()),
+            "value_test_cutoff": str(result.value_plan.test_cutoff.date()),
+            "retained_value_test_cutoff": str(result.retained_value_plan.test_cutoff.date()),
             "value_label_days": result.value_plan.horizon_days,
             "training_rows": result.training_rows,
             "churn": result.churn.to_dict(orient="index"),
@@ -199,6 +231,7 @@ def log_training(
     models: TrainedModels,
     *,
     drift_reference: dict | None = None,
+    sampled_snapshots: dict[str, int] | None = None,
 ) -> TrainingRun:
     """Record one training run and register the three models and the scorer; aliases follow :func:`promotion_decision`.
 
@@ -213,11 +246,21 @@ def log_training(
     client = connect()
     experiment_id = _experiment_id(client, config.registry.experiment)
     registry = config.registry
+    churn_name, value_name, retained_name, scorer_name = _model_names(registry)
     source = data_source_metadata(config)
     signature = source["data_source_signature"]
-    trained_through = str(inputs.transactions["ts"].max())
-    with mlflow.start_run(experiment_id=experiment_id) as run:
+    trained_through = str(transaction_span(inputs)[1])
+    # The cutoff the final churn model learned its newest labels at: what the models know the world as of.
+    as_of = str((models.churn_plan.validation if (models.churn.config and models.churn.config.refit_on_validation)
+                 else models.churn_plan.train[-1]).date())
+    run_name = f"train {config.data.name or 'default'} as of {as_of}" + (
+        "" if result is None else f" (backtest at {result.churn_plan.test_cutoff.date()})")
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
         mlflow.log_params(_flat_params(config))
+        # Snapshots larger than training.max_rows_per_snapshot were sampled: which, and how many rows each had.
+        mlflow.log_param("training.sampled_snapshots", len(sampled_snapshots or {}))
+        if sampled_snapshots:
+            mlflow.log_dict(sampled_snapshots, "sampled_snapshots.json")
         mlflow.log_params({f"fitted.churn_model.{k}": str(v) for k, v in models.churn.config.model_dump().items()})
         mlflow.log_params({f"fitted.value_model.{k}": str(v) for k, v in models.value.config.model_dump().items()})
         mlflow.log_params(
@@ -231,37 +274,44 @@ def log_training(
             _log_backtest(result)
         specs = describe_features(config.features, attribute_columns(inputs))
         mlflow.log_dict(
-            [{"name": s.name, "description": s.description, "unit": s.unit, "kind": s.kind} for s in specs], "features.json"
+            # A list: log_dict writes any JSON value, though its annotation says dict.
+            [{"name": s.name, "description": s.description, "unit": s.unit, "kind": s.kind} for s in specs],  # type: ignore[arg-type]
+            "features.json",
         )
         common = {
             "features": config.features.model_dump(mode="json"),
             "trained_through": trained_through,
             "churn_horizon_days": config.training.churn_horizon_days,
             "active_lookback_days": config.training.active_lookback_days,
+            "max_rows_per_snapshot": config.training.max_rows_per_snapshot,
+            "sampled_snapshots": len(sampled_snapshots or {}),
             # The window the value model learned and predicts, which a short log makes shorter than configured.
             "value_horizon_days": models.value_plan.horizon_days,
             **source,
         }
         churn_version = _log_model(
-            models.churn, "churn", registry.churn_model_name,
-            {**common, **({} if drift_reference is None else {"drift_reference": drift_reference})}, register=True,
+            models.churn, "churn", churn_name,
+            {**common, **({} if drift_reference is None else {"drift_reference": drift_reference})},
         )
-        value_version = _log_model(models.value, "value", registry.value_model_name, common, register=True)
+        value_version = _log_model(models.value, "value", value_name, common)
         # E[value | no lapse within the churn horizon]: the value a contact can protect.
         retained_version = _log_model(
-            models.retained_value, "retained_value", registry.retained_value_model_name, common, register=True,
+            models.retained_value, "retained_value", retained_name, common,
         )
         scorer_version = _log_scorer(config, models, common)
     record = VersionRecord(
         str(churn_version), signature,
-        None if result is None else str(result.churn_plan.test.date()),
+        None if result is None else str(result.churn_plan.test_cutoff.date()),
         None if result is None else float(result.metrics()[PROMOTION_METRIC]),
     )
-    tags = {"data_name": str(config.data.name), SOURCE_TAG: signature, "trained_through": trained_through}
+    tags = {"data_name": str(config.data.name), SOURCE_TAG: signature, "trained_through": trained_through,
+            "as_of": as_of, "data_source": _data_paths(config), "mlflow_run_name": run_name}
     if result is not None:
         tags.update({TEST_CUTOFF_TAG: record.test_cutoff, ROC_AUC_TAG: repr(record.roc_auc)})
-    versions = {registry.churn_model_name: churn_version, registry.value_model_name: value_version,
-                registry.retained_value_model_name: retained_version, registry.scorer_model_name: scorer_version}
+        figures = result.metrics()
+        tags.update({tag: f"{figures[key]:.4f}" for tag, key in BACKTEST_TAGS.items() if key in figures})
+    versions = {churn_name: churn_version, value_name: value_version, retained_name: retained_version,
+                scorer_name: scorer_version}
     for name, version in versions.items():
         for key, value in tags.items():
             client.set_model_version_tag(name, version, key, value)
@@ -269,8 +319,14 @@ def log_training(
     return TrainingRun(run.info.run_id, churn_version, value_version, retained_version, promoted, why, scorer_version)
 
 
-def _set_aliases(client, registry: RegistryConfig, versions: dict[str, str | None], record: VersionRecord) -> tuple[bool, str]:
-    champion = _champion_record(client, registry.churn_model_name)
+def _data_paths(config: TierwiseConfig) -> str:
+    """The files a model was trained on, as a version tag: ``transactions=...; events=...``."""
+    sources = {name: getattr(config.data, name) for name in ("transactions", "events", "customers")}
+    return "; ".join(f"{name}={source.path}" for name, source in sources.items() if source is not None)
+
+
+def _set_aliases(client, registry: RegistryConfig, versions: dict[str, str], record: VersionRecord) -> tuple[bool, str]:
+    champion = _champion_record(client, _model_names(registry)[0])
     for name, version in versions.items():
         client.set_registered_model_alias(name, CANDIDATE, version)
     promote_now, why = promotion_decision(record, champion, auto_promote=registry.auto_promote)
@@ -279,19 +335,91 @@ def _set_aliases(client, registry: RegistryConfig, versions: dict[str, str | Non
     return promote_now, why
 
 
-def promote(registry: RegistryConfig, *, client: MlflowClient | None = None) -> dict[str, str]:
-    """Move the ``champion`` alias of the three models and the scorer to their ``candidate`` versions."""
+def _model_names(registry: RegistryConfig) -> tuple[str, str, str, str]:
+    """The churn, value, retained-value and scorer model names, as :meth:`RegistryConfig.for_data` resolved them."""
+    names = (registry.churn_model_name, registry.value_model_name, registry.retained_value_model_name,
+             registry.scorer_model_name)
+    if any(name is None for name in names):
+        raise TierwiseError("registry: the model names are not resolved; build the config with tierwise.load_config "
+                            "or TierwiseConfig, which names them after data.name")
+    churn, value, retained_value, scorer = (str(name) for name in names)
+    return churn, value, retained_value, scorer
+
+
+def _versions_of_run(client: MlflowClient, registry: RegistryConfig, churn_version: str) -> dict[str, str]:
+    """The versions of the four models registered by the run that registered churn version ``churn_version``."""
+    name = _model_names(registry)[0]
+    try:
+        churn = client.get_model_version(name, churn_version)
+    except MlflowException:
+        raise ModelNotFoundError(f"registry: model '{name}' has no version {churn_version} in {tracking_uri()}") from None
+    versions = {name: str(churn.version)}
+    for other in _model_names(registry)[1:]:
+        found = [v for v in client.search_model_versions(f"name = '{other}'") if v.run_id == churn.run_id]
+        if not found:
+            raise ModelNotFoundError(f"registry: model '{other}' has no version from the run of {name} v{churn_version}")
+        versions[other] = str(found[0].version)
+    return versions
+
+
+def promote(
+    registry: RegistryConfig, *, client: MlflowClient | None = None, version: str | int | None = None,
+    rollback: bool = False,
+) -> dict[str, str]:
+    """Move the ``champion`` alias of the three models and the scorer; returns each model's new champion version.
+
+    Parameters
+    ----------
+    registry : RegistryConfig
+        Names the models.
+    client : MlflowClient, optional
+        A client on the store; default: :func:`tierwise.models.connect`.
+    version : str or int, optional
+        The churn model's version to make champion, with the versions of the
+        other models from the same training run; default: the ``candidate``.
+    rollback : bool
+        Make the champion before the last promotion champion again.
+
+    Returns
+    -------
+    dict
+        Model name -> its champion version now.
+
+    Raises
+    ------
+    ModelNotFoundError
+        When there is no candidate, no such version, or nothing to roll back to.
+    """
     client = client or connect()
-    moved = {}
-    for name in (registry.churn_model_name, registry.value_model_name, registry.retained_value_model_name,
-                 registry.scorer_model_name):
+    names = _model_names(registry)
+    if version is not None and rollback:
+        raise TierwiseError("promote: give a version or a rollback, not both")
+    if rollback:
+        tags = client.get_registered_model(names[0]).tags
+        if PREVIOUS_CHAMPION_TAG not in tags:
+            raise ModelNotFoundError(f"registry: model '{names[0]}' has no earlier champion to roll "
+                                     "back to (none was replaced by a promotion)")
+        wanted = _versions_of_run(client, registry, tags[PREVIOUS_CHAMPION_TAG])
+    elif version is not None:
+        wanted = _versions_of_run(client, registry, str(version))
+    else:
+        wanted = {}
+        for name in names:
+            try:
+                wanted[name] = str(client.get_model_version_by_alias(name, CANDIDATE).version)
+            except MlflowException:
+                raise ModelNotFoundError(
+                    f"registry: model '{name}' has no '{CANDIDATE}' version in {tracking_uri()}; run tierwise train first"
+                ) from None
+    for name, target in wanted.items():
         try:
-            candidate = client.get_model_version_by_alias(name, CANDIDATE)
+            current = str(client.get_model_version_by_alias(name, CHAMPION).version)
         except MlflowException:
-            raise TierwiseError(f"registry: model '{name}' has no '{CANDIDATE}' version; run tierwise train first") from None
-        client.set_registered_model_alias(name, CHAMPION, candidate.version)
-        moved[name] = candidate.version
-    return moved
+            current = None
+        if current is not None and current != target:
+            client.set_registered_model_tag(name, PREVIOUS_CHAMPION_TAG, current)
+        client.set_registered_model_alias(name, CHAMPION, target)
+    return wanted
 
 
 def log_run_evaluation(

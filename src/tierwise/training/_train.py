@@ -8,7 +8,7 @@ import pandas as pd
 
 from tierwise.config import ChurnModelConfig, TierwiseConfig
 from tierwise.inputs import InputData
-from tierwise.training._backtest import BacktestResult, TrainedModels, run_backtest, train_models
+from tierwise.training._backtest import BacktestResult, TrainedModels, planned_cutoffs, run_backtest, train_models
 from tierwise.training._snapshots import SnapshotBuilder, snapshot_shortfall
 from tierwise.training._tracking import TrainingRun, log_training
 
@@ -43,13 +43,17 @@ def train_and_register(inputs: InputData, config: TierwiseConfig) -> tuple[Backt
     a warning says why, and the run records no backtest metrics. The churn
     model carries its drift reference (:func:`churn_drift_reference`).
     """
-    builder = SnapshotBuilder(inputs, config.features, config.training)
-    models = train_models(inputs, features=config.features, training=config.training, builder=builder)
     shortfall = snapshot_shortfall(inputs, config.training, for_backtest=True)
+    cutoffs = planned_cutoffs(inputs, config.training, with_backtest=shortfall is None)
+    builder = SnapshotBuilder(inputs, config.features, config.training, planned_cutoffs=len(cutoffs))
+    models = train_models(inputs, features=config.features, training=config.training, builder=builder)
     if shortfall is None:
         result = run_backtest(inputs, features=config.features, training=config.training, builder=builder)
     else:
         result = None
         logger.warning("no backtest: %s; the models are trained but not judged", shortfall)
-    run = log_training(config, inputs, result, models, drift_reference=churn_drift_reference(models, builder))
+    run = log_training(
+        config, inputs, result, models, drift_reference=churn_drift_reference(models, builder),
+        sampled_snapshots=builder.sampled,
+    )
     return result, run

@@ -14,7 +14,7 @@ import optuna
 logger = logging.getLogger(__name__)
 
 
-def tune_config(model_class, config, X, y, *, X_valid, y_valid, trials: int, seed: int):
+def tune_config(model_class, config, X, y, *, X_valid, y_valid, trials: int, seed: int, num_threads: int = 0):
     """Return ``config`` with the tree shape and learning rate that minimise the validation loss."""
 
     def objective(trial: optuna.Trial) -> float:
@@ -30,7 +30,7 @@ def tune_config(model_class, config, X, y, *, X_valid, y_valid, trials: int, see
                 "bgnbd_in_calibration": False,
             }
         )
-        model = model_class(candidate, seed=seed).fit(X, y, X_valid=X_valid, y_valid=y_valid)
+        model = model_class(candidate, seed=seed, num_threads=num_threads).fit(X, y, X_valid=X_valid, y_valid=y_valid)
         return model.validation_loss_
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
