@@ -1,6 +1,7 @@
 """Spark (local) against DuckDB on one machine: features and scoring, time and peak memory (run it by hand).
 
-    flock /tmp/heavy.lock python benchmarks/engines.py --customers 1000000 2000000 4000000
+    pip install -e ".[spark,bench]"
+    python benchmarks/engines.py --customers 1000000 2000000 4000000
 
 For each size, writes the synthetic Parquet inputs of benchmarks/features.py
 (10 transactions and 10 events per customer), then measures each engine in a
