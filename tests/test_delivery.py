@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -301,3 +302,19 @@ def test_a_refused_run_leaves_no_empty_folder_behind(tmp_path, small_demo_config
     with lock_folder(tmp_path / "kept"):  # a folder that was there before stays, with its lock file
         pass
     assert (tmp_path / "kept").is_dir()
+
+
+def test_a_frame_with_attrs_writes_the_same_bytes_and_no_warning(tmp_path):
+    # tierwise.score hands out its scores with a run's context in attrs; written as they were, every score run
+    # printed four "Could not serialize pd.DataFrame.attrs" warnings, and JSON-able attrs went into the files.
+    from tierwise.io import write_parquet
+
+    frame = pd.DataFrame({"customer_id": ["a", "b"], "value": [1.0, 2.0]})
+    write_parquet(frame, tmp_path / "plain.parquet")
+    for attrs in ({"tierwise": {"config": object()}}, {"run": "abc"}):
+        frame.attrs = attrs
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            write_parquet(frame, tmp_path / "with_attrs.parquet")
+        assert (tmp_path / "with_attrs.parquet").read_bytes() == (tmp_path / "plain.parquet").read_bytes()
+        assert frame.attrs == attrs  # the caller's frame keeps them

@@ -345,7 +345,11 @@ def _write_atomically(target: str | Path, write: Callable[[Path], object]) -> Pa
 
 
 def _parquet_to(frame: pd.DataFrame, path: Path) -> None:
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, compression="zstd")
+    # Without the frame's attrs: pandas would store them in the file's metadata (a run's context, which differs
+    # between runs of the same inputs) or, when they are not JSON, warn on every write.
+    plain = frame.copy(deep=False)
+    plain.attrs = {}
+    pq.write_table(pa.Table.from_pandas(plain, preserve_index=False), path, compression="zstd")
 
 
 def _csv_to(frame: pd.DataFrame, path: Path) -> None:
