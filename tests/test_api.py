@@ -229,7 +229,8 @@ def test_a_log_without_amounts_predicts_churn_and_counts_value_in_purchases(smal
     assert "spen" not in reasons.lower() and "order value" not in reasons.lower()
     delivered = tierwise.deliver(scores, tmp_path / "out", config=result.config, report=True)
     assert delivered.manifest["currency"] == "purchases"
-    assert " purchases" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert " purchases" in page and "expected purchases over the next" in page and "net spend" not in page
     raw = load_config(DEMO_YAML, no_amount).model_dump(mode="json")
     for money in ({"outreach": {**raw["outreach"], "cost_per_contact": 2.0}}, {"export": {**raw["export"], "currency": "EUR"}},
                   {"outreach": {**raw["outreach"], "rank_by": "expected_net_saving"}}):

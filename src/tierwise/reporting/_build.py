@@ -458,10 +458,12 @@ def build_report(
     settings = settings_from_run(outreach, manifest)
     tiers = tier_summary(scores, outreach)
     churn_days, value_days = manifest.get(k.churn_horizon_days), manifest.get(k.value_horizon_days)
+    # A log without amounts counts value in purchases (see tierwise.config.PURCHASES_UNIT), not money.
+    worth = "purchases" if manifest.get(k.currency) == PURCHASES_UNIT else "net spend"
     horizons = ", ".join(part for part in (
         f"churn probability = chance of no purchase in the next {churn_days} days" if churn_days else "",
-        f"predicted value = expected net spend over the next {value_days} days" if value_days else "",
-        f"value if retained = expected net spend over the next {value_days} days if the customer does not lapse"
+        f"predicted value = expected {worth} over the next {value_days} days" if value_days else "",
+        f"value if retained = expected {worth} over the next {value_days} days if the customer does not lapse"
         if value_days else "",
         "value at risk = churn probability x value if retained",
     ) if part)
