@@ -738,7 +738,33 @@ def _apply_override(raw: dict[str, Any], override: str, origin: str) -> None:
 
 
 def config_from_dict(raw: dict[str, Any], *, origin: str = "config", overrides: Sequence[str] = ()) -> TierwiseConfig:
-    """Validate a plain mapping (as read from YAML) into a :class:`TierwiseConfig`."""
+    """Validate a plain mapping (as read from YAML) into a :class:`TierwiseConfig`.
+
+    Parameters
+    ----------
+    raw : dict
+        The sections, as YAML gives them; overrides are applied to it in place.
+    origin : str
+        What to name in errors (the file the mapping came from).
+    overrides : sequence of str
+        Dotted ``section.key=value`` strings applied before validating.
+
+    Returns
+    -------
+    TierwiseConfig
+        The validated settings.
+
+    Raises
+    ------
+    ConfigError
+        One line naming ``origin``, the first bad key and how many more
+        problems there are.
+
+    Examples
+    --------
+    >>> config_from_dict({"data": {"transactions": {"path": "tx.csv"}}}).features.order_grouping
+    'day'
+    """
     for override in overrides:
         _apply_override(raw, override, origin)
     try:
@@ -753,7 +779,38 @@ def config_from_dict(raw: dict[str, Any], *, origin: str = "config", overrides: 
 
 
 def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> TierwiseConfig:
-    """Read a YAML config; ``overrides`` are dotted ``section.key=value`` strings applied on top."""
+    """Read a YAML config file into a validated :class:`TierwiseConfig`.
+
+    Relative input paths (and a relative ``sqlite:///`` store) are read from
+    the config file's folder, so a job may run from anywhere; ``data.name``
+    defaults to the file's name (``configs/cdnow.yaml``: ``cdnow``), which
+    names the registered models.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The YAML file.
+    overrides : sequence of str
+        Dotted ``section.key=value`` strings applied on top, the value read as
+        YAML (``training.max_rows_per_snapshot=null``), as ``--set`` does.
+
+    Returns
+    -------
+    TierwiseConfig
+        The whole pipeline's settings, frozen.
+
+    Raises
+    ------
+    ConfigError
+        For a missing or unreadable file, invalid YAML, an unknown key or a
+        bad value: one line naming the file and the key.
+
+    Examples
+    --------
+    >>> config = load_config("configs/demo.yaml", ["training.training_snapshots=2"])  # doctest: +SKIP
+    >>> config.data.name  # doctest: +SKIP
+    'demo'
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -804,7 +861,20 @@ def _relative_to(path: str, base: Path) -> str:
 
 
 def demo_config(data_dir: str | Path) -> TierwiseConfig:
-    """The config of configs/demo.yaml with its data read from ``data_dir``."""
+    """The config of configs/demo.yaml with its data read from ``data_dir``.
+
+    Parameters
+    ----------
+    data_dir : str or Path
+        A folder written by ``tierwise generate`` (or
+        :func:`tierwise.io.write_demo_data`) in Parquet.
+
+    Returns
+    -------
+    TierwiseConfig
+        The demo's settings: transactions, events and a customer table with
+        their attributes, data set name ``demo``.
+    """
     data_dir = Path(data_dir)
     return TierwiseConfig(
         data=DataConfig(

@@ -35,12 +35,44 @@ SCORE_COLUMNS = [
 
 
 def default_as_of(inputs: InputData) -> pd.Timestamp:
-    """The day after the last transaction: score on everything there is."""
-    return inputs.transactions["ts"].max().normalize() + pd.Timedelta(days=1)
+    """The day after the last transaction: the cutoff that scores on everything there is.
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs.
+
+    Returns
+    -------
+    pandas.Timestamp
+        Midnight after the newest transaction.
+    """
+    return _last_transaction(inputs).normalize() + pd.Timedelta(days=1)
 
 
 def check_compatible(inputs: InputData, config: TierwiseConfig, models: ScoringModels) -> list[str]:
-    """Refuse a model whose features differ from what this config and data build now, or from another data source."""
+    """Refuse a model whose features differ from what this config and data build now, or from another data source.
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs (their customer attributes are features).
+    config : TierwiseConfig
+        The features section and ``scoring.allow_other_source``.
+    models : ScoringModels
+        The loaded models.
+
+    Returns
+    -------
+    list of str
+        The feature columns, in the models' order.
+
+    Raises
+    ------
+    ModelNotFoundError
+        When the models were trained on other features or another data
+        source (unless ``scoring.allow_other_source``).
+    """
     return _check_feature_names(model_features(inputs, config.features), config, models)
 
 
@@ -85,7 +117,37 @@ def score_customers(
     rank_by: RankBy | None = None,
     reasons_top_n: int | None = None,
 ) -> pd.DataFrame:
-    """Score every customer known before ``as_of`` (see :func:`score_with_drift`, which also checks drift)."""
+    """Score every customer known before ``as_of``, without the drift check of :func:`score_with_drift`.
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs.
+    as_of : date-like
+        The cutoff: only records before it are used.
+    config : TierwiseConfig
+        Features, scoring, tiers and outreach settings.
+    models : ScoringModels
+        The churn, value and retained-value models (:func:`load_models`).
+    rank_by : {"value_at_risk", "expected_net_saving", "churn_probability"}, optional
+        The list's order; default: ``outreach.rank_by``.
+    reasons_top_n : int, optional
+        Reasons for this many of the list's first customers; default:
+        ``scoring.reasons_top_n``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of ``SCORE_COLUMNS``, one row per customer (see
+        :func:`score_with_drift`).
+
+    Raises
+    ------
+    TierwiseError
+        For stale data, a cutoff no customer precedes, or scoring data the
+        models cannot score; :class:`ModelNotFoundError` for models that do
+        not fit the config or data.
+    """
     scores, _ = _score(inputs, as_of=as_of, config=config, models=models, rank_by=rank_by,
                        reasons_top_n=reasons_top_n, with_drift=False)
     return scores
@@ -102,12 +164,41 @@ def score_with_drift(
 ) -> tuple[pd.DataFrame, dict | None]:
     """Score every customer known before ``as_of``, and measure drift since the churn model's training snapshot.
 
-    Returns the scores and the drift figures (see :func:`check_drift`; None
-    for a churn model without a drift reference). The drift is measured on
-    the customers given a churn probability, the population the churn model
-    was trained on, right after their probabilities, so that with
-    ``scoring.on_severe_drift: refuse`` a severe drift stops before reasons
-    are computed.
+    The drift is measured on the customers given a churn probability, the
+    population the churn model was trained on, right after their
+    probabilities, so that with ``scoring.on_severe_drift: refuse`` a severe
+    drift stops before reasons are computed.
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs.
+    as_of : date-like
+        The cutoff: only records before it are used.
+    config : TierwiseConfig
+        Features, scoring, tiers, outreach and drift settings.
+    models : ScoringModels
+        The churn, value and retained-value models (:func:`load_models`).
+    rank_by : {"value_at_risk", "expected_net_saving", "churn_probability"}, optional
+        The list's order; default: ``outreach.rank_by``.
+    reasons_top_n : int, optional
+        Reasons for this many of the list's first customers; default:
+        ``scoring.reasons_top_n``.
+
+    Returns
+    -------
+    scores : pandas.DataFrame
+        The columns of ``SCORE_COLUMNS``, most at risk first (see the notes
+        of this module's ``_score``: lifecycle, value, value at risk, ranks).
+    drift : dict or None
+        The drift figures (see :func:`check_drift`); None for a churn model
+        without a drift reference.
+
+    Raises
+    ------
+    TierwiseError
+        For stale data, a cutoff no customer precedes, scoring data the models
+        cannot score, or a severe drift with ``on_severe_drift: refuse``.
     """
     return _score(inputs, as_of=as_of, config=config, models=models, rank_by=rank_by,
                   reasons_top_n=reasons_top_n, with_drift=True)
