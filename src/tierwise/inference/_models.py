@@ -116,6 +116,31 @@ def load_models(registry: RegistryConfig, model: str = "champion") -> ScoringMod
     as missing, with where they should be. ``run_id`` is the MLflow run that
     logged the churn model; its metadata's ``drift_reference`` (absent in
     models trained by an older tierwise) is what scoring checks drift against.
+
+    Parameters
+    ----------
+    registry : RegistryConfig
+        The registered model names (and the store, through
+        ``MLFLOW_TRACKING_URI`` or ``registry.tracking_uri``).
+    model : str
+        ``champion``, ``candidate``, a version number, or ``runs:/<run id>``.
+
+    Returns
+    -------
+    ScoringModels
+        The three models, their metadata, version label and training run.
+
+    Raises
+    ------
+    ModelNotFoundError
+        When the store, a model, the alias or version, or its files are
+        missing, or a model of the wrong kind is registered under a name.
+
+    Examples
+    --------
+    >>> models = load_models(load_config("configs/demo.yaml").registry, "champion")  # doctest: +SKIP
+    >>> models.version  # doctest: +SKIP
+    'tierwise-demo-churn v1, tierwise-demo-value v1, tierwise-demo-retained-value v1'
     """
     located = _locate_models(registry, model)
     loaded = []

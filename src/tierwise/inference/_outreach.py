@@ -85,6 +85,19 @@ def build_outreach_list(scores: pd.DataFrame, config: OutreachConfig) -> pd.Data
     ``list_position`` counts 1, 2, ... among the customers to contact and,
     separately, among the ``control`` ones, so that "the first 500" of the
     contact file are 500 contacts; the export writes the two to separate files.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        What scoring returns (``SCORE_COLUMNS``).
+    config : OutreachConfig
+        Ranking, size limits, budget and control share.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The listed customers in ``EXPORT_COLUMNS``: contacts and control
+        customers (``control`` true), each in list order.
     """
     selected = select_outreach(scores, config)
     outreach = scores.loc[selected.index].assign(**selected).reset_index(drop=True)
@@ -96,7 +109,21 @@ def build_outreach_list(scores: pd.DataFrame, config: OutreachConfig) -> pd.Data
 
 
 def export_terms(outreach: OutreachConfig, export: ExportConfig) -> dict[str, object]:
-    """The assumptions behind the export's figures, for its manifest: order, currency, save rate, contact cost, control."""
+    """The assumptions behind the export's figures, for its manifest: order, currency, save rate, contact cost, control.
+
+    Parameters
+    ----------
+    outreach : OutreachConfig
+        The list's settings.
+    export : ExportConfig
+        The export's settings (the currency).
+
+    Returns
+    -------
+    dict
+        ``rank_by``, ``currency``, ``save_rate``, ``cost_per_contact`` and
+        ``control_share``.
+    """
     return {
         "rank_by": outreach.rank_by,
         "currency": export.currency,
