@@ -10,7 +10,7 @@ from tierwise.features._build import (
     normalize_as_of,
 )
 from tierwise.features._catalog import FeatureSpec
-from tierwise.features._sql import quote_identifier, quote_literal
+from tierwise.input_sql import quote_identifier, quote_literal
 
 __all__ = [
     "FeatureSpec",

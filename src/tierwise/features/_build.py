@@ -28,7 +28,7 @@ from tierwise.features._catalog import (
     divide,
     feature_catalog,
 )
-from tierwise.features._sql import quote_identifier, quote_literal
+from tierwise.input_sql import quote_identifier, quote_literal
 from tierwise.inputs import InputData
 
 AsOf: TypeAlias = str | dt.date | dt.datetime | pd.Timestamp

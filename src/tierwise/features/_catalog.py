@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tierwise.config import FeatureConfig, feature_slug
-from tierwise.features._sql import quote_identifier
+from tierwise.input_sql import quote_identifier
 
 DAY_SECONDS = 86_400
 SLOPE_PERIODS = 12

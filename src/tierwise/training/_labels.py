@@ -13,7 +13,7 @@ import pandas as pd
 from tierwise.errors import InputDataError
 from tierwise.features import normalize_as_of
 from tierwise.features._build import AsOf
-from tierwise.features._sql import quote_literal
+from tierwise.input_sql import quote_literal
 from tierwise.inputs import InputData
 
 
