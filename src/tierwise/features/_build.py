@@ -59,6 +59,16 @@ def normalize_as_of(as_of: AsOf) -> pd.Timestamp:
     would cut mid-day. Python dates and timestamps are accepted at midnight
     (time-zone aware ones at midnight UTC); a time of day is refused.
 
+    Parameters
+    ----------
+    as_of : str, date, datetime or pandas.Timestamp
+        The cutoff.
+
+    Returns
+    -------
+    pandas.Timestamp
+        Naive midnight of that day.
+
     Raises
     ------
     InputDataError
@@ -99,7 +109,22 @@ def feature_sql(config: FeatureConfig, as_of: AsOf, attribute_columns: Sequence[
 
     Reads tables ``transactions``, ``events`` and ``customers`` and returns one
     row per customer seen before ``as_of``: ``customer_id`` then the columns of
-    :func:`feature_catalog` in order.
+    :func:`feature_catalog` in order. Divisions are in DOUBLE and sums exact,
+    so the same text transpiled to Spark SQL gives the same values.
+
+    Parameters
+    ----------
+    config : FeatureConfig
+        Windows, event types, order grouping and spend features.
+    as_of : date-like
+        The cutoff: only records with ``ts < as_of`` count.
+    attribute_columns : sequence of str
+        The ``attr_*`` columns of the customer table to carry.
+
+    Returns
+    -------
+    str
+        One SELECT statement.
     """
     cutoff = normalize_as_of(as_of)
     specs = feature_catalog(config, list(attribute_columns))
@@ -206,7 +231,19 @@ ORDER BY u.customer_id
 
 
 def attribute_columns(inputs: InputData) -> list[str]:
-    """The ``attr_*`` columns of the customer table, in order (none without one)."""
+    """The ``attr_*`` columns of the customer table, in order (none without one).
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs; ``customers.attributes`` of the config become
+        ``attr_<name>`` columns there.
+
+    Returns
+    -------
+    list of str
+        The attribute columns, which the features carry as categoricals.
+    """
     if inputs.engine is not None:
         return [c for c in inputs.engine.columns("customers") if c.startswith("attr_")]
     if inputs.customers is None:
@@ -279,7 +316,19 @@ def _typed(frame: pd.DataFrame, cutoff: pd.Timestamp, config: FeatureConfig, att
 def check_customers_known(features: pd.DataFrame, inputs: InputData, *, as_of: AsOf) -> None:
     """Refuse a cutoff that no customer precedes: its features would be an empty table.
 
-    ``features`` is what :func:`build_features` returned for ``as_of``.
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        What :func:`build_features` returned for ``as_of``.
+    inputs : InputData
+        The inputs it was built from (for the first date of the data).
+    as_of : date-like
+        The cutoff.
+
+    Raises
+    ------
+    InputDataError
+        When ``features`` is empty, naming the first date of the data.
     """
     if len(features):
         return
@@ -311,5 +360,19 @@ def no_customer_before(as_of: AsOf, *, data_start: pd.Timestamp) -> InputDataErr
 
 
 def describe_features(config: FeatureConfig, attribute_columns: Sequence[str] = ()) -> list[FeatureSpec]:
-    """The specs (name, description, unit) of every feature column, in order."""
+    """The specs (name, description, unit) of every feature column, in order.
+
+    Parameters
+    ----------
+    config : FeatureConfig
+        Windows, event types and whether there are spend features.
+    attribute_columns : sequence of str
+        The ``attr_*`` columns of the customer table (see :func:`attribute_columns`).
+
+    Returns
+    -------
+    list of FeatureSpec
+        One spec per feature column of :func:`build_features`, after
+        ``customer_id`` and ``as_of``.
+    """
     return feature_catalog(config, list(attribute_columns))

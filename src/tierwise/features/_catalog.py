@@ -21,7 +21,23 @@ SLOPE_PERIOD_DAYS = 30
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """One output column: how it is computed and how to say it in words."""
+    """One output column: how it is computed and how to say it in words.
+
+    Parameters
+    ----------
+    name : str
+        The column name.
+    sql : str
+        Its expression over the query's aggregates.
+    description : str
+        What it measures, in words (reasons and the features' MLflow artifact).
+    unit : str
+        Its unit (``days``, ``currency``, ``orders``, ...).
+    kind : {"numeric", "categorical"}
+        Categorical for customer attributes.
+    family : str
+        The group it belongs to (``recency``, ``monetary``, an event type, ...).
+    """
 
     name: str
     sql: str
