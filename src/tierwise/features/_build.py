@@ -214,9 +214,9 @@ customer_rows AS (
          {attribute_select}
   FROM customers c CROSS JOIN params p
 ),
-universe AS (  -- from the aggregates, one row a customer: a distinct over every line and event costs more
-  SELECT customer_id FROM line_aggs
-  UNION SELECT customer_id FROM event_aggs
+universe AS (
+  SELECT customer_id FROM lines
+  UNION SELECT customer_id FROM event_lines
   UNION SELECT customer_id FROM customer_rows WHERE signup_age_s IS NOT NULL
 )
 SELECT u.customer_id,
