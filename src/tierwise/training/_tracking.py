@@ -154,6 +154,7 @@ class TrainingRun:
     scorer_version : str or None
         The registered scorer (the pyfunc that scores with all three models).
     """
+
     run_id: str
     churn_version: str | None
     value_version: str | None
