@@ -323,22 +323,27 @@ def generate_demo_data(n_customers: int = 20_000, *, seed: int = 7, end: str | p
 
     Parameters
     ----------
-    n_customers
+    n_customers : int
         Number of customers; they sign up between 2023-01-01 and 2026-01-01.
-    seed
+    seed : int
         Random seed (non-negative): the same seed, count and end give the same tables.
-    end
+    end : str or pandas.Timestamp, optional
         First day not simulated, on or after 2026-01-01 (the default). A later
         end adds rows after the earlier one and changes none before it.
 
     Returns
     -------
     DemoData
-        transactions (customer_id, timestamp, amount, order_id, quantity,
+        The tables ``transactions`` (customer_id, timestamp, amount, order_id, quantity,
         category, channel; returns are negative lines of their order),
-        events (customer_id, timestamp, event_type) and customers
+        ``events`` (customer_id, timestamp, event_type) and ``customers``
         (customer_id, signup_date, region, acquisition_channel,
         loyalty_member), with the demo config's column names.
+
+    Examples
+    --------
+    >>> demo = generate_demo_data(200, seed=1)  # doctest: +SKIP
+    >>> demo.transactions.head()  # doctest: +SKIP
     """
     traits, candidates, end_day = _world(n_customers, seed, end)
     return _frames(traits, _realize(traits, candidates, end_day=end_day, change_day=end_day, death_after=traits.death))
@@ -376,6 +381,25 @@ def listed_customers(listed: pd.DataFrame, *, source: str = "the list") -> tuple
     the export's ``true``/``false`` text) marks the held-out customers, and
     without it everyone is contacted. Raises :class:`InputDataError` for a
     missing column, an unreadable ``control`` value or a customer listed twice.
+
+    Parameters
+    ----------
+    listed : pandas.DataFrame
+        The list.
+    source : str
+        How messages name the list.
+
+    Returns
+    -------
+    contacted : numpy.ndarray
+        The ids of the contacted customers.
+    control : numpy.ndarray
+        The ids of the control customers.
+
+    Raises
+    ------
+    InputDataError
+        For a missing column, an unreadable ``control`` value or a customer listed twice.
     """
     if "customer_id" not in listed.columns:
         raise InputDataError(f"{source}: no customer_id column")
@@ -402,6 +426,20 @@ def treated_death(death: np.ndarray, *, as_of_day: float, effect: float) -> np.n
     The lifetime is exponential, so a customer alive at ``as_of_day`` has an
     exponential remaining life; a hazard lowered by ``effect`` stretches it by
     ``1 / (1 - effect)``. Customers already lapsed keep their day.
+
+    Parameters
+    ----------
+    death : numpy.ndarray
+        Each customer's lapse day without treatment.
+    as_of_day : float
+        The day the treatment starts.
+    effect : float
+        The relative lowering of the lapse hazard, in [0, 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        The lapse days with treatment.
     """
     alive = death > as_of_day
     return np.where(alive, as_of_day + (death - as_of_day) / (1.0 - effect), death)
@@ -452,22 +490,26 @@ def simulate_outreach_effect(
 
     Parameters
     ----------
-    listed
+    listed : pandas.DataFrame
         The list: ``customer_id`` and optionally ``control`` (see
         :func:`listed_customers`), e.g. ``build_outreach_list``'s frame or an
         export's outreach and control files stacked.
-    n_customers, seed
+    n_customers : int
         The world the list was scored on (as :func:`generate_demo_data`).
-    as_of
+    seed : int
+        The world's seed (as :func:`generate_demo_data`).
+    as_of : str or pandas.Timestamp
         The list's cutoff date.
-    effect
+    effect : float
         The relative lowering of the lapse hazard, in [0, 1).
-    churn_horizon_days, value_horizon_days, conversion_days
-        The outcome windows, each ``[as_of, as_of + days)``: retained = any
-        purchase (amount >= 0) in the churn window, as the churn label counts
-        no lapse; converted = any purchase in the conversion window; revenue
-        = net spend (returns subtracted) in the value window.
-    end
+    churn_horizon_days : int
+        The retention window, ``[as_of, as_of + days)``: retained = any purchase (amount >= 0) in it, as the churn
+        label counts no lapse.
+    value_horizon_days : int
+        The revenue window: revenue = net spend (returns subtracted) in it.
+    conversion_days : int
+        The conversion window: converted = any purchase in it.
+    end : str or pandas.Timestamp, optional
         First day not simulated; default ``as_of`` + the longest window, and
         never before 2026-01-01, so that every outcome has matured.
 

@@ -1,4 +1,4 @@
-"""tierwise against BG/NBD + Gamma-Gamma and RFM on the real CDNOW log, with the literature's split.
+"""Tierwise against BG/NBD + Gamma-Gamma and RFM on the real CDNOW log, with the literature's split.
 
 Calibration: purchases from 1997-01-01 to 1997-09-30; every method sees only
 those. Holdouts: 39 weeks (to 1998-06-30) and 13 weeks (to 1997-12-31) after
@@ -56,11 +56,28 @@ class BenchmarkSplit:
 
     @property
     def window_scale(self) -> float:
-        """The calibration length of this split over the literature's."""
+        """The calibration length of this split over the literature's.
+
+        Returns
+        -------
+        float
+            1 for the literature split, less for the development cuts.
+        """
         return (self.calibration_end - CALIBRATION_START).days / LITERATURE_CALIBRATION_DAYS
 
     def training(self, training: TrainingConfig) -> TrainingConfig:
-        """The churn horizon, snapshot step and minimum history, scaled to this split's calibration length."""
+        """The churn horizon, snapshot step and minimum history, scaled to this split's calibration length.
+
+        Parameters
+        ----------
+        training : TrainingConfig
+            The config's training settings.
+
+        Returns
+        -------
+        TrainingConfig
+            A copy with the scaled windows.
+        """
         windows = ("churn_horizon_days", "snapshot_step_days", "min_history_days")
         return training.model_copy(
             update={name: max(1, round(getattr(training, name) * self.window_scale)) for name in windows}
@@ -90,6 +107,13 @@ class CdnowBenchmark:
     predictions: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """The benchmark as JSON-ready data: the split, the customers and each method's figures per holdout.
+
+        Returns
+        -------
+        dict
+            What ``tierwise benchmark cdnow --json`` writes.
+        """
         return {
             "split": {
                 "name": self.split.name,
@@ -143,7 +167,22 @@ def _rfm_baselines(
 
 
 def run_cdnow_benchmark(inputs: InputData, config: TierwiseConfig, split: str = "literature") -> CdnowBenchmark:
-    """Run every method on the same customers and holdouts of ``split`` (see the module docstring)."""
+    """Run every method on the same customers and holdouts of ``split`` (see the module docstring).
+
+    Parameters
+    ----------
+    inputs : InputData
+        The CDNOW transactions (see :func:`tierwise.config.cdnow_config`).
+    config : TierwiseConfig
+        The CDNOW config; its training settings are scaled to the split.
+    split : {"literature", "development", "development-121d", "development-91d"}
+        Which calibration and holdouts.
+
+    Returns
+    -------
+    CdnowBenchmark
+        Every method's figures on the same customers.
+    """
     chosen = SPLITS[split]
     # Nothing after the split's longest holdout is read: the development split never sees the literature holdout.
     inputs = records_before(inputs, chosen.calibration_end + pd.Timedelta(days=max(chosen.holdout_days.values())))
@@ -205,7 +244,18 @@ def run_cdnow_benchmark(inputs: InputData, config: TierwiseConfig, split: str = 
 
 
 def plot_decile_chart(benchmark: CdnowBenchmark) -> Figure:
-    """Mean predicted and actual spend in the split's longest holdout per decile of predicted value, tierwise beside BG/NBD."""
+    """Mean predicted and actual spend in the split's longest holdout per decile of predicted value, tierwise beside BG/NBD.
+
+    Parameters
+    ----------
+    benchmark : CdnowBenchmark
+        What :func:`run_cdnow_benchmark` returned.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A new figure.
+    """
     label = next(iter(benchmark.split.holdout_days))
     frame = benchmark.predictions[label]
     figure = Figure(figsize=(11, 4.5), layout="constrained")

@@ -67,6 +67,23 @@ def quantile_edges(values: pd.Series, *, bins: int = REFERENCE_BINS) -> list[flo
     ``(-inf, 0]``, and equal quantiles collapse into one edge instead of
     leaving empty bins. Returns at most ``bins - 1`` edges, fewer for tied
     values, none when no value is finite.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        A numeric feature's values.
+    bins : int
+        The number of quantile bins wanted.
+
+    Returns
+    -------
+    list of float
+        The inner edges, ascending.
+
+    Examples
+    --------
+    >>> quantile_edges(pd.Series([0, 0, 0, 1, 2, 3]), bins=2)
+    [0.0]
     """
     finite = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     finite = finite[np.isfinite(finite)]
@@ -81,6 +98,20 @@ def bin_shares(values: pd.Series, edges: list[float]) -> tuple[list[float], floa
 
     Shares are fractions of all values, missing ones included, so the bins
     and the missing share add up to 1. Infinite values fall in the end bins.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        A numeric feature's values.
+    edges : list of float
+        :func:`quantile_edges` of the reference.
+
+    Returns
+    -------
+    shares : list of float
+        The share per bin.
+    missing_share : float
+        The share of missing values.
     """
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     count = max(len(numbers), 1)
@@ -96,6 +127,22 @@ def level_shares(values: pd.Series, levels: list[str] | None = None) -> tuple[di
     With ``levels`` (the training levels), values outside them are counted
     apart, as unseen, and left out of the level shares; without, every level
     is counted. Shares are fractions of all values.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        A categorical feature's values.
+    levels : list of str, optional
+        The training levels.
+
+    Returns
+    -------
+    shares : dict of str to float
+        The share per level.
+    missing_share : float
+        The share of missing values.
+    unseen_share : float
+        The share of values outside ``levels`` (0 without ``levels``).
     """
     text = values.astype("object").where(values.notna())
     count = max(len(text), 1)
@@ -127,6 +174,22 @@ def drift_reference(
     numeric ``edges``, ``shares`` and ``missing_share``, or categorical
     ``levels`` with their shares and ``missing_share``) and
     ``churn_probability`` (binned like a numeric feature).
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        The snapshot's rows, the churn model's feature columns only.
+    churn_probability : array-like of float
+        The calibrated probabilities of those rows.
+    as_of : pandas.Timestamp
+        The snapshot's cutoff.
+    bins : int
+        Quantile bins per numeric feature.
+
+    Returns
+    -------
+    dict of str to object
+        The reference, stored in the churn model's metadata.
     """
     summary: dict[str, Any] = {}
     for name in features.columns:
@@ -152,6 +215,23 @@ def population_stability_index(reference, current, *, empty_bin_share: float = E
     ``reference`` and ``current`` are shares per bin (fractions, each adding
     up to 1); a share below ``empty_bin_share`` counts as ``empty_bin_share``
     so that an empty bin gives a finite term. 0 for identical distributions.
+
+    Parameters
+    ----------
+    reference, current : array-like of float
+        The shares per bin.
+    empty_bin_share : float
+        The floor of a share.
+
+    Returns
+    -------
+    float
+        The PSI, 0 or more.
+
+    Examples
+    --------
+    >>> round(population_stability_index([0.5, 0.5], [0.25, 0.75]), 4)
+    0.2747
     """
     expected = np.maximum(np.asarray(reference, dtype=float), empty_bin_share)
     actual = np.maximum(np.asarray(current, dtype=float), empty_bin_share)
@@ -166,6 +246,20 @@ def psi_by_chance(bins: int, reference_count: int, current_count: int, *, level:
     Sampling noise alone gives a PSI of about chi-square(bins - 1) x
     (1/reference_count + 1/current_count); this is that law's upper
     ``level`` quantile. 0 for fewer than two bins.
+
+    Parameters
+    ----------
+    bins : int
+        The number of bins (or levels) compared.
+    reference_count, current_count : int
+        The sample sizes.
+    level : float
+        The chance of exceeding it by sampling noise alone.
+
+    Returns
+    -------
+    float
+        The PSI.
     """
     if bins < 2:
         return 0.0
@@ -175,7 +269,22 @@ def psi_by_chance(bins: int, reference_count: int, current_count: int, *, level:
 def missing_change_by_chance(
     reference_share: float, current_share: float, reference_count: int, current_count: int, *, level: float = CHANCE_LEVEL
 ) -> float:
-    """The change in a missing share that two samples of these sizes from one population exceed with probability ``level``."""
+    """The change in a missing share that two samples of these sizes from one population exceed with probability ``level``.
+
+    Parameters
+    ----------
+    reference_share, current_share : float
+        The missing shares.
+    reference_count, current_count : int
+        The sample sizes.
+    level : float
+        The chance of exceeding it by sampling noise alone.
+
+    Returns
+    -------
+    float
+        The absolute change in share.
+    """
     pooled = (reference_share * reference_count + current_share * current_count) / max(reference_count + current_count, 1)
     spread = np.sqrt(pooled * (1 - pooled) * (1 / max(reference_count, 1) + 1 / max(current_count, 1)))
     return float(stats.norm.isf(level / 2) * spread)
@@ -260,6 +369,28 @@ def measure_drift(
     thresholds crossed, in words); a threshold counts only beyond chance. Features are ordered worst first: severe,
     then warning, then by PSI. ``descriptions`` (feature -> plain words) are
     carried along for readers.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        The customers given a churn probability now, with the reference's feature columns.
+    churn_probability : array-like of float
+        Their calibrated churn probabilities.
+    reference : dict
+        :func:`drift_reference`'s result, from the churn model's metadata.
+    as_of : pandas.Timestamp
+        The scoring cutoff, recorded in the result.
+    thresholds : DriftConfig
+        The PSI and missing-share thresholds of a warning and a severe drift.
+    descriptions : dict of str to str, optional
+        Feature descriptions, carried along.
+
+    Returns
+    -------
+    dict of str to object
+        ``as_of``, ``reference_as_of``, ``customers``, ``reference_customers``, the thresholds, ``severe`` and
+        ``warning`` (the inputs flagged), ``features`` (one entry per feature, worst first) and
+        ``churn_probability``; written as drift.json.
     """
     counts = (reference["customers"], len(features))
     entries = []
@@ -291,7 +422,20 @@ def measure_drift(
 
 
 def drift_lines(drift: dict, *, most: int = 3) -> list[str]:
-    """One line per input past a threshold, worst first, at most ``most`` of them, then a count of the rest."""
+    """One line per input past a threshold, worst first, at most ``most`` of them, then a count of the rest.
+
+    Parameters
+    ----------
+    drift : dict
+        :func:`measure_drift`'s result.
+    most : int
+        How many inputs to name.
+
+    Returns
+    -------
+    list of str
+        The lines, e.g. for warnings.
+    """
     flagged = [e for e in drift["features"] if e["flag"] is not None]
     score = drift[CHURN_SCORE]
     if score["flag"] is not None:
@@ -303,7 +447,19 @@ def drift_lines(drift: dict, *, most: int = 3) -> list[str]:
 
 
 def drift_metrics(drift: dict) -> dict[str, float]:
-    """Flat figures for a tracking store: ``drift_psi_<feature>``, the churn probability's PSI and the flag counts."""
+    """Flat figures for a tracking store: ``drift_psi_<feature>``, the churn probability's PSI and the flag counts.
+
+    Parameters
+    ----------
+    drift : dict
+        :func:`measure_drift`'s result.
+
+    Returns
+    -------
+    dict of str to float
+        ``drift_psi_<feature>``, ``drift_unseen_share_<attribute>``, ``drift_severe_count``,
+        ``drift_warning_count``, ...
+    """
     metrics = {f"drift_psi_{e['feature']}": round(e["psi"], _DIGITS) for e in drift["features"]}
     metrics.update({f"drift_unseen_share_{e['feature']}": round(e["unseen_share"], _DIGITS)
                     for e in drift["features"] if e["kind"] == "categorical"})

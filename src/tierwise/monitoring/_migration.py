@@ -47,7 +47,18 @@ NEW_TO_RUN = "new / not seen before"
 
 
 def rule_is_at_risk(rule: TierRule) -> bool:
-    """The rule's ``at_risk``; when unset, true when it only admits lapsing/drifting customers or the high risk band."""
+    """The rule's ``at_risk``; when unset, true when it only admits lapsing/drifting customers or the high risk band.
+
+    Parameters
+    ----------
+    rule : TierRule
+        A tier rule.
+
+    Returns
+    -------
+    bool
+        Whether the rule's tier is at risk.
+    """
     if rule.at_risk is not None:
         return rule.at_risk
     activity, band = rule.when.get("activity_class"), rule.when.get("risk_band")
@@ -56,7 +67,18 @@ def rule_is_at_risk(rule: TierRule) -> bool:
 
 
 def at_risk_tiers(rules: tuple[TierRule, ...]) -> list[str]:
-    """The names of the at-risk tiers (see :func:`rule_is_at_risk`), in rule order."""
+    """The names of the at-risk tiers (see :func:`rule_is_at_risk`), in rule order.
+
+    Parameters
+    ----------
+    rules : tuple of TierRule
+        The tier rules.
+
+    Returns
+    -------
+    list of str
+        The at-risk tier names.
+    """
     return [rule.tier for rule in rules if rule_is_at_risk(rule)]
 
 
@@ -64,6 +86,16 @@ def tier_rules_signature(config: TierwiseConfig) -> str:
     """A 16-hex-digit hash of what decides a customer's tier: the rules' names and conditions, and the bands and grades.
 
     Actions and ``at_risk`` are left out: rewording a playbook moves nobody.
+
+    Parameters
+    ----------
+    config : TierwiseConfig
+        Its ``tiers`` and ``scoring`` sections.
+
+    Returns
+    -------
+    str
+        16 hex digits.
     """
     rules = [{"tier": rule.tier, "when": {k: v if isinstance(v, tuple) else v.model_dump() for k, v in rule.when.items()}}
              for rule in config.tiers]
@@ -73,7 +105,18 @@ def tier_rules_signature(config: TierwiseConfig) -> str:
 
 
 def run_identity(config: TierwiseConfig) -> dict[str, object]:
-    """The manifest keys that say which data set and tier configuration a run scored, and which tiers are at risk."""
+    """The manifest keys that say which data set and tier configuration a run scored, and which tiers are at risk.
+
+    Parameters
+    ----------
+    config : TierwiseConfig
+        The run's config.
+
+    Returns
+    -------
+    dict of str to object
+        ``data_name``, ``data_source_signature``, ``tiers``, ``tier_rules_signature`` and ``at_risk_tiers``.
+    """
     from tierwise.training import data_source_signature, describe_data_source  # the report needs no training code
 
     return {
@@ -92,6 +135,15 @@ class PreviousRun:
     ``as_of``: its cutoff; ``source``: where it was found, in words (a folder
     or a database table); ``tiers``: its customers' ``customer_id``, ``tier``
     and ``tier_since``.
+
+    Attributes
+    ----------
+    as_of : pandas.Timestamp
+        Its cutoff.
+    source : str
+        Where it was found, in words (a folder or a database table).
+    tiers : pandas.DataFrame
+        Its customers' ``customer_id``, ``tier`` and ``tier_since``.
     """
 
     as_of: pd.Timestamp
@@ -99,7 +151,18 @@ class PreviousRun:
     tiers: pd.DataFrame
 
     def manifest_entry(self, scores: pd.DataFrame) -> dict[str, object]:
-        """What the new run's manifest says about this run: as_of, source, its customers and how many are gone now."""
+        """What the new run's manifest says about this run: as_of, source, its customers and how many are gone now.
+
+        Parameters
+        ----------
+        scores : pandas.DataFrame
+            The new run's scores.
+
+        Returns
+        -------
+        dict of str to object
+            ``as_of``, ``source``, ``customers`` and ``customers_not_scored_now``.
+        """
         gone = ~self.tiers["customer_id"].isin(scores["customer_id"])
         return {"as_of": self.as_of.date().isoformat(), "source": self.source, "customers": len(self.tiers),
                 "customers_not_scored_now": int(gone.sum())}
@@ -107,7 +170,15 @@ class PreviousRun:
 
 @dataclass(frozen=True)
 class PreviousRunSearch:
-    """The previous run found (None when there is none) and one line saying which was used, or why none."""
+    """The previous run found (None when there is none) and one line saying which was used, or why none.
+
+    Attributes
+    ----------
+    run : PreviousRun or None
+        The previous run.
+    note : str
+        Which run was used, or why none, in one line.
+    """
 
     run: PreviousRun | None
     note: str
@@ -193,6 +264,27 @@ def find_previous_run(
     ``out_dir`` are searched, then the ``<export.table>_tiers`` table when
     ``export.database_url`` is set. Returns the run (None when there is
     none) and one line saying which run was used, or why none.
+
+    Parameters
+    ----------
+    out_dir : str or path
+        The new run's folder.
+    as_of : pandas.Timestamp
+        The new run's cutoff; only earlier runs qualify.
+    config : TierwiseConfig
+        The new run's config (data set, tiers, ``export.database_url``).
+    explicit : str or path, optional
+        The folder ``--previous`` names.
+
+    Returns
+    -------
+    PreviousRunSearch
+        The run found (or None) and the line.
+
+    Raises
+    ------
+    TierwiseError
+        When ``explicit`` is not a fitting run.
     """
     as_of = pd.Timestamp(as_of)
     identity = run_identity(config)
@@ -213,6 +305,18 @@ def carry_tiers(scores: pd.DataFrame, previous: PreviousRun | None) -> pd.DataFr
 
     ``previous_tier`` is null for a customer the previous run did not score,
     and for everyone when there is no previous run.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        The new run's scores, with ``customer_id``, ``as_of`` and ``tier``.
+    previous : PreviousRun or None
+        The previous run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``scores``: ``tier_since`` is the previous run's when the tier is unchanged, else this ``as_of``.
     """
     scores = scores.copy()
     if previous is None:
@@ -236,6 +340,20 @@ def tier_movers(scores: pd.DataFrame, outreach: pd.DataFrame, at_risk: list[str]
     new to the run are not movers. ``on_list``: on the outreach list,
     ``control`` (held out of contact, never to be contacted) and
     ``list_position`` from it. Most value at risk first, then by customer id.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        The run's scores, with ``tier`` and ``previous_tier`` (see :func:`carry_tiers`).
+    outreach : pandas.DataFrame
+        The whole list, with ``control``.
+    at_risk : list of str
+        The at-risk tiers (see :func:`at_risk_tiers`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per mover.
     """
     moved = scores["tier"].isin(at_risk) & scores["previous_tier"].notna() & ~scores["previous_tier"].isin(at_risk)
     movers = scores.loc[moved].merge(outreach[["customer_id", "control", "list_position"]], on="customer_id",
@@ -248,7 +366,18 @@ def tier_movers(scores: pd.DataFrame, outreach: pd.DataFrame, at_risk: list[str]
 
 
 def movers_csv_frame(movers: pd.DataFrame) -> pd.DataFrame:
-    """The movers as written to movers.csv: probabilities to 6 decimals, amounts to 2, flags as true/false."""
+    """The movers as written to movers.csv: probabilities to 6 decimals, amounts to 2, flags as true/false.
+
+    Parameters
+    ----------
+    movers : pandas.DataFrame
+        :func:`tier_movers`' result.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A rounded copy.
+    """
     frame = movers.copy()
     frame["churn_probability"] = frame["churn_probability"].round(6)
     for column in ("value_at_risk", "predicted_value"):
@@ -259,10 +388,22 @@ def movers_csv_frame(movers: pd.DataFrame) -> pd.DataFrame:
 
 
 def migration_matrix(scores: pd.DataFrame, tier_order: list[str]) -> pd.DataFrame:
-    """Customers per previous tier (rows) x current tier (columns); the last row, customers new to the run.
+    """The customers per previous tier (rows) x current tier (columns); the last row, customers new to the run.
 
     Rows and columns follow ``tier_order`` (tiers missing there come after,
     by name); tiers nobody is in on either side are left out.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        The run's scores, with ``tier`` and ``previous_tier`` (see :func:`carry_tiers`).
+    tier_order : list of str
+        The tiers in rule order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Customer counts.
     """
     previous = scores["previous_tier"].astype("object").where(scores["previous_tier"].notna(), NEW_TO_RUN)
     counts = pd.crosstab(previous, scores["tier"])
@@ -274,9 +415,21 @@ def migration_matrix(scores: pd.DataFrame, tier_order: list[str]) -> pd.DataFram
 
 
 def moves_that_matter(scores: pd.DataFrame, at_risk: list[str]) -> pd.DataFrame:
-    """Moves from a tier that is not at risk into one that is: previous_tier, tier, customers, value_at_risk.
+    """The moves from a tier that is not at risk into one that is: previous_tier, tier, customers, value_at_risk.
 
     Most value at risk first.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        The run's scores, with ``tier`` and ``previous_tier`` (see :func:`carry_tiers`).
+    at_risk : list of str
+        The at-risk tiers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per move.
     """
     moved = scores["tier"].isin(at_risk) & scores["previous_tier"].notna() & ~scores["previous_tier"].isin(at_risk)
     moves = (scores.loc[moved].groupby(["previous_tier", "tier"], sort=True)

@@ -62,6 +62,13 @@ class Window:
 
     @property
     def fully_matured(self) -> bool:
+        """Whether the data cover the whole window.
+
+        Returns
+        -------
+        bool
+            True when ``matured_days >= horizon_days``.
+        """
         return self.matured_days >= self.horizon_days
 
 
@@ -108,14 +115,38 @@ class RunEvaluation:
     notes: list[str] = field(default_factory=list)
 
     def effect(self, outcome: Outcome, group: str = "all") -> Effect:
-        """The effect on ``outcome`` in ``group`` (``"all"`` or a tier name)."""
+        """The effect on ``outcome`` in ``group`` (``"all"`` or a tier name).
+
+        Parameters
+        ----------
+        outcome : {"retention", "conversion", "revenue_per_customer"}
+            The outcome.
+        group : str
+            ``"all"`` or a tier name.
+
+        Returns
+        -------
+        Effect
+            Contacted minus control, with its interval and verdict.
+
+        Raises
+        ------
+        KeyError
+            When the evaluation has no such outcome or group.
+        """
         for found in self.effects:
             if found.outcome == outcome and found.group == group:
                 return found
         raise KeyError(f"no {outcome} effect for group {group!r}")
 
     def to_dict(self) -> dict:
-        """The evaluation as JSON-ready data: NaN becomes None, windows gain ``fully_matured``."""
+        """The evaluation as JSON-ready data: NaN becomes None, windows gain ``fully_matured``.
+
+        Returns
+        -------
+        dict
+            What evaluation.json holds.
+        """
         document = {
             "schema_version": EVALUATION_SCHEMA_VERSION,
             "as_of": self.as_of,
@@ -155,7 +186,29 @@ def _z(confidence_level: float) -> float:
 
 
 def wilson_interval(successes: int, n: int, *, confidence_level: float = 0.95) -> tuple[float, float]:
-    """Wilson's score interval for a proportion ``successes / n`` (n >= 1)."""
+    """The Wilson score interval for a proportion ``successes / n`` (n >= 1).
+
+    Parameters
+    ----------
+    successes : int
+        The count of successes.
+    n : int
+        The count of trials.
+    confidence_level : float
+        The interval's confidence, e.g. 0.95.
+
+    Returns
+    -------
+    lower : float
+        The lower bound.
+    upper : float
+        The upper bound.
+
+    Examples
+    --------
+    >>> [round(bound, 4) for bound in wilson_interval(5, 10)]
+    [0.2366, 0.7634]
+    """
     z = _z(confidence_level)
     p = successes / n
     denominator = 1 + z * z / n
@@ -173,6 +226,24 @@ def difference_of_proportions(
     the distances from each estimate to its bounds. Unlike the Wald interval
     it stays inside [-1, 1] and keeps its coverage near 0 and 1 and in small
     groups.
+
+    Parameters
+    ----------
+    successes_a, n_a : int
+        Successes and size of group a (the contacted customers).
+    successes_b, n_b : int
+        Successes and size of group b (the control).
+    confidence_level : float
+        The interval's confidence, e.g. 0.95.
+
+    Returns
+    -------
+    estimate : float
+        The difference.
+    lower : float
+        The interval's lower bound.
+    upper : float
+        The interval's upper bound.
     """
     p_a, p_b = successes_a / n_a, successes_b / n_b
     low_a, high_a = wilson_interval(successes_a, n_a, confidence_level=confidence_level)
@@ -184,7 +255,24 @@ def difference_of_proportions(
 
 
 def difference_of_means(a: np.ndarray, b: np.ndarray, *, confidence_level: float = 0.95) -> tuple[float, float, float]:
-    """``mean(a) - mean(b)`` and its Welch t interval (each group at least two values): (estimate, lower, upper)."""
+    """``mean(a) - mean(b)`` and its Welch t interval (each group at least two values): (estimate, lower, upper).
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray
+        The two groups' values.
+    confidence_level : float
+        The interval's confidence, e.g. 0.95.
+
+    Returns
+    -------
+    estimate : float
+        The difference.
+    lower : float
+        The interval's lower bound.
+    upper : float
+        The interval's upper bound.
+    """
     a, b = np.asarray(a, float), np.asarray(b, float)
     estimate = float(a.mean() - b.mean())
     var_a, var_b = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
@@ -203,6 +291,22 @@ def minimum_detectable_difference(
 
     Normal approximation at the ``baseline`` rate in both groups:
     ``(z_(1-alpha/2) + z_power) * sqrt(p (1 - p) (1/n_a + 1/n_b))``.
+
+    Parameters
+    ----------
+    baseline : float
+        The proportion in both groups.
+    n_a, n_b : int
+        The group sizes.
+    confidence_level : float
+        The interval's confidence, e.g. 0.95.
+    power : float
+        The chance of finding a true difference of that size.
+
+    Returns
+    -------
+    float
+        The difference, in proportion points.
     """
     return (_z(confidence_level) + float(stats.norm.ppf(power))) * math.sqrt(
         baseline * (1 - baseline) * (1 / n_a + 1 / n_b))
@@ -535,6 +639,16 @@ def read_run_backtest(manifest: dict) -> ModelCard | None:
     """The backtest of the models behind a run, from MLflow: by the manifest's ``model_run_id``, else its versions.
 
     None (with a logged reason) when the store is absent or does not answer.
+
+    Parameters
+    ----------
+    manifest : dict
+        The run's manifest.
+
+    Returns
+    -------
+    ModelCard or None
+        The backtest figures of the models.
     """
     from tierwise.reporting import read_model_card
 
@@ -543,7 +657,18 @@ def read_run_backtest(manifest: dict) -> ModelCard | None:
 
 
 def evaluation_metrics(evaluation: RunEvaluation) -> dict[str, float]:
-    """The evaluation's headline figures as flat MLflow metric names (those that could be computed)."""
+    """The evaluation's headline figures as flat MLflow metric names (those that could be computed).
+
+    Parameters
+    ----------
+    evaluation : RunEvaluation
+        The evaluation.
+
+    Returns
+    -------
+    dict of str to float
+        E.g. ``outreach_effect_retained``.
+    """
     flat: dict[str, float | None] = {f"evaluation.{kind}_matured_days": w.matured_days for kind, w in evaluation.windows.items()}
     for kind, quality in (("churn", evaluation.churn_quality), ("value", evaluation.value_quality)):
         flat.update({f"evaluation.{kind}_{name}": value for name, value in quality["realized"].items()})
@@ -563,6 +688,16 @@ def log_evaluation(evaluation: RunEvaluation) -> str | None:
     the whole document is the artifact ``evaluations/<as_of>/evaluation.json``.
     The run's files are written whether or not this works, so a store that
     does not answer is reported, not raised.
+
+    Parameters
+    ----------
+    evaluation : RunEvaluation
+        The evaluation.
+
+    Returns
+    -------
+    str or None
+        None when logged; else why not, in one line.
     """
     from tierwise.training import log_run_evaluation, tracking_uri
 
