@@ -1,4 +1,4 @@
-"""tierwise: predict who is about to lapse and what each customer is worth.
+"""Predict who is about to lapse and what each customer is worth: tierwise.
 
 The public API, for notebooks and jobs: :func:`tierwise.fit` trains and
 registers the models, :func:`tierwise.score` scores customers into tiers,

@@ -130,6 +130,8 @@ def resolve_config(config: ConfigLike, overrides: Sequence[str] = (), *, with_fr
     Returns
     -------
     TierwiseConfig
+        The validated, frozen config; relative paths in a YAML file resolve
+        against the file's folder.
 
     Raises
     ------
@@ -298,6 +300,8 @@ def load_scoring_models(config: ConfigLike = None, model: str = "champion") -> S
     Returns
     -------
     ScoringModels
+        The churn, value and retained-value models with their versions and
+        training metadata, ready for :func:`score`.
 
     Raises
     ------
@@ -454,6 +458,8 @@ def deliver(
     Returns
     -------
     Delivery
+        The folder written, with the outreach and control frames and the
+        manifest as written to disk.
 
     Raises
     ------

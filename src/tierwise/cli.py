@@ -75,6 +75,13 @@ class Messages:
         "Successfully registered model", progress bars) is caught: dropped
         when quiet, turned into JSON records otherwise, so that a job's log
         holds only what it asked for.
+
+        Parameters
+        ----------
+        quiet : bool
+            Drop status lines, progress and info records; warnings and errors still show.
+        log_format : {"text", "json"}
+            ``"json"`` writes one JSON object a line on stderr instead of text.
         """
         import os
 
@@ -87,11 +94,27 @@ class Messages:
 
     @property
     def shows_progress(self) -> bool:
-        """Whether spinners and progress lines are shown: text on a terminal, not quiet."""
+        """Whether spinners and progress lines are shown: text on a terminal, not quiet.
+
+        Returns
+        -------
+        bool
+            True when text goes to a terminal and ``--quiet`` is not set.
+        """
         return not (self.quiet or self.json) and self._console.is_terminal
 
     def print(self, message: Any, *, level: str = "info", **_: Any) -> None:
-        """One status line (rich markup allowed); warnings and errors pass ``level``."""
+        """One status line (rich markup allowed); warnings and errors pass ``level``.
+
+        Parameters
+        ----------
+        message : object
+            The line; rich markup is rendered on a terminal and stripped elsewhere.
+        level : {"info", "warning", "error"}
+            Info lines are dropped under ``--quiet``.
+        **_ : object
+            Structured fields for the JSON format; ignored by the text format.
+        """
         if self.quiet and level == "info":
             return
         if self.json:
@@ -103,7 +126,17 @@ class Messages:
             self._console.print(message, highlight=False, soft_wrap=True)
 
     def emit(self, level: str, message: str, **fields: Any) -> None:
-        """One JSON object on stderr."""
+        """One JSON object on stderr.
+
+        Parameters
+        ----------
+        level : str
+            The record's level, e.g. ``"info"``.
+        message : str
+            The message, rich markup removed.
+        **fields : object
+            Extra keys of the JSON object (e.g. ``logger``).
+        """
         record = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), "level": level,
                   "message": message, **fields}
         self._stderr.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
@@ -116,7 +149,18 @@ class Messages:
 
     @contextmanager
     def status(self, message: str) -> Iterator[None]:
-        """A spinner while a long step runs, on a terminal only; the library's progress shows beside it."""
+        """A spinner while a long step runs, on a terminal only; the library's progress shows beside it.
+
+        Parameters
+        ----------
+        message : str
+            What the step does, shown beside the spinner.
+
+        Yields
+        ------
+        None
+            Control while the step runs.
+        """
         if not self.shows_progress:
             yield
             return
@@ -128,13 +172,25 @@ class Messages:
                 self._spinner = None
 
     def show_progress(self, step: str) -> None:
-        """Show one step of the library's progress (see :mod:`tierwise.progress`) beside the running spinner."""
+        """Show one step of the library's progress (see :mod:`tierwise.progress`) beside the running spinner.
+
+        Parameters
+        ----------
+        step : str
+            The progress message, e.g. ``"building features as of 2025-06-01 (2 of 5)"``.
+        """
         if self._spinner is not None:
             spinner, message = self._spinner
             spinner.update(f"{message}\n  [dim]{escape(step)}[/dim]")
 
     def handler(self) -> logging.Handler:
-        """The logging handler that writes the library's log records like the status lines."""
+        """The logging handler that writes the library's log records like the status lines.
+
+        Returns
+        -------
+        logging.Handler
+            A handler that writes JSON records under ``--log-format json``, status lines otherwise.
+        """
         if self.json:
             return _JsonHandler(self)
         if self._console.is_terminal:

@@ -28,7 +28,24 @@ DEFAULT_DATA_NAME = "default"
 
 
 def feature_slug(name: str) -> str:
-    """Turn an event type or attribute name into a safe lower-case column stem."""
+    """Turn an event type or attribute name into a safe lower-case column stem.
+
+    Parameters
+    ----------
+    name : str
+        An event type or customer attribute name as found in the data, e.g. ``"Page View"``.
+
+    Returns
+    -------
+    str
+        The name with every run of non-identifier characters turned into ``_``, trimmed and
+        lower-cased (``"page_view"``), as used in feature column names.
+
+    Examples
+    --------
+    >>> feature_slug("Page View / Mobile")
+    'page_view_mobile'
+    """
     return _IDENTIFIER.sub("_", name).strip("_").lower()
 
 
@@ -315,7 +332,19 @@ class RegistryConfig(_Section):
     )
 
     def for_data(self, data_name: str | None) -> RegistryConfig:
-        """Return this section with the model names not set explicitly named after the data set."""
+        """Return this section with the model names not set explicitly named after the data set.
+
+        Parameters
+        ----------
+        data_name : str or None
+            The config's ``data.name``; None stands for the default data set name.
+
+        Returns
+        -------
+        RegistryConfig
+            A copy whose unset model names are ``tierwise-<data name>-churn``, ``-value``,
+            ``-retained-value`` and ``-scorer``; names set in the config are kept.
+        """
         stem = f"tierwise-{_model_name_slug(data_name or DEFAULT_DATA_NAME)}"
         return self.model_copy(update={
             "churn_model_name": self.churn_model_name or f"{stem}-churn",
@@ -536,7 +565,13 @@ class EvaluationConfig(_Section):
 
 
 def default_tiers() -> tuple[TierRule, ...]:
-    """The segmentation marketers know, on predicted values: value grade x loyal/potential/drifting/lapsing."""
+    """The segmentation marketers know, on predicted values: value grade x loyal/potential/drifting/lapsing.
+
+    Returns
+    -------
+    tuple of TierRule
+        The rules in priority order, the first matching rule naming a customer's tier.
+    """
     rule = TierRule.model_validate
     return (
         rule({"tier": "lost", "when": {"lifecycle": ["lost"]},
@@ -696,7 +731,23 @@ class TierwiseConfig(_Section):
         events: str | Path | None = None,
         customers: str | Path | None = None,
     ) -> TierwiseConfig:
-        """Replace input paths, keeping each source's column mapping and format; the result is validated again."""
+        """Replace input paths, keeping each source's column mapping and format; the result is validated again.
+
+        Parameters
+        ----------
+        transactions, events, customers : str or path, optional
+            The new file of that source; None keeps the configured one.
+
+        Returns
+        -------
+        TierwiseConfig
+            A new, validated config (this one is frozen and left unchanged).
+
+        Raises
+        ------
+        ConfigError
+            When the changed config no longer validates.
+        """
         overrides = path_overrides(transactions=transactions, events=events, customers=customers)
         return config_from_dict(self.model_dump(mode="json"), overrides=overrides)
 
@@ -715,7 +766,24 @@ def _amount_column_is_null(data: Any) -> bool:
 def path_overrides(
     *, transactions: str | Path | None = None, events: str | Path | None = None, customers: str | Path | None = None
 ) -> list[str]:
-    """Dotted overrides (``data.events.path=...``) that point the given sources at other files."""
+    """Dotted overrides (``data.events.path=...``) that point the given sources at other files.
+
+    Parameters
+    ----------
+    transactions, events, customers : str or path, optional
+        The file to point that source at; None leaves the source out.
+
+    Returns
+    -------
+    list of str
+        One ``data.<source>.path=<json string>`` override per given path, for
+        :func:`load_config` or ``--set``.
+
+    Examples
+    --------
+    >>> path_overrides(events="clicks.parquet")
+    ['data.events.path="clicks.parquet"']
+    """
     paths = {"transactions": transactions, "events": events, "customers": customers}
     # JSON strings are valid YAML scalars, so any path survives the override's YAML parsing unchanged.
     return [f"data.{source}.path={json.dumps(str(path))}" for source, path in paths.items() if path is not None]
@@ -897,7 +965,23 @@ def demo_config(data_dir: str | Path) -> TierwiseConfig:
 
 
 def cdnow_config(overrides: Sequence[str] = ()) -> TierwiseConfig:
-    """configs/cdnow.yaml as shipped in the package, so ``tierwise benchmark cdnow`` runs anywhere."""
+    """The config of the CDNOW benchmark (configs/cdnow.yaml as shipped in the package), so ``tierwise benchmark cdnow`` runs anywhere.
+
+    Parameters
+    ----------
+    overrides : sequence of str
+        ``section.key=value`` strings applied on top, as ``--set`` does.
+
+    Returns
+    -------
+    TierwiseConfig
+        The validated config, its ``data.name`` ``cdnow`` unless set.
+
+    Raises
+    ------
+    ConfigError
+        When an override is invalid.
+    """
     from importlib import resources
 
     text = resources.files("tierwise").joinpath("data/cdnow/cdnow.yaml").read_text(encoding="utf-8")

@@ -68,12 +68,44 @@ _TAIL_MIN_ROWS = 1000
 
 
 def quote_identifier(name: str) -> str:
-    """Quote a name as a SQL identifier (standard double quotes, doubled inside)."""
+    """Quote a name as a SQL identifier (standard double quotes, doubled inside).
+
+    Parameters
+    ----------
+    name : str
+        A table or column name.
+
+    Returns
+    -------
+    str
+        The quoted identifier.
+
+    Examples
+    --------
+    >>> quote_identifier('a"b')
+    '"a""b"'
+    """
     return '"' + str(name).replace('"', '""') + '"'
 
 
 def quote_literal(value: str) -> str:
-    """Quote a value as a SQL string literal (single quotes, doubled inside)."""
+    """Quote a value as a SQL string literal (single quotes, doubled inside).
+
+    Parameters
+    ----------
+    value : str
+        The text.
+
+    Returns
+    -------
+    str
+        The SQL literal.
+
+    Examples
+    --------
+    >>> quote_literal("O'Brien")
+    "'O''Brien'"
+    """
     return "'" + str(value).replace("'", "''") + "'"
 
 
@@ -92,6 +124,18 @@ class Dialect:
         Without a format, ISO 8601 text is accepted as pandas accepts it
         (``2024-01-02``, ``2024-01-02T10:00:00+02:00``, ``20240102``,
         ``2024-01``), offsets converted to UTC; with one, a strftime pattern.
+
+        Parameters
+        ----------
+        text : str
+            A SQL expression of type text.
+        timestamp_format : str or None
+            The config's ``timestamp_format`` (strftime), or None for ISO 8601.
+
+        Returns
+        -------
+        str
+            The SQL expression.
         """
         if timestamp_format is not None:
             return f"CAST(TRY_STRPTIME({text}, {quote_literal(timestamp_format)}) AS TIMESTAMP)"
@@ -101,20 +145,68 @@ class Dialect:
         )
 
     def parse_number(self, text: str) -> str:
-        """A DOUBLE parsed from ``text`` as pandas' ``to_numeric`` parses it, NULL where it does not."""
+        """A DOUBLE parsed from ``text`` as pandas' ``to_numeric`` parses it, NULL where it does not.
+
+        Parameters
+        ----------
+        text : str
+            A SQL expression of type text.
+
+        Returns
+        -------
+        str
+            The SQL expression.
+        """
         # DuckDB reads "1_000" as 1000; pandas does not.
         return f"CASE WHEN POSITION('_' IN {text}) > 0 THEN NULL ELSE TRY_CAST({text} AS DOUBLE) END"
 
     def utc_timestamp(self, instant: str) -> str:
-        """A time-zone aware value as a UTC TIMESTAMP (the session's time zone is UTC)."""
+        """A time-zone aware value as a UTC TIMESTAMP (the session's time zone is UTC).
+
+        Parameters
+        ----------
+        instant : str
+            A SQL expression of a time-zone aware type.
+
+        Returns
+        -------
+        str
+            The SQL expression.
+        """
         return f"CAST({instant} AS TIMESTAMP)"
 
     def row_hash(self, columns: Sequence[str]) -> str:
-        """A 64-bit hash of the columns, equal for equal rows (NULLs included)."""
+        """A 64-bit hash of the columns, equal for equal rows (NULLs included).
+
+        Parameters
+        ----------
+        columns : sequence of str
+            SQL expressions, hashed together.
+
+        Returns
+        -------
+        str
+            The SQL expression, a 64-bit integer.
+        """
         return f"HASH({', '.join(columns)})"
 
     def nth_smallest(self, expression: str, index: int, count: int) -> str:
-        """An aggregate giving the value at 0-based ``index`` of ``expression`` sorted, over ``count`` rows."""
+        """An aggregate giving the value at 0-based ``index`` of ``expression`` sorted, over ``count`` rows.
+
+        Parameters
+        ----------
+        expression : str
+            The SQL expression sorted.
+        index : int
+            The 0-based position wanted.
+        count : int
+            The number of rows aggregated.
+
+        Returns
+        -------
+        str
+            The SQL aggregate expression.
+        """
         # quantile_disc(x, q) takes the value at index ceil(q * n) - 1 (as the SQL standard's
         # percentile_disc); half a row past the index keeps rounding away from the edge.
         return f"QUANTILE_DISC({expression}, {(index + 0.5) / count!r})"
@@ -126,15 +218,42 @@ class SqlRunner(Protocol):
     dialect: Dialect
 
     def rows(self, sql: str) -> list[tuple]:
-        """Run a query and return all its rows."""
+        """Run a query and return all its rows.
+
+        Parameters
+        ----------
+        sql : str
+            A query in the runner's dialect.
+
+        Returns
+        -------
+        list of tuple
+            Every row of the result.
+        """
         ...
 
     def create_table(self, name: str, sql: str) -> None:
-        """Store the result of ``sql`` as ``name``, replacing any earlier one."""
+        """Store the result of ``sql`` as ``name``, replacing any earlier one.
+
+        Parameters
+        ----------
+        name : str
+            The table's name.
+        sql : str
+            A query in the runner's dialect.
+        """
         ...
 
     def create_view(self, name: str, sql: str) -> None:
-        """Name the query ``sql`` as ``name``, replacing any earlier one."""
+        """Name the query ``sql`` as ``name``, replacing any earlier one.
+
+        Parameters
+        ----------
+        name : str
+            The view's name.
+        sql : str
+            A query in the runner's dialect.
+        """
         ...
 
 
@@ -590,7 +709,22 @@ def standardize_transactions(
 def events_sql(raw: RawTable, source: EventsSource, *, origin: str, dialect: Dialect) -> str:
     """The canonical SELECT of a raw event relation: ``customer_id, ts, event_type[, value]``.
 
-    Parameters and the meaning of the result as for :func:`transactions_sql`.
+    Parameters
+    ----------
+    raw : RawTable
+        The raw relation, with ``__row``.
+    source : EventsSource
+        The config's column names and timestamp format.
+    origin : str
+        How messages name the source.
+    dialect : Dialect
+        The engine's SQL.
+
+    Returns
+    -------
+    str
+        ``SELECT customer_id, ts, event_type[, value] FROM <raw>``; only meaningful on a relation that passed the
+        checks.
     """
     return _select(_events_plan(raw, source, origin, dialect)[0], raw)
 
@@ -625,8 +759,31 @@ def standardize_events(
 
     Refuses events dated after ``max_timestamp`` (default: today); warns about
     event types that feed no feature and timestamps far from the rest.
-    Parameters, returns and raises as for :func:`standardize_transactions`;
-    ``features`` names the event types that become features.
+
+    Parameters
+    ----------
+    runner : SqlRunner
+        The engine.
+    raw : RawTable
+        The raw relation, with ``__row``.
+    source : EventsSource
+        The config's column names and timestamp format.
+    origin : str
+        How messages name the source (a path, "events DataFrame").
+    features : FeatureConfig
+        Names the event types that become features.
+    max_timestamp : date, optional
+        The last date a row may carry.
+
+    Returns
+    -------
+    list of str
+        Warnings about suspicious rows, which are kept.
+
+    Raises
+    ------
+    InputDataError
+        One line naming the source, the column, the number of rows and an example.
     """
     select, checks = _events_plan(raw, source, origin, runner.dialect)
     count = _stage(runner, "events", select, raw, checks, [*select, ROW])
@@ -656,7 +813,22 @@ def standardize_events(
 def customers_sql(raw: RawTable, source: CustomersSource, *, origin: str, dialect: Dialect) -> str:
     """The canonical SELECT of a raw customer relation: ``customer_id, signup_ts, attr_<name>...``.
 
-    Parameters and the meaning of the result as for :func:`transactions_sql`.
+    Parameters
+    ----------
+    raw : RawTable
+        The raw relation, with ``__row``.
+    source : CustomersSource
+        The config's column names and timestamp format.
+    origin : str
+        How messages name the source.
+    dialect : Dialect
+        The engine's SQL.
+
+    Returns
+    -------
+    str
+        ``SELECT customer_id, signup_ts, attr_<name>... FROM <raw>``; only meaningful on a relation that passed the
+        checks.
     """
     return _select(_customers_plan(raw, source, origin, dialect)[0], raw)
 
@@ -702,8 +874,23 @@ def standardize_customers(runner: SqlRunner, raw: RawTable, source: CustomersSou
     """Validate a raw customer relation and create the canonical table ``customers``.
 
     Refuses missing or repeated customer ids, unparsable signup dates and
-    attribute names that collide once made feature names. Parameters and
-    raises as for :func:`standardize_transactions`.
+    attribute names that collide once made feature names.
+
+    Parameters
+    ----------
+    runner : SqlRunner
+        The engine.
+    raw : RawTable
+        The raw relation, with ``__row``.
+    source : CustomersSource
+        The config's column names and timestamp format.
+    origin : str
+        How messages name the source (a path, "customers DataFrame").
+
+    Raises
+    ------
+    InputDataError
+        One line naming the source, the column, the number of rows and an example.
     """
     select, checks = _customers_plan(raw, source, origin, runner.dialect)
     _stage(runner, "customers", select, raw, checks, list(select))

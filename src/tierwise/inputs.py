@@ -78,34 +78,102 @@ class DuckDBTables:
         self.connection.execute("SET TimeZone = 'UTC'")
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A connection of its own to the same database, for one thread."""
+        """A connection of its own to the same database, for one thread.
+
+        Returns
+        -------
+        duckdb.DuckDBPyConnection
+            A cursor on the same in-memory database; DuckDB connections are not shared between threads.
+        """
         cursor = self.connection.cursor()
         cursor.execute("SET TimeZone = 'UTC'")
         return cursor
 
     def rows(self, sql: str) -> list[tuple]:
-        """Run a query and return all its rows."""
+        """Run a query and return all its rows.
+
+        Parameters
+        ----------
+        sql : str
+            A DuckDB query.
+
+        Returns
+        -------
+        list of tuple
+            Every row of the result.
+        """
         return self.connection.execute(sql).fetchall()
 
     def create_table(self, name: str, sql: str) -> None:
-        """Store the result of ``sql`` as table ``name``."""
+        """Store the result of ``sql`` as table ``name``.
+
+        Parameters
+        ----------
+        name : str
+            The table's name, replacing any earlier one.
+        sql : str
+            A DuckDB query.
+        """
         self.connection.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
 
     def create_view(self, name: str, sql: str) -> None:
-        """Name the query ``sql`` as view ``name``."""
+        """Name the query ``sql`` as view ``name``.
+
+        Parameters
+        ----------
+        name : str
+            The view's name, replacing any earlier one.
+        sql : str
+            A DuckDB query.
+        """
         self.connection.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
 
     def columns(self, relation: str) -> list[str]:
-        """The column names of a table or view."""
+        """The column names of a table or view.
+
+        Parameters
+        ----------
+        relation : str
+            A table or view name.
+
+        Returns
+        -------
+        list of str
+            Its column names, in order.
+        """
         return [row[0] for row in self.connection.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
 
     def raw_table(self, name: str) -> RawTable:
-        """Describe relation ``name`` (with ``__row``) as a :class:`RawTable`."""
+        """Describe relation ``name`` (with ``__row``) as a :class:`RawTable`.
+
+        Parameters
+        ----------
+        name : str
+            A relation holding a raw input and its ``__row`` numbers.
+
+        Returns
+        -------
+        RawTable
+            Its name and columns, for the checks of :mod:`tierwise.input_sql`.
+        """
         described = self.connection.execute(f"DESCRIBE SELECT * FROM {name}").fetchall()
         return RawTable(name, {str(row[0]): _column_kind(str(row[1])) for row in described if row[0] != ROW})
 
     def register_frame(self, name: str, frame: pd.DataFrame) -> RawTable:
-        """Register a DataFrame as raw relation ``name``, numbering its rows."""
+        """Register a DataFrame as raw relation ``name``, numbering its rows.
+
+        Parameters
+        ----------
+        name : str
+            The raw relation's name.
+        frame : pandas.DataFrame
+            A raw input, its columns named as in the config.
+
+        Returns
+        -------
+        RawTable
+            The relation, its rows numbered from 1 in ``__row`` (for messages naming rows).
+        """
         arrays, names = [], []
         for position in range(frame.shape[1]):
             column = frame.iloc[:, position]
@@ -121,7 +189,13 @@ class DuckDBTables:
         return self.raw_table(name)
 
     def drop(self, name: str) -> None:
-        """Forget a raw relation (a registered DataFrame, a view over a file, or a table read from one)."""
+        """Forget a raw relation (a registered DataFrame, a view over a file, or a table read from one).
+
+        Parameters
+        ----------
+        name : str
+            The raw relation's name.
+        """
         self.connection.unregister(name)
         found = self.connection.execute(
             "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]
@@ -130,7 +204,18 @@ class DuckDBTables:
             self.connection.execute(f"DROP {'VIEW' if found[0][0] == 'VIEW' else 'TABLE'} {name}")
 
     def frame(self, table: str) -> pd.DataFrame:
-        """A canonical table as pandas, in source order (``__row`` left out)."""
+        """A canonical table as pandas, in source order (``__row`` left out).
+
+        Parameters
+        ----------
+        table : str
+            A canonical table: ``transactions``, ``events`` or ``customers``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The table's rows in the order of the source.
+        """
         columns = [c for c in self.columns(table) if c != ROW]
         order = f" ORDER BY {ROW}" if ROW in self.columns(table) else " ORDER BY line_no" if table == "transactions" else ""
         listed = ", ".join(f'"{c}"' for c in columns)
@@ -164,6 +249,13 @@ class InputData:
         Suspicious but usable data that was kept.
     engine : DuckDBTables, optional
         The database holding the canonical tables instead of the frames.
+    has_customers : bool
+        With ``engine``: whether it holds a ``customers`` table.
+
+    Raises
+    ------
+    TypeError
+        When neither the transactions and events frames nor an engine are given.
     """
 
     def __init__(
@@ -194,21 +286,39 @@ class InputData:
 
     @property
     def transactions(self) -> pd.DataFrame:
-        """Canonical transactions: ``customer_id``, ``ts``, ``amount``, ``line_no`` and mapped extras."""
+        """Canonical transactions: ``customer_id``, ``ts``, ``amount``, ``line_no`` and mapped extras.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per purchase line.
+        """
         frame = self._frame("transactions")
         assert frame is not None
         return frame
 
     @property
     def events(self) -> pd.DataFrame:
-        """Canonical events: ``customer_id``, ``ts``, ``event_type`` and, when mapped, ``value``."""
+        """Canonical events: ``customer_id``, ``ts``, ``event_type`` and, when mapped, ``value``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per event.
+        """
         frame = self._frame("events")
         assert frame is not None
         return frame
 
     @property
     def customers(self) -> pd.DataFrame | None:
-        """Canonical customers (``customer_id``, ``signup_ts``, ``attr_*``), or None without a customer table."""
+        """Canonical customers (``customer_id``, ``signup_ts``, ``attr_*``), or None without a customer table.
+
+        Returns
+        -------
+        pandas.DataFrame or None
+            One row per customer.
+        """
         return self._frame("customers")
 
     def __repr__(self) -> str:
@@ -287,6 +397,31 @@ def inputs_from_frames(
     ``origins`` names each table in error messages (a file path, say);
     DataFrames passed from Python are called e.g. "transactions DataFrame".
     The frames are registered in DuckDB and checked by the same SQL as files.
+
+    Parameters
+    ----------
+    transactions : pandas.DataFrame
+        The purchase lines, columns named as in ``data.transactions.columns``.
+    data : DataConfig
+        The column mappings and timestamp formats.
+    features : FeatureConfig
+        The event types that become features (others are warned about).
+    events : pandas.DataFrame, optional
+        The events, columns named as in ``data.events.columns``; None for no events.
+    customers : pandas.DataFrame, optional
+        One row per customer, columns named as in ``data.customers.columns``.
+    origins : dict of str to str, optional
+        The name of each table (``transactions``, ``events``, ``customers``) in messages.
+
+    Returns
+    -------
+    InputData
+        The validated tables (in DuckDB) and the warnings.
+
+    Raises
+    ------
+    InputDataError
+        When a column is missing or holds bad values (naming the table, the column, the rows and an example).
     """
     origins = origins or {}
     engine = DuckDBTables()

@@ -37,7 +37,18 @@ _PARQUET_MAGIC = b"PAR1"
 
 
 def resolve_path(path: str | Path) -> Path:
-    """Resolve ``tierwise:<relative path>`` to a file shipped inside the package."""
+    """Resolve ``tierwise:<relative path>`` to a file shipped inside the package.
+
+    Parameters
+    ----------
+    path : str or path
+        A file path, or ``tierwise:<relative path>`` for a file inside the installed package.
+
+    Returns
+    -------
+    Path
+        The path itself, or the packaged file's location.
+    """
     text = str(path)
     if text.startswith(PACKAGE_PREFIX):
         return Path(str(resources.files("tierwise").joinpath(text[len(PACKAGE_PREFIX) :])))
@@ -45,7 +56,26 @@ def resolve_path(path: str | Path) -> Path:
 
 
 def infer_format(path: Path, declared: FileFormat | None) -> FileFormat:
-    """The file's format: the declared one, else the one its suffix names; refuses an unknown suffix."""
+    """The file's format: the declared one, else the one its suffix names; refuses an unknown suffix.
+
+    Parameters
+    ----------
+    path : Path
+        The file; when no format is declared, ``.parquet`` and ``.pq`` mean Parquet, ``.csv``, ``.tsv`` and
+        ``.txt`` mean CSV.
+    declared : {"csv", "parquet", "whitespace"} or None
+        The format set in the config (``format:``), which wins over the suffix.
+
+    Returns
+    -------
+    {"csv", "parquet", "whitespace"}
+        The format to read the file with.
+
+    Raises
+    ------
+    InputDataError
+        When nothing is declared and the suffix names no known format.
+    """
     if declared is not None:
         return declared
     suffix = path.suffix.lower()
@@ -106,7 +136,23 @@ def _checked_file(path: str | Path, declared: FileFormat | None, *, header: bool
 
 
 def positional_names(count: int) -> list[str]:
-    """The names of a headerless file's columns: ``column_1`` to ``column_<count>``, counted as people count."""
+    """The names of a headerless file's columns: ``column_1`` to ``column_<count>``, counted as people count.
+
+    Parameters
+    ----------
+    count : int
+        The number of columns in the file.
+
+    Returns
+    -------
+    list of str
+        ``["column_1", ..., "column_<count>"]``.
+
+    Examples
+    --------
+    >>> positional_names(3)
+    ['column_1', 'column_2', 'column_3']
+    """
     return [f"column_{position}" for position in range(1, count + 1)]
 
 
@@ -220,7 +266,24 @@ def read_inputs(data: DataConfig, features: FeatureConfig) -> InputData:
 
 
 def read_config_inputs(config: TierwiseConfig) -> InputData:
-    """Read, standardize and validate the inputs a whole config names."""
+    """Read, standardize and validate the inputs a whole config names.
+
+    Parameters
+    ----------
+    config : TierwiseConfig
+        Its ``data`` section names the files and columns, its ``features`` section the event types to use.
+
+    Returns
+    -------
+    InputData
+        The validated tables (in DuckDB) and the warnings met while reading them.
+
+    Raises
+    ------
+    InputDataError
+        When a file is missing or unreadable, or a column is missing or holds bad values (the message names the
+        file, the column, how many rows and an example).
+    """
     return read_inputs(config.data, config.features)
 
 
@@ -259,6 +322,26 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     ``.<name>.<pid>.<token>.tmp`` file is removed by the next write of the same
     target, once that process is gone: a live writer's file is never touched.
     The file gets the mode any write under the user's umask gets.
+
+    Parameters
+    ----------
+    target : str or path
+        The file to write.
+
+    Yields
+    ------
+    Path
+        The temporary file to write to; it replaces ``target`` when the block ends without an exception.
+
+    Raises
+    ------
+    TierwiseError
+        When the target's folder cannot be written.
+
+    Examples
+    --------
+    >>> with atomic_path("out/scores.csv") as tmp:  # doctest: +SKIP
+    ...     frame.to_csv(tmp, index=False)
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -305,6 +388,23 @@ def lock_folder(folder: str | Path, *, join: bool = False) -> Iterator[Path]:
     it (a refused run leaves no empty folder behind). With ``join``, a folder
     this process already holds is joined rather than refused: the CLI holds
     ``--out`` from its start while :func:`tierwise.deliver` writes into it.
+
+    Parameters
+    ----------
+    folder : str or path
+        The output folder to hold.
+    join : bool
+        Join a hold this process already has on ``folder`` instead of refusing it.
+
+    Yields
+    ------
+    Path
+        The folder, held until the block ends.
+
+    Raises
+    ------
+    TierwiseError
+        When another run holds the folder (naming its pid and start), or the folder cannot be created.
     """
     folder = Path(folder)
     held = folder.resolve()
@@ -357,12 +457,48 @@ def _csv_to(frame: pd.DataFrame, path: Path) -> None:
 
 
 def write_parquet(frame: pd.DataFrame, target: str | Path) -> Path:
-    """Write a DataFrame as Parquet, atomically, with the same bytes for the same frame."""
+    """Write a DataFrame as Parquet, atomically, with the same bytes for the same frame.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table; its index is not written.
+    target : str or path
+        The file to write.
+
+    Returns
+    -------
+    Path
+        The target, as a path.
+
+    Raises
+    ------
+    TierwiseError
+        When the target's folder cannot be written.
+    """
     return _write_atomically(target, lambda tmp: _parquet_to(frame, tmp))
 
 
 def write_csv(frame: pd.DataFrame, target: str | Path) -> Path:
-    """Write a DataFrame as UTF-8 CSV with ISO dates, atomically."""
+    """Write a DataFrame as UTF-8 CSV with ISO dates, atomically.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table; its index is not written, dates are written as ``YYYY-MM-DD``.
+    target : str or path
+        The file to write.
+
+    Returns
+    -------
+    Path
+        The target, as a path.
+
+    Raises
+    ------
+    TierwiseError
+        When the target's folder cannot be written.
+    """
     return _write_atomically(target, lambda tmp: _csv_to(frame, tmp))
 
 
@@ -370,6 +506,23 @@ def check_output_file(target: str | Path, *, label: str) -> Path:
     """Refuse, before any work, a file target that names a folder or lies under a file.
 
     ``label`` names the target in the message, e.g. ``--out``.
+
+    Parameters
+    ----------
+    target : str or path
+        The file a command will write.
+    label : str
+        How the user named the target, e.g. ``--out``.
+
+    Returns
+    -------
+    Path
+        The target, as a path.
+
+    Raises
+    ------
+    TierwiseError
+        When ``target`` is a folder or one of its parents is a file.
     """
     target = Path(target)
     if target.is_dir():
@@ -381,7 +534,22 @@ def check_output_file(target: str | Path, *, label: str) -> Path:
 
 
 def write_demo_data(demo: DemoData, out_dir: str | Path, file_format: FileFormat = "parquet") -> list[Path]:
-    """Write the synthetic retailer's three tables into ``out_dir``."""
+    """Write the synthetic retailer's three tables into ``out_dir``.
+
+    Parameters
+    ----------
+    demo : DemoData
+        The tables from :func:`tierwise.synthetic.generate_demo_data`.
+    out_dir : str or path
+        The folder; created if needed.
+    file_format : {"parquet", "csv"}
+        The files' format.
+
+    Returns
+    -------
+    list of Path
+        The files written: transactions, events and customers.
+    """
     out_dir = Path(out_dir)
     writer, suffix = (write_csv, "csv") if file_format == "csv" else (write_parquet, "parquet")
     return [
@@ -427,7 +595,7 @@ def write_export(
     written as ``report.html`` with the other files and covered by the
     manifest like them. ``tables`` maps further file names (``.csv`` or
     ``.parquet``) to the frames written there, as they are, with the others.
-    manifest like them. ``drift`` (see :func:`tierwise.monitoring.measure_drift`),
+    ``drift`` (see :func:`tierwise.monitoring.measure_drift`),
     when given, is written as ``drift.json`` with the other files; without
     it, an earlier run's ``drift.json`` is removed.
 
@@ -437,6 +605,43 @@ def write_export(
     no manifest or one that matches every file, so a loader that checks it
     never takes half a run, nor files of two runs. Only the manifest carries
     the wall-clock time; the data files are the same bytes on a rerun.
+
+    Parameters
+    ----------
+    outreach : pandas.DataFrame
+        The whole list, contacts and control customers, with a boolean ``control`` column.
+    out_dir : str or path
+        The run folder; created if needed.
+    scores : pandas.DataFrame
+        Everyone's scores, written as scores.parquet.
+    schema_version : int
+        The export's column schema version, recorded in the manifest.
+    model_version : str
+        The models that scored, recorded in the manifest.
+    as_of : pandas.Timestamp
+        The cutoff the scores are as of.
+    scored_at : str
+        When the scores were made (ISO timestamp), the only wall-clock time in the files.
+    horizons : dict of str to int
+        ``churn_horizon_days`` and ``value_horizon_days``.
+    terms : dict of str to object
+        The assumptions behind the figures (currency, save rate, contact cost, ...).
+    report : callable, optional
+        ``report(scores, outreach, manifest)`` returning the HTML of report.html; None writes no report.
+    tables : mapping of str to pandas.DataFrame, optional
+        Further files (``.csv`` or ``.parquet`` names) and their frames.
+    drift : dict, optional
+        The drift figures, written as drift.json.
+
+    Returns
+    -------
+    dict
+        The manifest as written: ``as_of``, horizons, terms, and each file's sha256 and size.
+
+    Raises
+    ------
+    TierwiseError
+        When the folder cannot be written.
     """
     out_dir = Path(out_dir)
     contacts, control = outreach[~outreach["control"]], outreach[outreach["control"]]
@@ -501,7 +706,20 @@ def _database_engine(url: str):
 
 
 def check_database(url: str) -> None:
-    """Connect to ``url`` once, before any work, so a wrong URL is refused before the files are written."""
+    """Connect to ``url`` once, before any work, so a wrong URL is refused before the files are written.
+
+    Parameters
+    ----------
+    url : str
+        A SQLAlchemy URL (``export.database_url``), e.g. ``postgresql+psycopg://user@host/crm``.
+
+    Raises
+    ------
+    TierwiseError
+        When the URL is malformed or the database refuses the connection.
+    MissingDependencyError
+        When the URL's driver is not installed (naming the extra to install).
+    """
     import sqlalchemy as sa
 
     engine = _database_engine(url)
@@ -531,6 +749,31 @@ def replace_outreach_rows(
     The tables are created on first use, keyed by (customer_id, as_of); one
     whose columns differ from the export is refused, never altered. Returns
     the number of rows written to both.
+
+    Parameters
+    ----------
+    outreach : pandas.DataFrame
+        The whole list of one ``as_of``, contacts and control customers, with a boolean ``control`` column.
+    url : str
+        A SQLAlchemy URL (``export.database_url``).
+    table : str
+        The contacts' table; the control customers go to ``<table>_control``, the tiers to ``<table>_tiers``.
+    as_of : pandas.Timestamp
+        The cutoff the list was scored as of; its rows are replaced, other dates' rows stay.
+    tiers : pandas.DataFrame, optional
+        ``customer_id``, ``tier`` and ``tier_since`` of everyone scored.
+
+    Returns
+    -------
+    int
+        The number of rows written to the contacts' and the control table together.
+
+    Raises
+    ------
+    TierwiseError
+        When a table's columns differ from the export's, or the database fails (the tables are left as they were).
+    MissingDependencyError
+        When the URL's driver is not installed.
     """
     import sqlalchemy as sa
 
@@ -590,6 +833,27 @@ def read_tiers_before(url: str, table: str, *, as_of: pd.Timestamp) -> tuple[pd.
 
     ``(None, empty frame)`` when the table does not exist or holds no earlier
     as_of.
+
+    Parameters
+    ----------
+    url : str
+        A SQLAlchemy URL (``export.database_url``).
+    table : str
+        The contacts' table; the tiers are read from ``<table>_tiers``.
+    as_of : pandas.Timestamp
+        The cutoff of the run being scored; only earlier dates are read.
+
+    Returns
+    -------
+    previous_as_of : pandas.Timestamp or None
+        The latest earlier as_of in the table.
+    tiers : pandas.DataFrame
+        Its rows: ``customer_id``, ``tier``, ``tier_since``.
+
+    Raises
+    ------
+    TierwiseError
+        When the database fails.
     """
     import sqlalchemy as sa
 
@@ -620,7 +884,18 @@ def read_tiers_before(url: str, table: str, *, as_of: pd.Timestamp) -> tuple[pd.
 
 
 def read_run_manifest(folder: str | Path) -> dict | None:
-    """The manifest of a ``tierwise score --out`` folder, or None when the folder holds none (or not a run's)."""
+    """The manifest of a ``tierwise score --out`` folder, or None when the folder holds none (or not a run's).
+
+    Parameters
+    ----------
+    folder : str or path
+        The ``--out`` folder of a ``tierwise score`` run.
+
+    Returns
+    -------
+    dict or None
+        The parsed manifest.json.
+    """
     path = Path(folder) / "manifest.json"
     if not path.is_file():
         return None
@@ -642,6 +917,25 @@ def read_run_tiers(folder: str | Path, manifest: dict, *, label: str) -> pd.Data
 
     ``label`` names the run in the message when the file does not match the
     manifest's sha256 (edited, or half written).
+
+    Parameters
+    ----------
+    folder : str or path
+        The ``--out`` folder of a ``tierwise score`` run.
+    manifest : dict
+        The run's manifest, as :func:`read_run_manifest` returns it.
+    label : str
+        How the run is named in messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id``, ``tier``, ``tier_since``, one row per customer scored.
+
+    Raises
+    ------
+    TierwiseError
+        When scores.parquet does not match the manifest.
     """
     path = Path(folder) / "scores.parquet"
     if not path.is_file() or _file_entry(path)["sha256"] != manifest["files"]["scores.parquet"].get("sha256"):
@@ -661,6 +955,27 @@ def read_run(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
 
     Refuses a folder that lacks one of them, or whose files no longer match
     the manifest's sha256 (a half-written or edited run).
+
+    Parameters
+    ----------
+    folder : str or path
+        The ``--out`` folder of a ``tierwise score`` run.
+
+    Returns
+    -------
+    scores : pandas.DataFrame
+        Everyone scored (scores.parquet).
+    outreach : pandas.DataFrame
+        The contacts followed by the control customers, with the ``control`` column.
+    manifest : dict
+        The parsed manifest.json.
+
+    Raises
+    ------
+    TierwiseError
+        When the folder is not a run's folder or lacks a file.
+    InputDataError
+        When the manifest is unreadable or a file does not match it.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -687,6 +1002,21 @@ def read_run_drift(folder: str | Path) -> dict | None:
     """Read a run's ``drift.json``; refuse one that no longer matches the manifest.
 
     None when the run has none (scored by an older tierwise, or a model without a drift reference).
+
+    Parameters
+    ----------
+    folder : str or path
+        The ``--out`` folder of a ``tierwise score`` run.
+
+    Returns
+    -------
+    dict or None
+        The drift figures (see :func:`tierwise.monitoring.measure_drift`).
+
+    Raises
+    ------
+    InputDataError
+        When drift.json does not match the manifest or cannot be read.
     """
     folder = Path(folder)
     path = folder / DRIFT_FILE
@@ -704,7 +1034,20 @@ def read_run_drift(folder: str | Path) -> dict | None:
 
 
 def write_run_report(folder: str | Path, page: str) -> Path:
-    """Write ``report.html`` into a run's folder and add it to the run's manifest; returns the report's path."""
+    """Write ``report.html`` into a run's folder and add it to the run's manifest; returns the report's path.
+
+    Parameters
+    ----------
+    folder : str or path
+        The ``--out`` folder of a ``tierwise score`` run.
+    page : str
+        The HTML page.
+
+    Returns
+    -------
+    Path
+        The report.html written.
+    """
     return write_run_file(folder, "report.html", page)
 
 
@@ -713,6 +1056,20 @@ def write_run_file(folder: str | Path, name: str, text: str) -> Path:
 
     The manifest is removed before the new file is renamed into place and
     written again after, so it never lists another file than the one there.
+
+    Parameters
+    ----------
+    folder : str or path
+        The ``--out`` folder of a ``tierwise score`` run.
+    name : str
+        The file's name inside the folder.
+    text : str
+        Its content.
+
+    Returns
+    -------
+    Path
+        The file written.
     """
     folder = Path(folder)
     target, manifest_path = folder / name, folder / "manifest.json"
@@ -730,7 +1087,20 @@ EVALUATION_FILE = "evaluation.json"
 
 
 def write_run_evaluation(folder: str | Path, evaluation: dict) -> Path:
-    """Write ``evaluation.json`` (sorted keys, no NaN) into a run's folder and add it to the manifest."""
+    """Write ``evaluation.json`` (sorted keys, no NaN) into a run's folder and add it to the manifest.
+
+    Parameters
+    ----------
+    folder : str or path
+        The ``--out`` folder of a ``tierwise score`` run.
+    evaluation : dict
+        The figures of ``tierwise evaluate``; NaN becomes null.
+
+    Returns
+    -------
+    Path
+        The evaluation.json written.
+    """
     text = json.dumps(evaluation, indent=2, ensure_ascii=False, sort_keys=True, allow_nan=False) + "\n"
     return write_run_file(folder, EVALUATION_FILE, text)
 
@@ -741,6 +1111,23 @@ def read_run_evaluation(folder: str | Path, manifest: dict) -> dict | None:
     A file the manifest does not list (left from an earlier run into the same
     folder, which ``tierwise score`` does not remove) is ignored; one that no
     longer matches the manifest is refused.
+
+    Parameters
+    ----------
+    folder : str or path
+        The ``--out`` folder of a ``tierwise score`` run.
+    manifest : dict
+        The run's manifest.
+
+    Returns
+    -------
+    dict or None
+        The parsed evaluation.json.
+
+    Raises
+    ------
+    InputDataError
+        When evaluation.json does not match the manifest.
     """
     path = Path(folder) / EVALUATION_FILE
     entry = manifest.get("files", {}).get(EVALUATION_FILE)
@@ -764,6 +1151,25 @@ def read_outreach_list(path: str | Path) -> tuple[pd.DataFrame, dict]:
     ``control`` column says otherwise) with the run's manifest.json beside it.
     Returns the list (``customer_id``, ``control`` when known) and the
     manifest's ``as_of``, ``churn_horizon_days`` and ``value_horizon_days``.
+
+    Parameters
+    ----------
+    path : str or path
+        A run folder, or an outreach file with the run's manifest.json beside it.
+
+    Returns
+    -------
+    outreach : pandas.DataFrame
+        ``customer_id`` and, when known, the boolean ``control``.
+    settings : dict
+        ``as_of``, ``churn_horizon_days`` and ``value_horizon_days`` from the manifest.
+
+    Raises
+    ------
+    TierwiseError
+        When the folder lacks a file or no manifest lies beside the file.
+    InputDataError
+        When the manifest is unreadable or incomplete, or a file does not match it.
     """
     path = Path(path)
     if path.is_dir():
@@ -800,6 +1206,20 @@ def write_outreach_truth(summary: dict, outcomes: pd.DataFrame, out_dir: str | P
 
     The true effects go to ``outreach_effect.json`` and each listed customer's potential outcomes to
     ``outreach_truth.parquet``.
+
+    Parameters
+    ----------
+    summary : dict
+        The true effects of the simulated outreach.
+    outcomes : pandas.DataFrame
+        Each listed customer's potential outcomes, with and without contact.
+    out_dir : str or path
+        The folder; created if needed.
+
+    Returns
+    -------
+    list of Path
+        The files written: outreach_effect.json and outreach_truth.parquet.
     """
     out_dir = Path(out_dir)
     text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"

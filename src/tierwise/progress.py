@@ -25,7 +25,7 @@ _logger.propagate = False
 class Progress:
     """One step of a long task, as carried by a ``tierwise.progress`` log record (its ``progress`` attribute).
 
-    Parameters
+    Attributes
     ----------
     message : str
         What is being done, e.g. ``"building features as of 2025-06-01"``.

@@ -23,7 +23,7 @@ SLOPE_PERIOD_DAYS = 30
 class FeatureSpec:
     """One output column: how it is computed and how to say it in words.
 
-    Parameters
+    Attributes
     ----------
     name : str
         The column name.
@@ -55,6 +55,16 @@ def divide(numerator: str, denominator: str) -> str:
     DOUBLE, but Spark keeps it in DECIMAL and rounds to a few digits, so the
     same query gave other values on Spark. Dividing DOUBLEs gives the same
     correctly rounded result on both engines.
+
+    Parameters
+    ----------
+    numerator, denominator : str
+        SQL expressions.
+
+    Returns
+    -------
+    str
+        The SQL expression of the quotient, NULL when the denominator is 0.
     """
     return f"CAST({numerator} AS DOUBLE) / CAST({denominator} AS DOUBLE)"
 
@@ -82,7 +92,18 @@ SPEND_FAMILIES = frozenset({"monetary", "spend", "refund"})
 
 
 def transaction_features(config: FeatureConfig) -> list[FeatureSpec]:
-    """Features of the transaction log; ``o`` are order aggregates, ``l`` line aggregates."""
+    """The features of the transaction log; ``o`` are order aggregates, ``l`` line aggregates.
+
+    Parameters
+    ----------
+    config : FeatureConfig
+        The windows (``windows_days``) and the order grouping.
+
+    Returns
+    -------
+    list of FeatureSpec
+        Recency, frequency, monetary, trend and basket columns, e.g. ``spend_sum_90d``.
+    """
     specs = [
         FeatureSpec("recency_days", _in_days("o.last_order_age_s"),
                     "days since the last purchase", "days", family="recency"),
@@ -141,7 +162,18 @@ def _slope_denominator() -> float:
 
 
 def event_features(config: FeatureConfig) -> list[FeatureSpec]:
-    """Engagement features per configured event type; ``e`` are event aggregates."""
+    """Engagement features per configured event type; ``e`` are event aggregates.
+
+    Parameters
+    ----------
+    config : FeatureConfig
+        The event types and windows.
+
+    Returns
+    -------
+    list of FeatureSpec
+        Per event type, counts per window and days since the last one, e.g. ``visit_count_30d``.
+    """
     specs = []
     for event_type in config.event_types:
         slug = feature_slug(event_type)
@@ -163,7 +195,18 @@ def event_features(config: FeatureConfig) -> list[FeatureSpec]:
 
 
 def attribute_features(attribute_columns: list[str]) -> list[FeatureSpec]:
-    """Static customer attributes, used as categorical features."""
+    """Static customer attributes, used as categorical features.
+
+    Parameters
+    ----------
+    attribute_columns : list of str
+        The canonical customers table's ``attr_*`` columns.
+
+    Returns
+    -------
+    list of FeatureSpec
+        One categorical feature per attribute.
+    """
     return [
         FeatureSpec(column, f"c.{quote_identifier(column)}",
                     f"customer attribute '{column.removeprefix('attr_')}'", "category",
@@ -173,7 +216,21 @@ def attribute_features(attribute_columns: list[str]) -> list[FeatureSpec]:
 
 
 def feature_catalog(config: FeatureConfig, attribute_columns: Sequence[str] = ()) -> list[FeatureSpec]:
-    """All features built for this config, in output column order."""
+    """All features built for this config, in output column order.
+
+    Parameters
+    ----------
+    config : FeatureConfig
+        The windows, event types and order grouping.
+    attribute_columns : sequence of str
+        The customers table's ``attr_*`` columns; empty without a customer table.
+
+    Returns
+    -------
+    list of FeatureSpec
+        The transaction, event and attribute features, in the order :func:`tierwise.features.build_features` returns
+        them.
+    """
     transactions = transaction_features(config)
     if not config.spend:  # no amounts: spend, its trends and refunds would be counts of lines or constants
         transactions = [spec for spec in transactions if spec.family not in SPEND_FAMILIES]

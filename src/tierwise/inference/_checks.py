@@ -20,7 +20,18 @@ _NAMED_FEATURES = 4
 
 
 def gain_shares(model: ChurnPredictor | ValuePredictor) -> pd.Series:
-    """Each feature's share (0-1) of the model's total split gain over the trees it predicts with."""
+    """Each feature's share (0-1) of the model's total split gain over the trees it predicts with.
+
+    Parameters
+    ----------
+    model : ChurnPredictor or ValuePredictor
+        A fitted model.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by feature name; sums to 1 (all 0 for a model without a split).
+    """
     gain = model.booster_.feature_importance(importance_type="gain", iteration=model.best_iteration_)
     total = gain.sum()
     return pd.Series(gain / total if total > 0 else np.zeros(len(gain)), index=list(model.feature_names_in_))
@@ -38,7 +49,7 @@ def _single_state(column: pd.Series) -> bool:
 
 
 def lost_features(features: pd.DataFrame, models: ScoringModels) -> pd.DataFrame:
-    """Features a model relied on that are missing or constant across the customers in ``features``.
+    """The features a model relied on that are missing or constant across the customers in ``features``.
 
     "Relied on": at least ``RELIED_ON_GAIN_SHARE`` of the churn or the value
     model's total split gain. Categorical levels the model never saw count as
@@ -46,6 +57,18 @@ def lost_features(features: pd.DataFrame, models: ScoringModels) -> pd.DataFrame
     relied on first, with columns feature, churn_gain_share, value_gain_share
     (0-1) and value (the constant, missing when all are); no rows for fewer
     than two customers, where every feature is constant.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        The customers about to be scored, as :func:`tierwise.features.build_features` returns them.
+    models : ScoringModels
+        The churn, value and retained-value models (see :func:`load_models`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``feature``, ``churn_gain_share``, ``value_gain_share`` (0-1) and ``value`` (the constant).
     """
     columns = ["feature", "churn_gain_share", "value_gain_share", "value"]
     if len(features) < 2:
@@ -107,6 +130,20 @@ def check_scoring_data(features: pd.DataFrame, models: ScoringModels, *, config:
     same line is logged as a warning instead. Attribute levels the models never
     saw are counted per attribute and warned about: the models score them as
     missing.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        The customers about to be scored.
+    models : ScoringModels
+        The churn, value and retained-value models (see :func:`load_models`).
+    config : TierwiseConfig
+        ``scoring.on_feature_loss`` says whether a lost feature refuses or warns.
+
+    Raises
+    ------
+    TierwiseError
+        When a relied-on feature is lost and ``scoring.on_feature_loss`` is ``refuse``.
     """
     _warn_unseen_levels(features, models)
     lost = lost_features(features, models)

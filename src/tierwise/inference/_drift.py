@@ -35,6 +35,31 @@ def check_drift(
     raises :class:`TierwiseError` instead. A churn model without a drift
     reference (trained by an older tierwise), or no customer to compare,
     gives one warning and None.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        The features of the customers given a churn probability.
+    churn_probability : numpy.ndarray
+        Their calibrated churn probabilities, in the same order.
+    models : ScoringModels
+        The churn, value and retained-value models (see :func:`load_models`).
+    as_of : pandas.Timestamp
+        The scoring cutoff, recorded with the figures.
+    config : TierwiseConfig
+        The ``drift`` thresholds and ``scoring.on_severe_drift``.
+    descriptions : dict of str to str, optional
+        Feature descriptions, used in the warnings.
+
+    Returns
+    -------
+    dict or None
+        The drift figures of :func:`tierwise.monitoring.measure_drift`.
+
+    Raises
+    ------
+    TierwiseError
+        On severe drift when ``scoring.on_severe_drift`` is ``refuse``.
     """
     reference = models.metadata.get("drift_reference")
     if reference is None:
@@ -60,7 +85,20 @@ def check_drift(
 
 
 def log_drift(drift: dict, run_id: str | None) -> bool:
-    """Log the drift figures to the MLflow run that trained the models, at the scoring as_of; False, with a warning, when the store cannot take them."""
+    """Log the drift figures to the MLflow run that trained the models, at the scoring as_of.
+
+    Parameters
+    ----------
+    drift : dict
+        The figures :func:`check_drift` returned.
+    run_id : str or None
+        The models' training run; None logs nothing.
+
+    Returns
+    -------
+    bool
+        True when logged; False, with a warning, when the run is unknown or the store cannot take them.
+    """
     if run_id is None:
         logger.warning("drift: the models' MLflow run is unknown; the drift figures are in drift.json only")
         return False

@@ -40,6 +40,30 @@ def explain_customer(
     frame's ``attrs`` hold ``bias`` (the model's average log-odds),
     ``raw_probability``, ``churn_probability`` (calibrated) and
     ``bgnbd_lapse_probability`` (the BG/NBD forecast the calibration weighs, or None).
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs (see :func:`tierwise.io.read_inputs`).
+    customer_id : str
+        The customer to explain.
+    as_of : str or pandas.Timestamp
+        The cutoff: the features see only records before it.
+    config : TierwiseConfig
+        The features, scoring and tier settings.
+    models : ScoringModels
+        The churn, value and retained-value models (see :func:`load_models`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per feature, sorted by absolute contribution.
+
+    Raises
+    ------
+    TierwiseError
+        When the customer has no record before ``as_of``, or is not new or active (no churn probability to explain),
+        or a feature the models relied on is lost.
     """
     columns = check_compatible(inputs, config, models)
     features = build_features(inputs, as_of=normalize_as_of(as_of), config=config.features)
@@ -203,7 +227,7 @@ def plot_explanation(
     churn_probability: float | None = None,
     max_display: int = 12,
 ) -> Figure:
-    """Shap's waterfall of one customer, with the probability it leads to and an axis in probability too.
+    """Draw shap's waterfall of one customer, with the probability it leads to and an axis in probability too.
 
     Parameters
     ----------
@@ -219,6 +243,7 @@ def plot_explanation(
     Returns
     -------
     matplotlib.figure.Figure
+        A new figure (not shown nor closed).
     """
     import matplotlib.pyplot as plt
     import shap

@@ -23,7 +23,20 @@ from tierwise.inputs import InputData
 
 
 def records_before(inputs: InputData, as_of: pd.Timestamp) -> InputData:
-    """The inputs as they were known at ``as_of``: nothing at or after it."""
+    """The inputs as they were known at ``as_of``: nothing at or after it.
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs (see :func:`tierwise.io.read_inputs`).
+    as_of : pandas.Timestamp
+        The cutoff.
+
+    Returns
+    -------
+    InputData
+        The transactions and events with ``ts < as_of``; the customers table as it is.
+    """
     return InputData(
         transactions=inputs.transactions[inputs.transactions["ts"] < as_of].reset_index(drop=True),
         events=inputs.events[inputs.events["ts"] < as_of].reset_index(drop=True),
@@ -40,6 +53,24 @@ def lapse_probability_over(
     ``horizon_days`` is covered in steps of the churn model's horizon; a
     remaining fraction of a step takes that step's probability to the power of
     the fraction. Indexed by customer id.
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs (see :func:`tierwise.io.read_inputs`).
+    as_of : str or pandas.Timestamp
+        The cutoff.
+    horizon_days : int
+        The window in days, e.g. a list's follow-up period.
+    config : TierwiseConfig
+        The features, scoring and tier settings.
+    models : ScoringModels
+        The churn, value and retained-value models (see :func:`load_models`).
+
+    Returns
+    -------
+    pandas.Series
+        The probabilities, indexed by ``customer_id``.
     """
     cutoff = normalize_as_of(as_of)
     step = int(models.metadata.get("churn_horizon_days", config.training.churn_horizon_days))

@@ -27,7 +27,23 @@ from tierwise.models import (
 
 @dataclass(frozen=True)
 class ScoringModels:
-    """The churn, value and retained-value models, with the metadata logged beside them."""
+    """The churn, value and retained-value models, with the metadata logged beside them.
+
+    Attributes
+    ----------
+    churn : ChurnPredictor
+        P(lapse within the churn horizon).
+    value : ValuePredictor
+        Net spend over the value horizon.
+    retained_value : ValuePredictor
+        Net spend over the value horizon, given no lapse.
+    metadata : dict
+        The churn model's metadata: horizons, data source, drift reference, ...
+    version : str
+        The churn model's registered version, written into the scores' ``model_version``.
+    run_id : str or None
+        The MLflow run that trained them.
+    """
 
     churn: ChurnPredictor
     value: ValuePredictor
@@ -175,6 +191,18 @@ def check_data_source(models: ScoringModels, config: TierwiseConfig) -> None:
     customer attributes, feature settings), not file paths nor contents:
     newer data from the same source is fine. ``scoring.allow_other_source``
     (``--allow-other-source``) lets a model from another source score anyway.
+
+    Parameters
+    ----------
+    models : ScoringModels
+        The churn, value and retained-value models (see :func:`load_models`).
+    config : TierwiseConfig
+        The config the data will be read with.
+
+    Raises
+    ------
+    TierwiseError
+        When the sources differ (saying how) and ``scoring.allow_other_source`` is off.
     """
     if config.scoring.allow_other_source:
         return

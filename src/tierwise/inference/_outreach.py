@@ -22,7 +22,22 @@ EXPORT_COLUMNS = [
 
 
 def control_draw(customer_ids: pd.Series, as_of: pd.Timestamp, salt: str) -> np.ndarray:
-    """A uniform number in [0, 1) per customer, fixed by (salt, as_of, customer id) alone."""
+    """A uniform number in [0, 1) per customer, fixed by (salt, as_of, customer id) alone.
+
+    Parameters
+    ----------
+    customer_ids : pandas.Series
+        The customers.
+    as_of : pandas.Timestamp
+        The list's cutoff.
+    salt : str
+        ``outreach.control_salt``.
+
+    Returns
+    -------
+    numpy.ndarray
+        One draw per customer, the same on every rerun.
+    """
     stamp = as_of.date().isoformat()
     return np.array(
         [int.from_bytes(hashlib.sha256(f"{salt}|{stamp}|{c}".encode()).digest()[:8], "big") / 2**64 for c in customer_ids]
@@ -34,6 +49,18 @@ def ranking_key(scores: pd.DataFrame, config: OutreachConfig) -> pd.Series:
 
     ``scores[config.rank_by]``; for ``expected_net_saving``,
     ``value_at_risk x save_rate - cost_per_contact`` (0 without a cost).
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        The scores, with ``value_at_risk`` and the ``rank_by`` column.
+    config : OutreachConfig
+        ``rank_by``, ``save_rate`` and ``cost_per_contact``.
+
+    Returns
+    -------
+    pandas.Series
+        On ``scores``' index.
     """
     if config.rank_by != "expected_net_saving":
         return scores[config.rank_by]
@@ -50,6 +77,18 @@ def select_outreach(scores: pd.DataFrame, config: OutreachConfig) -> pd.DataFram
     quotas, ``top_k`` and ``max_total_cost``. Finally a ``control_share`` of the
     list, drawn per customer and as_of, is flagged ``control``: kept out of
     contact so the effect of the outreach can be measured.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        The scores, with ``outreach_rank``, ``tier`` and ``value_at_risk``.
+    config : OutreachConfig
+        The list's rules.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``expected_saving`` (currency) and ``control`` (bool) of the customers kept.
     """
     modelled = scores["outreach_rank"].notna()
     ranked = scores.loc[modelled, ["customer_id", "as_of", "tier", "value_at_risk"]]
@@ -74,7 +113,20 @@ def select_outreach(scores: pd.DataFrame, config: OutreachConfig) -> pd.DataFram
 
 
 def next_order_overdue_days(expected_next_order_date: pd.Series, as_of: pd.Series) -> pd.Series:
-    """Whole days by which the expected next order lies before ``as_of``; 0 when not yet due, null when unknown."""
+    """Whole days by which the expected next order lies before ``as_of``; 0 when not yet due, null when unknown.
+
+    Parameters
+    ----------
+    expected_next_order_date : pandas.Series
+        Each customer's expected next order date.
+    as_of : pandas.Series
+        The cutoff, per customer.
+
+    Returns
+    -------
+    pandas.Series
+        Nullable integer days.
+    """
     days = (as_of - expected_next_order_date).dt.days.clip(lower=0)
     return days.astype("Int64")
 
@@ -134,7 +186,20 @@ def export_terms(outreach: OutreachConfig, export: ExportConfig) -> dict[str, ob
 
 
 def outreach_summary(outreach: pd.DataFrame, config: OutreachConfig) -> dict[str, float]:
-    """Contacts, control size, and the expected saving against the cost of the contacted customers."""
+    """Contacts, control size, and the expected saving against the cost of the contacted customers.
+
+    Parameters
+    ----------
+    outreach : pandas.DataFrame
+        The list, with ``control`` and ``expected_saving``.
+    config : OutreachConfig
+        ``cost_per_contact``.
+
+    Returns
+    -------
+    dict of str to float
+        ``customers``, ``contacted``, ``control``, ``expected_saving``, ``contact_cost`` and ``expected_net``.
+    """
     contacted = outreach[~outreach["control"]]
     cost = len(contacted) * (config.cost_per_contact or 0.0)
     saving = float(contacted["expected_saving"].sum())

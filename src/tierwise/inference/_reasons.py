@@ -23,7 +23,20 @@ _TREND = re.compile(r"^(?P<stem>.+)_trend_(?P<days>\d+)d_vs_prior_\d+d$")
 
 
 def churn_contributions(model: ChurnPredictor, X: pd.DataFrame) -> pd.DataFrame:
-    """Per-customer SHAP values (log-odds of lapsing), one column per feature plus ``bias``."""
+    """Per-customer SHAP values (log-odds of lapsing), one column per feature plus ``bias``.
+
+    Parameters
+    ----------
+    model : ChurnPredictor
+        The churn model.
+    X : pandas.DataFrame
+        Feature rows, as :func:`tierwise.features.build_features` returns them (other columns are ignored).
+
+    Returns
+    -------
+    pandas.DataFrame
+        On ``X``'s index; each row sums to the raw log-odds of lapsing.
+    """
     prepared = model.prepare(X)
     values = model.booster_.predict(prepared, pred_contrib=True, num_iteration=model.best_iteration_, num_threads=0)
     return pd.DataFrame(values, index=X.index, columns=[*model.feature_names_in_, "bias"])
@@ -46,7 +59,22 @@ def _change(value: float, noun: str, days: str) -> str:
 
 
 def reason_sentence(feature: str, row: Mapping[str, Any], spec: FeatureSpec | None = None) -> str:
-    """One readable sentence about ``feature`` for the customer in ``row`` (all their feature values)."""
+    """One readable sentence about ``feature`` for the customer in ``row`` (all their feature values).
+
+    Parameters
+    ----------
+    feature : str
+        The feature column, e.g. ``days_since_last_order``.
+    row : mapping of str to object
+        The customer's feature values.
+    spec : FeatureSpec, optional
+        The feature's catalog entry (its unit and description).
+
+    Returns
+    -------
+    str
+        E.g. "no order for 120 days".
+    """
     value: Any = row.get(feature)
     missing = value is None or (isinstance(value, float) and math.isnan(value))
     gap: Any = row.get("rhythm_gap_mean_days")
@@ -323,6 +351,24 @@ def top_reasons(
     spend; each event type; refunds; tenure; each attribute) give one reason,
     weighed by the sum of their readable contributions and worded from the
     largest. Slots stay empty when fewer topics qualify.
+
+    Parameters
+    ----------
+    contributions : pandas.DataFrame
+        :func:`churn_contributions` of the customers.
+    features : pandas.DataFrame
+        Their feature values, on the same index.
+    specs : dict of str to FeatureSpec
+        The feature catalog by name.
+    k : int
+        The number of reasons per customer.
+    population : pandas.DataFrame, optional
+        The customers whose medians say what is typical.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``reason_1`` to ``reason_k`` on ``contributions``' index; None where a slot is empty.
     """
     population = features if population is None else population
     values = contributions.drop(columns="bias")

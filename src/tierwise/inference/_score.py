@@ -267,20 +267,28 @@ def score_feature_table(
 
     Parameters
     ----------
-    features : DataFrame
+    features : pandas.DataFrame
         What :func:`tierwise.features.build_features` returns for one cutoff:
         ``customer_id``, ``as_of``, then every feature column (attributes as
         ``attr_*``), at least one customer.
-    last_transaction : Timestamp
+    last_transaction : pandas.Timestamp
         The newest transaction in the inputs, for the staleness check
         (``scoring.staleness_limit_days``).
-    config, models, rank_by, reasons_top_n
-        As for :func:`score_with_drift`.
+    config : TierwiseConfig
+        Features, scoring, tiers, outreach and drift settings.
+    models : ScoringModels
+        The churn, value and retained-value models (:func:`load_models`).
+    rank_by : {"value_at_risk", "expected_net_saving", "churn_probability"}, optional
+        The list's order; default: ``outreach.rank_by``.
+    reasons_top_n : int, optional
+        Reasons for this many of the list's first customers; default: ``scoring.reasons_top_n``.
 
     Returns
     -------
-    tuple of (DataFrame, dict or None)
-        The scores (``SCORE_COLUMNS``) and the drift figures.
+    scores : pandas.DataFrame
+        The columns of ``SCORE_COLUMNS``, most at risk first.
+    drift : dict or None
+        The drift figures; None for a churn model without a drift reference.
 
     Raises
     ------

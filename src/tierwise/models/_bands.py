@@ -9,7 +9,18 @@ from tierwise.config import ScoringConfig
 
 
 def base_lapse_rate(churn_probability: pd.Series) -> float:
-    """The expected lapse rate of the customers scored: the mean calibrated churn probability (NaN skipped)."""
+    """The expected lapse rate of the customers scored: the mean calibrated churn probability (NaN skipped).
+
+    Parameters
+    ----------
+    churn_probability : pandas.Series
+        The calibrated churn probabilities of the customers scored; NaN for those without one.
+
+    Returns
+    -------
+    float
+        The mean probability; NaN when nobody has one.
+    """
     return float(churn_probability.mean())
 
 
@@ -24,6 +35,18 @@ def risk_bands(churn_probability: pd.Series, *, config: ScoringConfig) -> pd.Ser
     so a high or medium customer is always more likely to lapse than the
     average one. ``"absolute"`` uses the fixed probabilities ``high_risk_from``
     and ``medium_risk_from``.
+
+    Parameters
+    ----------
+    churn_probability : pandas.Series
+        The calibrated churn probabilities of the customers scored; NaN for those without one.
+    config : ScoringConfig
+        The risk band settings.
+
+    Returns
+    -------
+    pandas.Series
+        On ``churn_probability``'s index.
     """
     probability = churn_probability.astype(float)
     if config.risk_bands == "absolute":
@@ -39,7 +62,20 @@ def risk_bands(churn_probability: pd.Series, *, config: ScoringConfig) -> pd.Ser
 
 
 def risk_band_terms(churn_probability: pd.Series, *, config: ScoringConfig) -> dict[str, object]:
-    """How the bands were drawn, for the export's manifest: the method, its thresholds and the base lapse rate."""
+    """How the bands were drawn, for the export's manifest: the method, its thresholds and the base lapse rate.
+
+    Parameters
+    ----------
+    churn_probability : pandas.Series
+        The calibrated churn probabilities of the customers scored; NaN for those without one.
+    config : ScoringConfig
+        The risk band settings.
+
+    Returns
+    -------
+    dict of str to object
+        ``method`` (``relative`` or ``absolute``), its two thresholds and ``base_lapse_rate``.
+    """
     thresholds = (
         {"high_risk_from": config.high_risk_from, "medium_risk_from": config.medium_risk_from}
         if config.risk_bands == "absolute"
@@ -59,6 +95,24 @@ def activity_classes(
     the base lapse rate: a spend dip alone, in a customer less likely to lapse
     than the average, is seasonality or a big order last quarter, not drift.
     The rest are ``loyal`` (at least ``loyal_min_orders`` orders) or ``potential``.
+
+    Parameters
+    ----------
+    risk_band : pandas.Series
+        :func:`risk_bands`' result.
+    churn_probability : pandas.Series
+        The calibrated churn probabilities of the customers scored; NaN for those without one.
+    spend_trend : pandas.Series
+        The spend trend feature (recent window over the prior one).
+    frequency_orders : pandas.Series
+        Orders to date.
+    config : ScoringConfig
+        ``drifting_spend_trend`` and ``loyal_min_orders``.
+
+    Returns
+    -------
+    pandas.Series
+        On ``risk_band``'s index.
     """
     above_base = churn_probability > base_lapse_rate(churn_probability)
     falling = (spend_trend <= config.drifting_spend_trend) & above_base

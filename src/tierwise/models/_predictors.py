@@ -26,7 +26,20 @@ MODEL_KINDS = ("churn", "value", "retained_value")
 
 
 def model_features(inputs: InputData, features: FeatureConfig) -> list[str]:
-    """The feature columns the models use, in order."""
+    """The feature columns the models use, in order.
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs (see :func:`tierwise.io.read_inputs`).
+    features : FeatureConfig
+        The feature settings.
+
+    Returns
+    -------
+    list of str
+        The feature catalog's columns (attributes included when there is a customer table).
+    """
     return [spec.name for spec in describe_features(features, attribute_columns(inputs))]
 
 
@@ -36,6 +49,20 @@ def prepare_features(X: pd.DataFrame, feature_names: list[str], categories: dict
     Attribute columns may come as strings, categoricals or numbers; their
     values are matched to the training levels as text, and a level the model
     never saw becomes missing, as LightGBM reads it.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        Feature rows, as :func:`tierwise.features.build_features` returns them (other columns are ignored).
+    feature_names : list of str
+        The training columns, in order.
+    categories : dict of str to list of str
+        The training levels of each categorical column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame with exactly ``feature_names``.
     """
     missing = [c for c in feature_names if c not in X.columns]
     if missing:
@@ -71,12 +98,34 @@ class BoosterPredictor:
         }
 
     def prepare(self, X: pd.DataFrame) -> pd.DataFrame:
-        """``X`` as the booster expects it (see :func:`prepare_features`)."""
+        """``X`` as the booster expects it (see :func:`prepare_features`).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Feature rows, as :func:`tierwise.features.build_features` returns them (other columns are ignored).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The booster's columns, in order, with its categorical levels.
+        """
         _check_fitted(self, "feature_names_in_")
         return prepare_features(X, list(self.feature_names_in_), self.categories_)
 
     def raw_predict(self, X: pd.DataFrame) -> np.ndarray:
-        """The booster's output over its best iterations: P(lapse) uncalibrated, or spend unclipped."""
+        """The booster's output over its best iterations: P(lapse) uncalibrated, or spend unclipped.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Feature rows, as :func:`tierwise.features.build_features` returns them (other columns are ignored).
+
+        Returns
+        -------
+        numpy.ndarray
+            One number per row.
+        """
         _check_fitted(self, "booster_")
         # num_threads=0: all cores, whatever thread count the booster was trained (and saved) with.
         return np.asarray(self.booster_.predict(self.prepare(X), num_iteration=self.best_iteration_, num_threads=0))
@@ -88,15 +137,49 @@ class ChurnPredictor(BoosterPredictor):
     calibration_: dict
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Columns: P(stays), P(lapses); one row per row of ``X``."""
+        """Columns: P(stays), P(lapses); one row per row of ``X``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Feature rows, as :func:`tierwise.features.build_features` returns them (other columns are ignored).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n_rows, 2)``, calibrated.
+        """
         lapse = apply_calibration(self.calibration_, self.raw_predict(X), X)
         return np.column_stack([1 - lapse, lapse])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Predict lapse (1) or not (0): whether the calibrated probability is at least 0.5.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Feature rows, as :func:`tierwise.features.build_features` returns them (other columns are ignored).
+
+        Returns
+        -------
+        numpy.ndarray
+            One 0/1 label per row.
+        """
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
     def bgnbd_lapse_probability(self, X: pd.DataFrame) -> np.ndarray | None:
-        """BG/NBD's P(no purchase in the horizon) that the calibration weighs; None when it weighs none."""
+        """The BG/NBD P(no purchase in the horizon) that the calibration weighs; None when it weighs none.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Feature rows, as :func:`tierwise.features.build_features` returns them (other columns are ignored).
+
+        Returns
+        -------
+        numpy.ndarray or None
+            One probability per row (NaN for customers without an order).
+        """
         bgnbd = self.calibration_.get("bgnbd")
         if bgnbd is None:
             return None
@@ -107,22 +190,78 @@ class ValuePredictor(BoosterPredictor):
     """Expected net spend over the window the model learned, never negative."""
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Predict net spend over the model's value window, never negative.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Feature rows, as :func:`tierwise.features.build_features` returns them (other columns are ignored).
+
+        Returns
+        -------
+        numpy.ndarray
+            One amount per row, in the transactions' currency.
+        """
         return np.clip(self.raw_predict(X), 0, None)
 
 
 def logit(probability: np.ndarray) -> np.ndarray:
-    """log(p / (1 - p)), with p kept within [1e-7, 1 - 1e-7]."""
+    """The log-odds log(p / (1 - p)), with p kept within [1e-7, 1 - 1e-7].
+
+    Parameters
+    ----------
+    probability : numpy.ndarray
+        Probabilities.
+
+    Returns
+    -------
+    numpy.ndarray
+        The log-odds.
+
+    Examples
+    --------
+    >>> float(logit(np.array([0.5]))[0])
+    0.0
+    """
     return np.log(np.clip(probability, 1e-7, 1 - 1e-7) / np.clip(1 - probability, 1e-7, 1))
 
 
 def bgnbd_no_purchase(bgnbd: dict, history: pd.DataFrame) -> np.ndarray:
-    """P(no purchase in ``bgnbd["horizon_weeks"]``) per row of ``history`` (``x``, ``t_x``, ``T``), from saved parameters."""
+    """P(no purchase in ``bgnbd["horizon_weeks"]``) per row of ``history`` (``x``, ``t_x``, ``T``), from saved parameters.
+
+    Parameters
+    ----------
+    bgnbd : dict
+        The saved fit: ``r``, ``alpha``, ``a``, ``b`` and ``horizon_weeks``.
+    history : pandas.DataFrame
+        ``x``, ``t_x``, ``T`` (see :func:`history_from_features`).
+
+    Returns
+    -------
+    numpy.ndarray
+        One probability per row.
+    """
     fit = BetaGeoFit(bgnbd["r"], bgnbd["alpha"], bgnbd["a"], bgnbd["b"])
     return fit.p_no_purchase(bgnbd["horizon_weeks"], history["x"], history["t_x"], history["T"])
 
 
 def apply_calibration(calibration: dict, raw: np.ndarray, features: pd.DataFrame | None = None) -> np.ndarray:
-    """Calibrated lapse probabilities; ``features`` are needed when the map weighs the BG/NBD forecast."""
+    """Calibrated lapse probabilities; ``features`` are needed when the map weighs the BG/NBD forecast.
+
+    Parameters
+    ----------
+    calibration : dict
+        The saved calibration map (isotonic or Platt, with or without the BG/NBD term).
+    raw : numpy.ndarray
+        The booster's uncalibrated probabilities.
+    features : pandas.DataFrame, optional
+        The rows' features, for the BG/NBD term.
+
+    Returns
+    -------
+    numpy.ndarray
+        One probability per row.
+    """
     if calibration["method"] == "isotonic":
         return np.interp(raw, calibration["x"], calibration["y"])
     if calibration["method"] == "sigmoid":
@@ -137,7 +276,20 @@ def apply_calibration(calibration: dict, raw: np.ndarray, features: pd.DataFrame
 
 
 def saved_metadata(model: ChurnPredictor | ValuePredictor, kind: str) -> dict:
-    """What :func:`restore_model` needs beside the booster, as plain JSON: kind, layout, iterations, calibration."""
+    """What :func:`restore_model` needs beside the booster, as plain JSON: kind, layout, iterations, calibration.
+
+    Parameters
+    ----------
+    model : ChurnPredictor or ValuePredictor
+        A fitted model.
+    kind : str
+        ``churn``, ``value`` or ``retained_value``.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable metadata.
+    """
     metadata = {
         "tierwise_kind": kind,
         "feature_names": list(model.feature_names_in_),
@@ -150,7 +302,20 @@ def saved_metadata(model: ChurnPredictor | ValuePredictor, kind: str) -> dict:
 
 
 def restore_model(booster: lgb.Booster, metadata: dict) -> ChurnPredictor | ValuePredictor:
-    """Rebuild a fitted model from its saved booster and the metadata logged beside it."""
+    """Rebuild a fitted model from its saved booster and the metadata logged beside it.
+
+    Parameters
+    ----------
+    booster : lightgbm.Booster
+        The saved booster.
+    metadata : dict
+        What :func:`saved_metadata` returned when the model was saved.
+
+    Returns
+    -------
+    ChurnPredictor or ValuePredictor
+        The model, ready to predict.
+    """
     kind = metadata.get("tierwise_kind")
     model: ChurnPredictor | ValuePredictor
     if kind == "churn":

@@ -1,4 +1,4 @@
-"""tierwise's models as MLflow pyfuncs: ``mlflow.pyfunc.load_model`` predicts what ``tierwise score`` does.
+"""The tierwise models as MLflow pyfuncs: ``mlflow.pyfunc.load_model`` predicts what ``tierwise score`` does.
 
 Each model is logged from code (MLflow's models-from-code, no pickle): the
 model folder holds the LightGBM booster in its text format, the metadata as
@@ -61,6 +61,25 @@ def as_model_input(frame: pd.DataFrame, feature_names: list[str], categories: di
 
     Raises :class:`TierwiseError` naming a missing column, or a numeric
     feature column with values that are not numbers (with an example).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A feature table (other columns are left out).
+    feature_names : list of str
+        The model's features.
+    categories : dict of str to list of str
+        The model's categorical features and their levels.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The model's columns, in order.
+
+    Raises
+    ------
+    TierwiseError
+        When a feature column is missing or a numeric one holds values that are not numbers.
     """
     if not isinstance(frame, pd.DataFrame):
         raise TierwiseError(f"features: expected a table with columns {', '.join(feature_names[:3])}, ...; got {type(frame).__name__}")
@@ -83,7 +102,20 @@ def as_model_input(frame: pd.DataFrame, feature_names: list[str], categories: di
 
 
 def input_schema(feature_names: list[str], *, with_customer_id: bool = False) -> Schema:
-    """Every feature column, of any type (checked by :func:`as_model_input`); optionally an optional customer_id."""
+    """Every feature column, of any type (checked by :func:`as_model_input`); optionally an optional customer_id.
+
+    Parameters
+    ----------
+    feature_names : list of str
+        The model's features.
+    with_customer_id : bool
+        Add an optional ``customer_id`` column.
+
+    Returns
+    -------
+    mlflow.types.Schema
+        The pyfunc's input schema.
+    """
     columns: list[ColSpec | TensorSpec] = [ColSpec(AnyType(), name) for name in feature_names]
     if with_customer_id:
         columns.insert(0, ColSpec(DataType.string, "customer_id", required=False))
@@ -115,9 +147,37 @@ class TierwiseModel(PythonModel):
     """
 
     def load_context(self, context) -> None:
+        """Restore the model from the logged artifacts.
+
+        Parameters
+        ----------
+        context : mlflow.pyfunc.PythonModelContext
+            Gives the logged artifacts.
+        """
         self.model_, self.metadata_ = _restored(context.artifacts, "model")
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> np.ndarray:
+        """Predict one number per row of a feature table.
+
+        Parameters
+        ----------
+        context : mlflow.pyfunc.PythonModelContext
+            Gives the logged artifacts.
+        model_input : pandas.DataFrame
+            A feature table.
+        params : dict, optional
+            Unused; MLflow's signature.
+
+        Returns
+        -------
+        numpy.ndarray
+            The calibrated churn probability, or the predicted spend.
+
+        Raises
+        ------
+        TierwiseError
+            When a feature column is missing or not numeric.
+        """
         model = self.model_
         features = as_model_input(model_input, list(model.feature_names_in_), model.categories_)
         if isinstance(model, ChurnPredictor):
@@ -139,6 +199,13 @@ class TierwiseScorer(PythonModel):
     """
 
     def load_context(self, context) -> None:
+        """Restore the three models and the scoring rules from the logged artifacts.
+
+        Parameters
+        ----------
+        context : mlflow.pyfunc.PythonModelContext
+            Gives the logged artifacts.
+        """
         churn, self.metadata_ = _restored(context.artifacts, "churn")
         self.churn_ = expect_kind(churn, ChurnPredictor, "the scorer's churn model")
         self.value_ = expect_kind(_restored(context.artifacts, "value")[0], ValuePredictor, "the scorer's value model")
@@ -149,6 +216,27 @@ class TierwiseScorer(PythonModel):
         self.tiers_ = tuple(TierRule.model_validate(rule) for rule in rules["tiers"])
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        """Score every row of a feature table into tiers.
+
+        Parameters
+        ----------
+        context : mlflow.pyfunc.PythonModelContext
+            Gives the logged artifacts.
+        model_input : pandas.DataFrame
+            A feature table, every customer of one cutoff.
+        params : dict, optional
+            Unused; MLflow's signature.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``customer_id`` (when given) and the scoring columns, one row per input row.
+
+        Raises
+        ------
+        TierwiseError
+            When a feature column is missing or not numeric.
+        """
         churn = self.churn_
         features = as_model_input(model_input, list(churn.feature_names_in_), churn.categories_)
         others = [c for c in model_input.columns if c not in features.columns]
@@ -181,6 +269,22 @@ def log_pyfunc_model(
     ``metadata`` must hold what :func:`restore_model` reads (see
     :func:`saved_metadata`); it is saved beside the booster and logged as
     the model's MLflow metadata.
+
+    Parameters
+    ----------
+    model : ChurnPredictor or ValuePredictor
+        The fitted model.
+    name : str
+        The model's artifact path in the run.
+    metadata : dict
+        The model's metadata.
+    registered_model_name : str, optional
+        Register the model under this name too.
+
+    Returns
+    -------
+    mlflow.models.model.ModelInfo
+        The logged model (its URI and registered version).
     """
     kind = metadata["tierwise_kind"]
     signature = ModelSignature(
@@ -216,6 +320,26 @@ def log_scorer(
     ``models`` and ``metadata`` are keyed by kind (churn, value,
     retained_value); the churn metadata must hold ``active_lookback_days`` and
     ``value_horizon_days``. ``scoring`` and ``tiers`` are saved with it.
+
+    Parameters
+    ----------
+    models : mapping of str to ChurnPredictor or ValuePredictor
+        The three fitted models.
+    metadata : dict of str to dict
+        Their metadata.
+    scoring : ScoringConfig
+        The scoring settings saved with the scorer.
+    tiers : tuple of TierRule
+        The tier rules saved with it.
+    name : str
+        The scorer's artifact path in the run.
+    registered_model_name : str, optional
+        Register the scorer under this name too.
+
+    Returns
+    -------
+    mlflow.models.model.ModelInfo
+        The logged scorer.
     """
     churn = models["churn"]
     outputs: list[ColSpec | TensorSpec] = [ColSpec(DataType.string, "customer_id", required=False)]

@@ -30,6 +30,20 @@ def lifecycle_stage(features: pd.DataFrame, *, lookback_days: float, new_custome
     (the churn model's lookback); ``new``: first purchase within
     ``new_customer_days``; else ``active``. Only new and active customers get
     a churn probability.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        With ``frequency_orders``, ``recency_days`` and ``tenure_days``.
+    lookback_days : float
+        The churn model's ``active_lookback_days``.
+    new_customer_days : int
+        ``scoring.new_customer_days``.
+
+    Returns
+    -------
+    numpy.ndarray
+        One stage per row.
     """
     return np.select(
         [features["frequency_orders"] == 0, features["recency_days"] > lookback_days,
@@ -58,6 +72,32 @@ def score_features(
     (churn_probability x retained_value), a risk band and an activity class;
     everyone gets a predicted value over ``value_horizon_days``. Bands,
     percentiles, grades and classes are relative to the rows passed in.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        The customers' features, one cutoff.
+    churn : ChurnPredictor
+        The churn model.
+    value : ValuePredictor
+        The value model.
+    retained_value : ValuePredictor
+        The retained-value model.
+    scoring : ScoringConfig
+        Bands, grades and lifecycle settings.
+    tiers : tuple of TierRule
+        The tier rules.
+    lookback_days : float
+        The churn model's ``active_lookback_days``.
+    value_horizon_days : int
+        The value models' window, written into each row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``lifecycle``, ``churn_probability``, ``risk_band``, ``predicted_value``, ``retained_value``,
+        ``value_horizon_days``, ``value_at_risk``, ``value_percentile``, ``value_grade``, ``activity_class``,
+        ``tier``, ``tier_action``.
     """
     columns = list(churn.feature_names_in_)
     lifecycle = lifecycle_stage(features, lookback_days=lookback_days, new_customer_days=scoring.new_customer_days)

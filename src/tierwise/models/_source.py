@@ -24,6 +24,16 @@ def describe_data_source(config: TierwiseConfig) -> dict[str, Any]:
     format, timestamp format, column mapping and, for customers, attributes;
     None when the input is not configured) and ``features`` (the features
     section).
+
+    Parameters
+    ----------
+    config : TierwiseConfig
+        The config.
+
+    Returns
+    -------
+    dict of str to object
+        JSON-serialisable.
     """
     data = config.data
     sources = {"transactions": data.transactions, "events": data.events, "customers": data.customers}
@@ -36,13 +46,35 @@ def describe_data_source(config: TierwiseConfig) -> dict[str, Any]:
 
 
 def data_source_signature(description: dict[str, Any]) -> str:
-    """A stable 16-hex-digit hash of :func:`describe_data_source`'s result."""
+    """A stable 16-hex-digit hash of :func:`describe_data_source`'s result.
+
+    Parameters
+    ----------
+    description : dict of str to object
+        What :func:`describe_data_source` returned.
+
+    Returns
+    -------
+    str
+        The first 16 hex digits of the sha256 of its sorted JSON.
+    """
     text = json.dumps(description, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def data_source_metadata(config: TierwiseConfig) -> dict[str, Any]:
-    """The model metadata that ties a model to its data source: data_name, data_source, data_source_signature."""
+    """The model metadata that ties a model to its data source: data_name, data_source, data_source_signature.
+
+    Parameters
+    ----------
+    config : TierwiseConfig
+        The config the model is trained with.
+
+    Returns
+    -------
+    dict of str to object
+        ``data_name``, ``data_source`` and ``data_source_signature``.
+    """
     description = describe_data_source(config)
     return {"data_name": config.data.name, "data_source": description,
             "data_source_signature": data_source_signature(description)}
@@ -70,7 +102,22 @@ def _part_differences(part: str, trained: Any, current: Any) -> list[str]:
 
 
 def data_source_differences(trained: dict[str, Any], current: dict[str, Any], *, limit: int = 3) -> str:
-    """Say in one line how two data source descriptions differ ('' when they do not)."""
+    """Say in one line how two data source descriptions differ ('' when they do not).
+
+    Parameters
+    ----------
+    trained : dict of str to object
+        The description the model was trained with.
+    current : dict of str to object
+        The description of the config in use.
+    limit : int
+        How many differences to name before a count of the rest.
+
+    Returns
+    -------
+    str
+        E.g. "transactions.columns.amount: 'amount' vs 'total'".
+    """
     differences = [
         line
         for part in [*SOURCE_PARTS, *sorted((trained.keys() | current.keys()) - set(SOURCE_PARTS))]

@@ -53,7 +53,25 @@ def using_tracking_uri(uri: str | None) -> Iterator[None]:
 
 
 def sqlite_store_path(uri: str) -> Path | None:
-    """The database file of a local SQLite store URI (``sqlite:///path``), else None."""
+    """The database file of a local SQLite store URI (``sqlite:///path``), else None.
+
+    Parameters
+    ----------
+    uri : str
+        An MLflow tracking URI.
+
+    Returns
+    -------
+    Path or None
+        The file, for ``sqlite:///`` URIs.
+
+    Examples
+    --------
+    >>> sqlite_store_path("sqlite:///mlruns.db")
+    PosixPath('mlruns.db')
+    >>> sqlite_store_path("http://mlflow:5000") is None
+    True
+    """
     if not uri.startswith("sqlite:///"):
         return None
     path = uri.removeprefix("sqlite:///").split("?", 1)[0]
@@ -62,7 +80,18 @@ def sqlite_store_path(uri: str) -> Path | None:
 
 @contextmanager
 def store_lock(uri: str) -> Iterator[None]:
-    """Hold an exclusive lock beside a local SQLite store; MLflow's first table creation races otherwise."""
+    """Hold an exclusive lock beside a local SQLite store; MLflow's first table creation races otherwise.
+
+    Parameters
+    ----------
+    uri : str
+        The MLflow tracking URI; other than a local SQLite store, nothing is locked.
+
+    Yields
+    ------
+    None
+        While the lock is held.
+    """
     database = sqlite_store_path(uri)
     if database is None:
         yield
@@ -77,7 +106,13 @@ def store_lock(uri: str) -> Iterator[None]:
 
 
 def connect() -> MlflowClient:
-    """A client on the store; a fresh store's tables are created by one process at a time."""
+    """A client on the store; a fresh store's tables are created by one process at a time.
+
+    Returns
+    -------
+    mlflow.MlflowClient
+        A client on the current tracking URI.
+    """
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -92,6 +127,15 @@ def log_scoring_metrics(run_id: str, metrics: dict[str, float], *, as_of: pd.Tim
 
     Each figure is logged at step ``YYYYMMDD`` of ``as_of`` (and with its
     timestamp), so successive scoring runs draw a time series per figure.
+
+    Parameters
+    ----------
+    run_id : str
+        The MLflow run that trained the models.
+    metrics : dict of str to float
+        The figures.
+    as_of : pandas.Timestamp
+        The scoring cutoff.
     """
     from mlflow.entities import Metric
 

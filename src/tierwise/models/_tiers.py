@@ -28,7 +28,25 @@ def _matches(scores: pd.DataFrame, rule: TierRule) -> pd.Series:
 
 
 def assign_tiers(scores: pd.DataFrame, rules: tuple[TierRule, ...]) -> pd.DataFrame:
-    """Return ``tier`` and ``tier_action`` for every row: the first rule whose conditions all hold."""
+    """Return ``tier`` and ``tier_action`` for every row: the first rule whose conditions all hold.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        The columns the rules name (``activity_class``, ``value_grade``, ``lifecycle``, ...).
+    rules : tuple of TierRule
+        The rules, in priority order (see :func:`tierwise.config.default_tiers`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``tier`` and ``tier_action`` on ``scores``' index.
+
+    Raises
+    ------
+    ConfigError
+        When a row matches no rule (the rules should end with one without ``when``).
+    """
     tier = np.full(len(scores), None, dtype=object)
     action = np.full(len(scores), None, dtype=object)
     open_rows = np.ones(len(scores), dtype=bool)

@@ -42,7 +42,24 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class BacktestResult:
-    """Metrics of the models and baselines at the test cutoff, and what the plots need."""
+    """Metrics of the models and baselines at the test cutoff, and what the plots need.
+
+    Attributes
+    ----------
+    churn_plan, value_plan, retained_value_plan : SnapshotPlan
+        Where each model's training, validation and test cutoffs lie.
+    churn, value, retained_value : pandas.DataFrame
+        The metrics (columns) of the model and the baselines (rows) at the test cutoff.
+    reliability_before, reliability_after : pandas.DataFrame
+        The churn model's reliability table (see :func:`reliability_table`) before and after calibration.
+    churn_predictions, value_predictions : pandas.DataFrame
+        Per test customer: ``lapsed`` with the model's ``probability`` and the baselines' scores; ``actual`` and
+        ``predicted`` value.
+    feature_importance : pandas.Series
+        The churn model's total gain per feature, largest first.
+    training_rows : dict of str to int
+        Rows each model was trained on.
+    """
 
     churn_plan: SnapshotPlan
     value_plan: SnapshotPlan
@@ -58,7 +75,13 @@ class BacktestResult:
     training_rows: dict[str, int] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, float]:
-        """Flat ``<target>_<method>_<metric>`` numbers, for MLflow and JSON."""
+        """Flat ``<target>_<method>_<metric>`` numbers, for MLflow and JSON.
+
+        Returns
+        -------
+        dict of str to float
+            E.g. ``churn_model_roc_auc``; NaN figures are left out.
+        """
         flat: dict[str, float] = {}
         for target, table in (("churn", self.churn), ("value", self.value), ("retained_value", self.retained_value)):
             for method, row in table.iterrows():
@@ -161,6 +184,27 @@ def run_backtest(
 
     ``builder`` shares already built snapshots with a later :func:`train_models` call.
     Raises :class:`InputDataError` when the data hold no backtest (see :func:`backtest_fits`).
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs (see :func:`tierwise.io.read_inputs`).
+    features : FeatureConfig
+        The features to build at each cutoff.
+    training : TrainingConfig
+        The horizons, snapshot counts and model settings.
+    builder : SnapshotBuilder, optional
+        Shares the snapshots built here with a later :func:`train_models` call.
+
+    Returns
+    -------
+    BacktestResult
+        The models' and the baselines' figures at the test cutoff.
+
+    Raises
+    ------
+    InputDataError
+        When the data hold no backtest (see :func:`backtest_fits`), saying how many days they hold and need.
     """
     shortfall = snapshot_shortfall(inputs, training, for_backtest=True)
     if shortfall is not None:
@@ -240,7 +284,21 @@ def run_backtest(
 
 @dataclass
 class TrainedModels:
-    """The models fitted on the most recent snapshots, ready to register and score with."""
+    """The models fitted on the most recent snapshots, ready to register and score with.
+
+    Attributes
+    ----------
+    churn : ChurnModel
+        P(lapse within ``churn_plan.horizon_days``).
+    value : ValueModel
+        Net spend over ``value_plan.horizon_days``.
+    retained_value : ValueModel
+        Net spend over the same window, given no lapse.
+    churn_plan, value_plan : SnapshotPlan
+        The cutoffs the models were fitted on.
+    feature_names : list of str
+        The features, in the models' order.
+    """
 
     churn: ChurnModel
     value: ValueModel
@@ -262,6 +320,27 @@ def train_models(
     from the customers active at each cutoff who did not lapse within the
     churn horizon after it: E[net spend | no lapse], what a customer is worth
     if retained.
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs (see :func:`tierwise.io.read_inputs`).
+    features : FeatureConfig
+        The features to build at each cutoff.
+    training : TrainingConfig
+        The horizons, snapshot counts and model settings.
+    builder : SnapshotBuilder, optional
+        Reuses the snapshots a :func:`run_backtest` call built.
+
+    Returns
+    -------
+    TrainedModels
+        The fitted models and their snapshot plans.
+
+    Raises
+    ------
+    InputDataError
+        When the data cannot hold the final fit of both models.
     """
     builder = builder or SnapshotBuilder(inputs, features, training)
     columns = model_features(inputs, features)

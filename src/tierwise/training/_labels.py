@@ -18,7 +18,20 @@ from tierwise.inputs import InputData
 
 
 def transaction_span(inputs: InputData) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The first and last transaction timestamps, asked of the engine when the tables live there."""
+    """The first and last transaction timestamps, asked of the engine when the tables live there.
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs (see :func:`tierwise.io.read_inputs`).
+
+    Returns
+    -------
+    first : pandas.Timestamp
+        The earliest transaction ``ts``.
+    last : pandas.Timestamp
+        The latest transaction ``ts``.
+    """
     if inputs.engine is not None:
         first, last = inputs.engine.rows("SELECT MIN(ts), MAX(ts) FROM transactions")[0]
         return pd.Timestamp(first), pd.Timestamp(last)
@@ -26,12 +39,34 @@ def transaction_span(inputs: InputData) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 
 def data_end(inputs: InputData) -> pd.Timestamp:
-    """The first day after the last transaction: label windows must end by then."""
+    """The first day after the last transaction: label windows must end by then.
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs (see :func:`tierwise.io.read_inputs`).
+
+    Returns
+    -------
+    pandas.Timestamp
+        Midnight after the last transaction's day.
+    """
     return transaction_span(inputs)[1].normalize() + pd.Timedelta(days=1)
 
 
 def data_start(inputs: InputData) -> pd.Timestamp:
-    """The day of the first transaction."""
+    """The day of the first transaction.
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs (see :func:`tierwise.io.read_inputs`).
+
+    Returns
+    -------
+    pandas.Timestamp
+        Midnight of the first transaction's day.
+    """
     return transaction_span(inputs)[0].normalize()
 
 
@@ -58,6 +93,29 @@ def make_labels(
 
     Raises :class:`InputDataError` when a window would reach past the data end:
     such a label would call customers lapsed who simply were not observed yet.
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs (see :func:`tierwise.io.read_inputs`).
+    as_of : str or pandas.Timestamp
+        The cutoff: labels look at ``as_of <= ts < as_of + horizon``.
+    churn_horizon_days : int, optional
+        The churn window in days; None makes no ``lapsed`` column.
+    value_horizon_days : int, optional
+        The value window in days; None makes no ``value`` column.
+    cancellation_event : str, optional
+        An event type that means the customer left (e.g. a subscription cancelled).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id``, ``as_of`` and the requested ``lapsed`` (0/1) and ``value`` (currency) columns.
+
+    Raises
+    ------
+    InputDataError
+        When a window would reach past the data end.
     """
     horizons = [h for h in (churn_horizon_days, value_horizon_days) if h is not None]
     if not horizons:

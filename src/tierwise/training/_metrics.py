@@ -33,7 +33,22 @@ def _top_decile_sum(values: np.ndarray, score: np.ndarray) -> float:
 
 
 def churn_metrics(lapsed, score, *, is_probability: bool) -> dict[str, float]:
-    """ROC AUC, PR AUC, precision and lift in the top risk decile; Brier and log loss for probabilities."""
+    """ROC AUC, PR AUC, precision and lift in the top risk decile; Brier and log loss for probabilities.
+
+    Parameters
+    ----------
+    lapsed : array-like of {0, 1}
+        The observed labels.
+    score : array-like of float
+        Higher means more likely to lapse.
+    is_probability : bool
+        Whether ``score`` is a probability (Brier and log loss are NaN otherwise).
+
+    Returns
+    -------
+    dict of str to float
+        ``roc_auc``, ``pr_auc``, ``precision_top_decile``, ``lift_top_decile``, ``brier``, ``log_loss``.
+    """
     y, s = np.asarray(lapsed, int), np.asarray(score, float)
     precision = _top_decile_sum(y, s) / _top_decile_size(len(s))
     metrics = {
@@ -54,6 +69,23 @@ def normalized_gini(actual, predicted) -> float:
     """Gini of the actual values ordered by prediction, over the Gini of the perfect order (1 is perfect).
 
     Tied predictions count at their average actual value.
+
+    Parameters
+    ----------
+    actual : array-like of float
+        The observed values.
+    predicted : array-like of float
+        The predictions ranking them.
+
+    Returns
+    -------
+    float
+        At most 1; 0 for a random order.
+
+    Examples
+    --------
+    >>> normalized_gini([0, 1, 3], [0.1, 0.5, 0.9])
+    1.0
     """
     actual, predicted = np.asarray(actual, float), np.asarray(predicted, float)
 
@@ -66,7 +98,21 @@ def normalized_gini(actual, predicted) -> float:
 
 
 def value_metrics(actual, predicted) -> dict[str, float]:
-    """Ranking (Spearman, normalized Gini, top-decile revenue share) and level (MAE, totals)."""
+    """Ranking (Spearman, normalized Gini, top-decile revenue share) and level (MAE, totals).
+
+    Parameters
+    ----------
+    actual : array-like of float
+        The observed net spend.
+    predicted : array-like of float
+        The predicted net spend.
+
+    Returns
+    -------
+    dict of str to float
+        ``spearman``, ``normalized_gini``, ``top_decile_revenue_share``, ``mae``, ``total_predicted``,
+        ``total_actual``, ``predicted_over_actual``.
+    """
     actual, predicted = np.asarray(actual, float), np.asarray(predicted, float)
     return {
         "spearman": float(spearmanr(actual, predicted).statistic),
@@ -80,7 +126,22 @@ def value_metrics(actual, predicted) -> dict[str, float]:
 
 
 def reliability_table(lapsed, probability, bins: int = 10) -> pd.DataFrame:
-    """Observed lapse rate against mean predicted probability, in equal-width probability bins."""
+    """Observed lapse rate against mean predicted probability, in equal-width probability bins.
+
+    Parameters
+    ----------
+    lapsed : array-like of {0, 1}
+        The observed labels.
+    probability : array-like of float
+        The predicted lapse probabilities.
+    bins : int
+        The number of equal-width bins over [0, 1].
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by the bin (``"0.1-0.2"``): ``customers``, ``mean_predicted``, ``observed_rate``; empty bins left out.
+    """
     y, p = np.asarray(lapsed, float), np.asarray(probability, float)
     edges = np.linspace(0, 1, bins + 1)
     which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
@@ -118,6 +179,21 @@ def rfm_score(features: pd.DataFrame) -> pd.Series:
 
 
 def rfm_lookup(train_scores: pd.Series, train_target: pd.Series, scores: pd.Series) -> np.ndarray:
-    """Each RFM score's mean target in the training rows, applied to new scores."""
+    """Each RFM score's mean target in the training rows, applied to new scores.
+
+    Parameters
+    ----------
+    train_scores : pandas.Series
+        The RFM scores (3-15) of the training rows.
+    train_target : pandas.Series
+        Their target (lapsed or value).
+    scores : pandas.Series
+        The RFM scores to predict for.
+
+    Returns
+    -------
+    numpy.ndarray
+        The training mean of each score, the overall mean for a score unseen in training.
+    """
     means = train_target.groupby(train_scores.to_numpy()).mean()
     return scores.map(means).fillna(float(train_target.mean())).to_numpy(float)

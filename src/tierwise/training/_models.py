@@ -140,7 +140,7 @@ class ChurnModel(ClassifierMixin, _BoosterModel, ChurnPredictor):
         Returns
         -------
         ChurnModel
-            self, fitted.
+            This model, fitted.
         """
         config = self.config or ChurnModelConfig()
         X, y, X_valid, y_valid = _validation_rows(X, y, X_valid, y_valid, seed=self.seed, stratify=True)
@@ -165,6 +165,15 @@ class ValueModel(RegressorMixin, _BoosterModel, ValuePredictor):
     The window is the value plan's ``horizon_days`` (see ``fitted_value_horizon``);
     predictions are never stretched to a longer one. ``num_threads``: LightGBM
     threads for the fit (0: all cores), not saved into the model.
+
+    Parameters
+    ----------
+    config : ValueModelConfig
+        Tree shape, learning rate and rounds.
+    seed : int
+        Makes the fit deterministic.
+    num_threads : int
+        LightGBM threads for the fit; 0 uses all cores. Not saved into the model.
     """
 
     def __init__(self, config=None, seed: int = 7, num_threads: int = 0):
@@ -188,7 +197,7 @@ class ValueModel(RegressorMixin, _BoosterModel, ValuePredictor):
         Returns
         -------
         ValueModel
-            self, fitted.
+            This model, fitted.
         """
         config = self.config or ValueModelConfig()
         X, y, X_valid, y_valid = _validation_rows(X, y, X_valid, y_valid, seed=self.seed, stratify=False)

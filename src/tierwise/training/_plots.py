@@ -16,6 +16,20 @@ def _churn_scores(result: BacktestResult) -> dict[str, np.ndarray]:
 
 
 def plot_roc(result: BacktestResult, ax: Axes) -> Axes:
+    """Draw the churn ROC curves of the model and the baselines at the test cutoff.
+
+    Parameters
+    ----------
+    result : BacktestResult
+        What :func:`run_backtest` returned.
+    ax : matplotlib.axes.Axes
+        The axes to draw on.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The same axes, drawn on.
+    """
     y = result.churn_predictions["lapsed"]
     for name, score in _churn_scores(result).items():
         fpr, tpr, _ = roc_curve(y, score)
@@ -27,6 +41,20 @@ def plot_roc(result: BacktestResult, ax: Axes) -> Axes:
 
 
 def plot_precision_recall(result: BacktestResult, ax: Axes) -> Axes:
+    """Draw the churn precision-recall curves of the model and the baselines.
+
+    Parameters
+    ----------
+    result : BacktestResult
+        What :func:`run_backtest` returned.
+    ax : matplotlib.axes.Axes
+        The axes to draw on.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The same axes, drawn on.
+    """
     y = result.churn_predictions["lapsed"]
     for name, score in _churn_scores(result).items():
         precision, recall, _ = precision_recall_curve(y, score)
@@ -37,6 +65,20 @@ def plot_precision_recall(result: BacktestResult, ax: Axes) -> Axes:
 
 
 def plot_reliability(result: BacktestResult, ax: Axes) -> Axes:
+    """Draw the observed lapse rate against the predicted probability, before and after calibration.
+
+    Parameters
+    ----------
+    result : BacktestResult
+        What :func:`run_backtest` returned.
+    ax : matplotlib.axes.Axes
+        The axes to draw on.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The same axes, drawn on.
+    """
     for label, table in (("before calibration", result.reliability_before), ("after calibration", result.reliability_after)):
         ax.plot(table["mean_predicted"], table["observed_rate"], marker="o", label=label)
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
@@ -46,6 +88,20 @@ def plot_reliability(result: BacktestResult, ax: Axes) -> Axes:
 
 
 def plot_gain(result: BacktestResult, ax: Axes) -> Axes:
+    """Draw the share of lapsers reached against the share of customers contacted, riskiest first.
+
+    Parameters
+    ----------
+    result : BacktestResult
+        What :func:`run_backtest` returned.
+    ax : matplotlib.axes.Axes
+        The axes to draw on.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The same axes, drawn on.
+    """
     y = result.churn_predictions["lapsed"].to_numpy()
     for name, score in _churn_scores(result).items():
         order = np.argsort(-np.asarray(score), kind="stable")
@@ -58,6 +114,20 @@ def plot_gain(result: BacktestResult, ax: Axes) -> Axes:
 
 
 def plot_value_deciles(result: BacktestResult, ax: Axes) -> Axes:
+    """Draw the mean predicted and actual value per decile of predicted value.
+
+    Parameters
+    ----------
+    result : BacktestResult
+        What :func:`run_backtest` returned.
+    ax : matplotlib.axes.Axes
+        The axes to draw on.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The same axes, drawn on.
+    """
     frame = result.value_predictions
     decile = np.ceil(frame["predicted"].rank(method="first", pct=True) * 10).astype(int)
     means = frame.groupby(decile)[["predicted", "actual"]].mean()
@@ -70,6 +140,22 @@ def plot_value_deciles(result: BacktestResult, ax: Axes) -> Axes:
 
 
 def plot_feature_importance(result: BacktestResult, ax: Axes, top: int = 15) -> Axes:
+    """Draw the churn model's most important features by total gain.
+
+    Parameters
+    ----------
+    result : BacktestResult
+        What :func:`run_backtest` returned.
+    ax : matplotlib.axes.Axes
+        The axes to draw on.
+    top : int
+        How many features to show.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The same axes, drawn on.
+    """
     importance = result.feature_importance.head(top)[::-1]
     ax.barh(importance.index, importance.to_numpy())
     ax.set(xlabel="total gain", title="Churn model: most important features")
@@ -77,7 +163,19 @@ def plot_feature_importance(result: BacktestResult, ax: Axes, top: int = 15) -> 
 
 
 def backtest_figures(result: BacktestResult) -> dict[str, Figure]:
-    """One figure per plot, keyed by file name."""
+    """One figure per plot, keyed by file name.
+
+    Parameters
+    ----------
+    result : BacktestResult
+        What :func:`run_backtest` returned.
+
+    Returns
+    -------
+    dict of str to matplotlib.figure.Figure
+        ``roc.png``, ``precision_recall.png``, ``reliability.png``, ``gain.png``, ``value_deciles.png`` and
+        ``feature_importance.png``.
+    """
     figures = {}
     for name, plot in (
         ("roc.png", plot_roc), ("precision_recall.png", plot_precision_recall), ("reliability.png", plot_reliability),

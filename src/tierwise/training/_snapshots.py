@@ -32,6 +32,17 @@ class SnapshotPlan:
     backtest, else the validation window. The newest training window ends where
     validation begins; older ones follow every ``snapshot_step_days``, none
     earlier than ``min_history_days`` into the data.
+
+    Attributes
+    ----------
+    horizon_days : int
+        The label window in days.
+    train : tuple of pandas.Timestamp
+        The training cutoffs, oldest first.
+    validation : pandas.Timestamp
+        The validation cutoff.
+    test : pandas.Timestamp or None
+        The backtest's test cutoff; None in a plan for the final fit.
     """
 
     horizon_days: int
@@ -41,7 +52,18 @@ class SnapshotPlan:
 
     @property
     def test_cutoff(self) -> pd.Timestamp:
-        """The backtest's test cutoff; a plan made for training alone has none, and asking for it is an error."""
+        """The backtest's test cutoff; a plan made for training alone has none, and asking for it is an error.
+
+        Returns
+        -------
+        pandas.Timestamp
+            The test cutoff.
+
+        Raises
+        ------
+        TierwiseError
+            When the plan was made for training alone.
+        """
         if self.test is None:
             raise TierwiseError("snapshots: this plan was made for training, not a backtest; it has no test cutoff")
         return self.test
@@ -68,11 +90,23 @@ def _days_for(training: TrainingConfig, *, horizon_days: int, for_backtest: bool
 
 
 def days_needed(training: TrainingConfig, *, for_backtest: bool) -> int:
-    """Days of data the snapshots of both models need with these settings.
+    """The days of data the snapshots of both models need with these settings.
 
     ``min_history_days`` before the first training cutoff, then a training, a
     validation and (in a backtest) a test label window of the churn horizon
     (or of the shortest value window, when that is longer), one after another.
+
+    Parameters
+    ----------
+    training : TrainingConfig
+        The horizons, snapshot counts and model settings.
+    for_backtest : bool
+        Whether a test window must fit as well (a backtest), or only training and validation (the final fit).
+
+    Returns
+    -------
+    int
+        The number of days, from the first transaction to the data end.
     """
     return _days_for(training, horizon_days=_longest_needed_window(training), for_backtest=for_backtest)
 
@@ -93,14 +127,42 @@ def _shortfall(inputs: InputData, training: TrainingConfig, *, horizon_days: int
 
 
 def snapshot_shortfall(inputs: InputData, training: TrainingConfig, *, for_backtest: bool) -> str | None:
-    """Why the data cannot hold both models' snapshots (of a backtest, or of the final fit); None when they can."""
+    """Why the data cannot hold both models' snapshots (of a backtest, or of the final fit); None when they can.
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs (see :func:`tierwise.io.read_inputs`).
+    training : TrainingConfig
+        The horizons, snapshot counts and model settings.
+    for_backtest : bool
+        Whether a test window must fit as well (a backtest), or only training and validation (the final fit).
+
+    Returns
+    -------
+    str or None
+        E.g. how many days the data hold and how many are needed.
+    """
     if _span_days(inputs) >= days_needed(training, for_backtest=for_backtest):
         return None
     return _shortfall(inputs, training, horizon_days=_longest_needed_window(training), for_backtest=for_backtest)
 
 
 def backtest_fits(inputs: InputData, training: TrainingConfig) -> bool:
-    """Whether the data hold training, validation and test label windows for both models."""
+    """Whether the data hold training, validation and test label windows for both models.
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs (see :func:`tierwise.io.read_inputs`).
+    training : TrainingConfig
+        The horizons, snapshot counts and model settings.
+
+    Returns
+    -------
+    bool
+        True when :func:`run_backtest` can run on these data.
+    """
     return snapshot_shortfall(inputs, training, for_backtest=True) is None
 
 
@@ -118,6 +180,23 @@ def fitted_value_horizon(inputs: InputData, training: TrainingConfig) -> int:
 
     Raises :class:`InputDataError` when the data cannot hold the final fit of
     both models, saying how many days they hold and how many are needed.
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs (see :func:`tierwise.io.read_inputs`).
+    training : TrainingConfig
+        The horizons, snapshot counts and model settings.
+
+    Returns
+    -------
+    int
+        The value window in days.
+
+    Raises
+    ------
+    InputDataError
+        When the data cannot hold the final fit of both models.
     """
     shortfall = snapshot_shortfall(inputs, training, for_backtest=False)
     if shortfall is not None:
@@ -130,7 +209,29 @@ def fitted_value_horizon(inputs: InputData, training: TrainingConfig) -> int:
 
 
 def plan_snapshots(inputs: InputData, training: TrainingConfig, *, horizon_days: int, for_backtest: bool) -> SnapshotPlan:
-    """Place the cutoffs for one label horizon inside the data (see :class:`SnapshotPlan`)."""
+    """Place the cutoffs for one label horizon inside the data (see :class:`SnapshotPlan`).
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs (see :func:`tierwise.io.read_inputs`).
+    training : TrainingConfig
+        The horizons, snapshot counts and model settings.
+    horizon_days : int
+        The label window in days.
+    for_backtest : bool
+        Whether a test window must fit as well (a backtest), or only training and validation (the final fit).
+
+    Returns
+    -------
+    SnapshotPlan
+        The training, validation and (in a backtest) test cutoffs.
+
+    Raises
+    ------
+    InputDataError
+        When the data are too short for the plan.
+    """
     start, end = data_start(inputs), data_end(inputs)
     horizon = pd.Timedelta(days=horizon_days)
     step = pd.Timedelta(days=training.snapshot_step_days)
@@ -194,6 +295,17 @@ class SnapshotBuilder:
     and by one-time vs repeat buyer), and only the samples stay in memory:
     the full features of one cutoff at a time, so memory does not grow with
     the number of customers times the number of cutoffs.
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs (see :func:`tierwise.io.read_inputs`).
+    features : FeatureConfig
+        The features built at each cutoff.
+    training : TrainingConfig
+        The horizons, snapshot counts and model settings.
+    planned_cutoffs : int, optional
+        How many cutoffs the plans ahead will ask for, for the progress shown.
     """
 
     def __init__(
@@ -213,7 +325,18 @@ class SnapshotBuilder:
         self.sampled: dict[str, int] = {}
 
     def features_at(self, as_of: pd.Timestamp) -> pd.DataFrame:
-        """Every customer's features as of ``as_of`` (see :func:`tierwise.features.build_features`)."""
+        """Every customer's features as of ``as_of`` (see :func:`tierwise.features.build_features`).
+
+        Parameters
+        ----------
+        as_of : pandas.Timestamp
+            The cutoff: features see ``ts < as_of``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per customer seen before ``as_of``; built once, then reused.
+        """
         if as_of not in self._features:
             self._built += 1
             logger.info("building features as of %s (snapshot %d)", as_of.date(), self._built)
@@ -296,13 +419,37 @@ class SnapshotBuilder:
         return rows
 
     def churn_rows(self, as_of: pd.Timestamp) -> pd.DataFrame:
-        """Active customers at ``as_of`` with their ``lapsed`` label (sampled when more than the cap)."""
+        """Active customers at ``as_of`` with their ``lapsed`` label (sampled when more than the cap).
+
+        Parameters
+        ----------
+        as_of : pandas.Timestamp
+            The cutoff: features see ``ts < as_of``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The features, plus ``lapsed`` (no purchase in ``[as_of, as_of + churn_horizon_days)``).
+        """
         return self._sampled("churn", as_of)
 
     def value_rows(self, as_of: pd.Timestamp, horizon_days: int) -> pd.DataFrame:
         """Every customer seen before ``as_of`` with ``value`` and ``previous_value`` (the window before).
 
         Sampled, stratified by whether the customer spent, when more than the cap.
+
+        Parameters
+        ----------
+        as_of : pandas.Timestamp
+            The cutoff: features see ``ts < as_of``.
+        horizon_days : int
+            The value window: ``value`` is net spend in ``[as_of, as_of + horizon_days)``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The features, plus ``value`` and ``previous_value`` (net spend in the window of the same length before
+            ``as_of``).
         """
         return self._sampled("value", as_of, horizon_days)
 
@@ -313,9 +460,34 @@ class SnapshotBuilder:
         ``[as_of, as_of + horizon_days)`` given a purchase in
         ``[as_of, as_of + churn_horizon_days)``, the churn rows' ``lapsed == 0``.
         Chosen among all customers who stayed, then sampled, so the sample is not a sample of samples.
+
+        Parameters
+        ----------
+        as_of : pandas.Timestamp
+            The cutoff: features see ``ts < as_of``.
+        horizon_days : int
+            The value window in days.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The features, plus ``value`` and ``previous_value``.
         """
         return self._sampled("retained_value", as_of, horizon_days)
 
     def stacked(self, cutoffs, rows_at) -> pd.DataFrame:
-        """The rows of several cutoffs, one below the other."""
+        """The rows of several cutoffs, one below the other.
+
+        Parameters
+        ----------
+        cutoffs : sequence of pandas.Timestamp
+            The cutoffs, in order.
+        rows_at : callable
+            Gives one cutoff's rows, e.g. :meth:`churn_rows`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The rows of every cutoff, with a fresh index.
+        """
         return pd.concat([rows_at(cutoff) for cutoff in cutoffs], ignore_index=True)

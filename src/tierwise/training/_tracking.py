@@ -75,6 +75,17 @@ def data_fingerprint(inputs: InputData) -> dict:
 
     Inputs validated in DuckDB are summarised there (an order-independent sum of row hashes), so the
     tables are never copied into pandas for it; inputs given as pandas frames are hashed as frames.
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs (see :func:`tierwise.io.read_inputs`).
+
+    Returns
+    -------
+    dict
+        ``transactions``, ``events``, ``customers_table`` (row counts), ``customers_in_transactions``,
+        ``first_transaction``, ``last_transaction`` and ``content_hash``; logged with the run.
     """
     if inputs.engine is not None:
         engine = inputs.engine
@@ -128,6 +139,22 @@ def _flat_params(config: TierwiseConfig) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class TrainingRun:
+    """What one training run recorded in MLflow.
+
+    Attributes
+    ----------
+    run_id : str
+        The MLflow run.
+    churn_version, value_version, retained_value_version : str or None
+        The registered versions of the three models.
+    promoted : bool
+        Whether the versions became the champion.
+    promotion_note : str
+        Why they were (or were not) promoted, in a few words.
+    scorer_version : str or None
+        The registered scorer (the pyfunc that scores with all three models).
+    """
+
     run_id: str
     churn_version: str | None
     value_version: str | None
@@ -139,7 +166,19 @@ class TrainingRun:
 
 @dataclass(frozen=True)
 class VersionRecord:
-    """What promotion compares: a registered version's data source, backtest test cutoff and churn ROC AUC."""
+    """What promotion compares: a registered version's data source, backtest test cutoff and churn ROC AUC.
+
+    Attributes
+    ----------
+    version : str
+        The registered version.
+    signature : str or None
+        The data source signature it was trained for.
+    test_cutoff : str or None
+        Its backtest's test cutoff.
+    roc_auc : float or None
+        Its backtest churn ROC AUC.
+    """
 
     version: str
     signature: str | None
@@ -153,6 +192,22 @@ def promotion_decision(new: VersionRecord, champion: VersionRecord | None, *, au
     Only like is compared with like: the champion is replaced when there is
     none, or when both were trained for the same data source, backtested at
     the same test cutoff, and the new churn ROC AUC is higher.
+
+    Parameters
+    ----------
+    new : VersionRecord
+        The version just registered.
+    champion : VersionRecord or None
+        The current champion.
+    auto_promote : bool
+        ``registry.auto_promote``; when off, only a first version becomes champion.
+
+    Returns
+    -------
+    promote : bool
+        Whether the new version becomes champion.
+    reason : str
+        Why, e.g. "its backtest churn ROC AUC 0.8123 beats the champion's 0.8011".
     """
     if champion is None:
         return True, "there was no champion"
@@ -242,6 +297,31 @@ def log_training(
     churn ROC AUC. ``drift_reference`` (see
     :func:`tierwise.monitoring.drift_reference`) goes into the churn model's
     metadata, so that scoring can check drift against it.
+
+    Parameters
+    ----------
+    config : TierwiseConfig
+        The settings, logged as parameters; ``registry`` names the models.
+    inputs : InputData
+        The validated inputs (see :func:`tierwise.io.read_inputs`).
+    result : BacktestResult or None
+        The backtest, or None when the data hold none.
+    models : TrainedModels
+        The models to register.
+    drift_reference : dict, optional
+        The churn model's drift reference.
+    sampled_snapshots : dict of str to int, optional
+        Snapshots sampled down to ``training.max_rows_per_snapshot``, per model, logged as parameters.
+
+    Returns
+    -------
+    TrainingRun
+        The run and the registered versions.
+
+    Raises
+    ------
+    TierwiseError
+        When the config's model names are not resolved.
     """
     client = connect()
     experiment_id = _experiment_id(client, config.registry.experiment)
@@ -428,6 +508,26 @@ def log_run_evaluation(
     """Add an evaluation of a run's models to that (finished) run: metrics at ``step``, ``document`` as JSON.
 
     A local SQLite store that does not exist is not created: the run cannot be there.
+
+    Parameters
+    ----------
+    run_id : str
+        The MLflow run of the models evaluated.
+    metrics : dict of str to float
+        The figures to log.
+    step : int
+        The metrics' step (days since the run's as_of).
+    timestamp_ms : int
+        The metrics' timestamp, in milliseconds since the epoch.
+    document : dict
+        The whole evaluation, logged as a JSON artifact.
+    artifact_file : str
+        The artifact's path inside the run.
+
+    Raises
+    ------
+    TierwiseError
+        When the local MLflow store does not exist.
     """
     from mlflow.entities import Metric
 

@@ -16,7 +16,18 @@ logger = logging.getLogger(__name__)
 
 
 def churn_reference_cutoff(models: TrainedModels) -> pd.Timestamp:
-    """The latest cutoff the final churn model learned from: the validation one when it was refitted on it."""
+    """The latest cutoff the final churn model learned from: the validation one when it was refitted on it.
+
+    Parameters
+    ----------
+    models : TrainedModels
+        What :func:`train_models` returned.
+
+    Returns
+    -------
+    pandas.Timestamp
+        The newest training cutoff, or the validation cutoff when the model was refitted on it.
+    """
     config = models.churn.config or ChurnModelConfig()
     return models.churn_plan.validation if config.refit_on_validation else models.churn_plan.train[-1]
 
@@ -26,6 +37,18 @@ def churn_drift_reference(models: TrainedModels, builder: SnapshotBuilder) -> di
 
     The rows are the active customers at that cutoff (a purchase within
     ``training.active_lookback_days``), the population scoring compares with.
+
+    Parameters
+    ----------
+    models : TrainedModels
+        What :func:`train_models` returned.
+    builder : SnapshotBuilder
+        The snapshots the models were trained on.
+
+    Returns
+    -------
+    dict
+        The reference of :func:`tierwise.monitoring.drift_reference`.
     """
     cutoff = churn_reference_cutoff(models)
     rows = builder.churn_rows(cutoff)[models.feature_names]
@@ -42,6 +65,25 @@ def train_and_register(inputs: InputData, config: TierwiseConfig) -> tuple[Backt
     Without room for a backtest (see :func:`backtest_fits`) the result is None,
     a warning says why, and the run records no backtest metrics. The churn
     model carries its drift reference (:func:`churn_drift_reference`).
+
+    Parameters
+    ----------
+    inputs : InputData
+        The validated inputs (see :func:`tierwise.io.read_inputs`).
+    config : TierwiseConfig
+        The features, training and registry settings.
+
+    Returns
+    -------
+    result : BacktestResult or None
+        The backtest, None when the data hold none.
+    run : TrainingRun
+        The MLflow run and the registered versions.
+
+    Raises
+    ------
+    InputDataError
+        When the data cannot hold the final fit of both models.
     """
     shortfall = snapshot_shortfall(inputs, config.training, for_backtest=True)
     cutoffs = planned_cutoffs(inputs, config.training, with_backtest=shortfall is None)

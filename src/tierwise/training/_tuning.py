@@ -15,7 +15,35 @@ logger = logging.getLogger(__name__)
 
 
 def tune_config(model_class, config, X, y, *, X_valid, y_valid, trials: int, seed: int, num_threads: int = 0):
-    """Return ``config`` with the tree shape and learning rate that minimise the validation loss."""
+    """Return ``config`` with the tree shape and learning rate that minimise the validation loss.
+
+    Parameters
+    ----------
+    model_class : type
+        :class:`ChurnModel` or :class:`ValueModel`.
+    config : ChurnModelConfig or ValueModelConfig
+        The starting settings.
+    X : pandas.DataFrame
+        The training rows' features.
+    y : array-like
+        Their labels.
+    X_valid : pandas.DataFrame
+        The validation rows' features.
+    y_valid : array-like
+        Their labels.
+    trials : int
+        The number of optuna trials.
+    seed : int
+        Seeds the sampler and the models.
+    num_threads : int
+        LightGBM threads; 0 uses all cores.
+
+    Returns
+    -------
+    ChurnModelConfig or ValueModelConfig
+        A copy of ``config`` with the best ``num_leaves``, ``max_depth``, ``learning_rate``, ``min_child_samples``
+        and ``lambda_l2``.
+    """
 
     def objective(trial: optuna.Trial) -> float:
         candidate = config.model_copy(
