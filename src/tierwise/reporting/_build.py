@@ -410,7 +410,22 @@ def _drift_section(drift: dict) -> str:
 
 
 def check_run_columns(scores: pd.DataFrame, outreach: pd.DataFrame, *, where: str) -> None:
-    """Refuse a run whose files lack a column the report reads, naming the file and the column."""
+    """Refuse a run whose files lack a column the report reads, naming the file and the column.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        The run's scores.parquet.
+    outreach : pandas.DataFrame
+        The run's whole list (contacts and control), with ``control``.
+    where : str
+        The run's folder, named in the message.
+
+    Raises
+    ------
+    InputDataError
+        When a column is missing, or the run has no customers.
+    """
     for name, frame, required in (("scores.parquet", scores, ScoreColumns.required),
                                   ("outreach.parquet", outreach, ListColumns.required)):
         missing = [c for c in required if c not in frame.columns]
@@ -422,7 +437,20 @@ def check_run_columns(scores: pd.DataFrame, outreach: pd.DataFrame, *, where: st
 
 
 def settings_from_run(outreach: pd.DataFrame, manifest: dict) -> OutreachSettings:
-    """The list's save rate and contact cost: from the manifest, else the save rate implied by the list itself."""
+    """The list's save rate and contact cost: from the manifest, else the save rate implied by the list itself.
+
+    Parameters
+    ----------
+    outreach : pandas.DataFrame
+        The run's whole list, with ``expected_saving`` and ``value_at_risk``.
+    manifest : dict
+        The run's manifest.
+
+    Returns
+    -------
+    OutreachSettings
+        The save rate, the contact cost (None when none was set) and the list's order.
+    """
     save_rate = manifest.get(ManifestKeys.save_rate)
     if save_rate is None:
         o = ListColumns
@@ -451,6 +479,31 @@ def build_report(
     ``previous_tier``) gets the "Who moved" section. ``drift``, the run's
     ``drift.json``, adds the "Data drift" section.
     Sections whose data is absent are left out.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        The run's scores.parquet.
+    outreach : pandas.DataFrame
+        The run's whole list (contacts and control), with ``control``.
+    manifest : dict
+        The run's manifest.
+    model_card : ModelCard, optional
+        The models' backtest (see :func:`read_model_card`).
+    evaluation : dict, optional
+        The run's evaluation.json.
+    drift : dict, optional
+        The run's drift.json.
+
+    Returns
+    -------
+    str
+        The HTML page, charts embedded as PNG data URIs.
+
+    Raises
+    ------
+    InputDataError
+        When the run's files lack a column the report reads.
     """
     check_run_columns(scores, outreach, where="run")
     k = ManifestKeys

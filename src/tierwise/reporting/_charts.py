@@ -38,6 +38,11 @@ def cjk_font_family() -> str | None:
     Looks in matplotlib's font list, then asks fontconfig: a font installed
     after matplotlib built its cache (e.g. Debian's fonts-noto-cjk) is added
     to matplotlib's list, which only makes one more font available.
+
+    Returns
+    -------
+    str or None
+        The family name, e.g. ``"Noto Sans CJK JP"``.
     """
     family = _registered_cjk_family()
     if family is not None:
@@ -55,13 +60,35 @@ def cjk_font_family() -> str | None:
 
 
 def needs_cjk(texts) -> bool:
-    """True when any text has characters outside Latin, Greek and Cyrillic, which DejaVu Sans lacks."""
+    """True when any text has characters outside Latin, Greek and Cyrillic, which DejaVu Sans lacks.
+
+    Parameters
+    ----------
+    texts : iterable of str
+        The labels a chart will draw.
+
+    Returns
+    -------
+    bool
+        Whether a CJK font is needed.
+    """
     return any(ord(char) > 0x2FFF for text in texts for char in str(text))
 
 
 @contextlib.contextmanager
 def chart_style(cjk_family: str | None = None) -> Iterator[None]:
-    """Matplotlib settings for the report's charts, for the duration of the block only."""
+    """Matplotlib settings for the report's charts, for the duration of the block only.
+
+    Parameters
+    ----------
+    cjk_family : str, optional
+        A font family (see :func:`cjk_font_family`) tried after DejaVu Sans, for labels in CJK scripts.
+
+    Yields
+    ------
+    None
+        While the settings hold.
+    """
     families = ["DejaVu Sans", *([cjk_family] if cjk_family else [])]
     with matplotlib.rc_context({
         "font.family": families, "font.size": 10, "axes.spines.top": False,
@@ -72,7 +99,20 @@ def chart_style(cjk_family: str | None = None) -> Iterator[None]:
 
 
 def figure_png(figure: Figure, *, dpi: int = 110) -> str:
-    """The figure as a ``data:image/png;base64,...`` URI."""
+    """The figure as a ``data:image/png;base64,...`` URI.
+
+    Parameters
+    ----------
+    figure : matplotlib.figure.Figure
+        The figure.
+    dpi : int
+        The resolution.
+
+    Returns
+    -------
+    str
+        The data URI, for an ``<img src>``.
+    """
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -86,7 +126,22 @@ def _money(value: float, _position=None) -> str:
 
 
 def plot_tier_customers(tiers: pd.DataFrame, ax: Axes, labels: list[str]) -> Axes:
-    """Customers per tier, a bar each, coloured by the tier's mean churn probability (grey: not modelled)."""
+    """Draw the customers per tier, a bar each, coloured by the tier's mean churn probability (grey: not modelled).
+
+    Parameters
+    ----------
+    tiers : pandas.DataFrame
+        :func:`tier_summary`'s frame.
+    ax : matplotlib.axes.Axes
+        The axes to draw on.
+    labels : list of str
+        The tier labels, in the frame's order.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The same axes, drawn on.
+    """
     colour_map = matplotlib.colormaps["RdYlGn_r"]
     colours = [colour_map(p) if p == p else "#cfcfcf" for p in tiers["mean_churn_probability"]]
     positions = np.arange(len(tiers))
@@ -102,7 +157,20 @@ def plot_tier_customers(tiers: pd.DataFrame, ax: Axes, labels: list[str]) -> Axe
 
 
 def plot_tier_value_at_risk(tiers: pd.DataFrame, ax: Axes) -> Axes:
-    """Value at risk per tier (shares the tier order of :func:`plot_tier_customers`)."""
+    """Value at risk per tier (shares the tier order of :func:`plot_tier_customers`).
+
+    Parameters
+    ----------
+    tiers : pandas.DataFrame
+        :func:`tier_summary`'s frame.
+    ax : matplotlib.axes.Axes
+        The axes to draw on.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The same axes, drawn on.
+    """
     positions = np.arange(len(tiers))
     total = tiers["value_at_risk"].sum()
     ax.barh(positions, tiers["value_at_risk"], color="#34495e")
@@ -119,7 +187,20 @@ def plot_tier_value_at_risk(tiers: pd.DataFrame, ax: Axes) -> Axes:
 
 
 def plot_risk_distribution(scores: pd.DataFrame, ax: Axes) -> Axes:
-    """Histogram of churn probability, stacked by risk band."""
+    """Histogram of churn probability, stacked by risk band.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        The run's scores, with ``churn_probability`` and ``risk_band``.
+    ax : matplotlib.axes.Axes
+        The axes to draw on.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The same axes, drawn on.
+    """
     s = ScoreColumns
     modelled = scores[scores[s.churn_probability].notna()]
     bands = [b for b in s.band_order if b in set(modelled[s.risk_band])]
@@ -136,7 +217,22 @@ def plot_risk_distribution(scores: pd.DataFrame, ax: Axes) -> Axes:
 
 
 def plot_value_concentration(scores: pd.DataFrame, concentration: pd.DataFrame, ax: Axes) -> Axes:
-    """Cumulative share of predicted value against the share of customers, most valuable first."""
+    """Cumulative share of predicted value against the share of customers, most valuable first.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        The run's scores, with ``predicted_value``.
+    concentration : pandas.DataFrame
+        :func:`value_concentration`'s frame, marked on the curve.
+    ax : matplotlib.axes.Axes
+        The axes to draw on.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The same axes, drawn on.
+    """
     values = np.sort(scores[ScoreColumns.predicted_value].fillna(0).clip(lower=0).to_numpy())[::-1]
     customer_share = np.arange(1, len(values) + 1) / len(values)
     ax.plot(np.r_[0, customer_share], np.r_[0, np.cumsum(values) / values.sum()], color="#34495e")
@@ -163,7 +259,20 @@ def _mark_list_end(ax: Axes, list_end: int, contacts: int) -> None:
 
 
 def plot_targeting_people(curve: pd.DataFrame, ax: Axes) -> Axes:
-    """Expected lapsers reached and false alarms for the first N contacts."""
+    """Expected lapsers reached and false alarms for the first N contacts.
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        :func:`targeting_curve`'s frame.
+    ax : matplotlib.axes.Axes
+        The axes to draw on.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The same axes, drawn on.
+    """
     ax.plot(curve["contacts"], curve["lapsers_reached"], color=REACHED, label="expected lapsers reached")
     ax.plot(curve["contacts"], curve["false_alarms"], color=FALSE_ALARMS, label="expected false alarms (would have stayed)")
     _mark_list_end(ax, int(curve["on_list"].sum()), len(curve))
@@ -175,7 +284,20 @@ def plot_targeting_people(curve: pd.DataFrame, ax: Axes) -> Axes:
 
 
 def plot_targeting_money(curve: pd.DataFrame, ax: Axes) -> Axes:
-    """Expected saving, contact cost and net value for the first N contacts."""
+    """Expected saving, contact cost and net value for the first N contacts.
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        :func:`targeting_curve`'s frame.
+    ax : matplotlib.axes.Axes
+        The axes to draw on.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The same axes, drawn on.
+    """
     ax.plot(curve["contacts"], curve["expected_saving"], color=SAVING, label="expected saving")
     if "net_value" in curve:
         ax.plot(curve["contacts"], curve["contact_cost"], color=COST, linestyle="-.", label="contact cost")
@@ -192,7 +314,20 @@ def plot_targeting_money(curve: pd.DataFrame, ax: Axes) -> Axes:
 
 
 def plot_reliability(reliability: pd.DataFrame, ax: Axes) -> Axes:
-    """Observed lapse rate against the mean predicted probability per bin, at the backtest's test cutoff."""
+    """Observed lapse rate against the mean predicted probability per bin, at the backtest's test cutoff.
+
+    Parameters
+    ----------
+    reliability : pandas.DataFrame
+        ``mean_predicted`` and ``observed_rate`` per bin (the model card's).
+    ax : matplotlib.axes.Axes
+        The axes to draw on.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The same axes, drawn on.
+    """
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
     sizes = 20 + 180 * reliability["customers"] / reliability["customers"].max()
     ax.scatter(reliability["mean_predicted"], reliability["observed_rate"], s=sizes, color="#1f77b4", zorder=3,

@@ -24,6 +24,15 @@ class OutreachSettings:
 
     ``cost_per_contact`` is None when no cost was configured; then no net
     value is shown.
+
+    Attributes
+    ----------
+    save_rate : float or None
+        The share of would-be lapsers a contact keeps.
+    cost_per_contact : float or None
+        The cost of one contact, in the report's currency.
+    rank_by : str or None
+        The list's order (``outreach.rank_by``).
     """
 
     save_rate: float | None
@@ -40,6 +49,20 @@ def headline(scores: pd.DataFrame, outreach: pd.DataFrame, settings: OutreachSet
     probabilities), ``list_customers``, ``contacted``, ``control``,
     ``expected_saving`` (contacted customers), ``contact_cost`` (NaN without a
     cost) and ``expected_net``.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        The run's scores.parquet.
+    outreach : pandas.DataFrame
+        The run's whole list (contacts and control), with ``control``.
+    settings : OutreachSettings
+        The save rate and contact cost (see :func:`settings_from_run`).
+
+    Returns
+    -------
+    dict of str to float
+        The figures named above.
     """
     s, o = ScoreColumns, ListColumns
     high = scores[s.risk_band] == s.highest_band
@@ -69,6 +92,18 @@ def tier_summary(scores: pd.DataFrame, outreach: pd.DataFrame) -> pd.DataFrame:
     (NaN for tiers without modelled customers, e.g. lost or prospect),
     ``value_at_risk``, ``predicted_value``, ``on_list`` (customers of the tier on
     the outreach list, control included).
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        The run's scores.parquet.
+    outreach : pandas.DataFrame
+        The run's whole list (contacts and control), with ``control``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns named above.
     """
     s, o = ScoreColumns, ListColumns
     grouped = scores.groupby(s.tier, sort=False).agg(
@@ -88,6 +123,18 @@ def value_concentration(scores: pd.DataFrame, shares: tuple[float, ...] = CONCEN
     Columns: ``top_share`` (e.g. 0.05), ``customers`` (how many that is, at
     least one) and ``value_share``. Negative predictions (net refunds) count
     as zero. Empty when no value is predicted.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        The run's scores, with ``predicted_value``.
+    shares : tuple of float
+        The top shares of customers, e.g. ``(0.05, 0.1, 0.2)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns named above.
     """
     values = np.sort(scores[ScoreColumns.predicted_value].fillna(0).clip(lower=0).to_numpy())[::-1]
     total = values.sum()
@@ -111,6 +158,20 @@ def targeting_curve(scores: pd.DataFrame, outreach: pd.DataFrame, settings: Outr
     (sum of churn probability), ``false_alarms`` (sum of 1 - p),
     ``expected_saving`` (value at risk x save rate) and, with a cost,
     ``contact_cost`` and ``net_value``.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        The run's scores.parquet.
+    outreach : pandas.DataFrame
+        The run's whole list (contacts and control), with ``control``.
+    settings : OutreachSettings
+        The save rate and contact cost (see :func:`settings_from_run`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns named above.
     """
     s, o = ScoreColumns, ListColumns
     ranked = scores[scores[s.outreach_rank].notna()].sort_values(s.outreach_rank, kind="stable")
@@ -137,7 +198,23 @@ def targeting_curve(scores: pd.DataFrame, outreach: pd.DataFrame, settings: Outr
 
 
 def reason_pattern(sentence: str) -> str:
-    """A reason's kind: its figures replaced by '#' and the plural after a figure folded ("1 visit", "2 visits")."""
+    """A reason's kind: its figures replaced by '#' and the plural after a figure folded ("1 visit", "2 visits").
+
+    Parameters
+    ----------
+    sentence : str
+        A reason, e.g. "2 visits in the last 30 days".
+
+    Returns
+    -------
+    str
+        The pattern.
+
+    Examples
+    --------
+    >>> reason_pattern("2 visits in the last 30 days") == reason_pattern("1 visit in the last 30 days")
+    True
+    """
     return _PLURAL_AFTER_FIGURE.sub(r"\1", _NUMBER.sub("#", sentence))
 
 
@@ -148,6 +225,18 @@ def common_reasons(scores: pd.DataFrame, *, per_tier: int = 3) -> pd.DataFrame:
     ``example`` (one real sentence), ``customers`` (customers of the tier
     given that reason) and ``share`` (of the tier's customers that have any
     reason). Tiers with no reasons are absent.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        The run's scores, with ``tier`` and ``reason_1`` to ``reason_3``.
+    per_tier : int
+        The number of reasons per tier.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns named above.
     """
     s = ScoreColumns
     long = scores[[s.customer_id, s.tier, *s.reasons]].melt(

@@ -47,7 +47,23 @@ class ModelCard:
 
 
 def registered_versions(model_version: str) -> dict[str, str]:
-    """``"tierwise-demo-churn v3, tierwise-demo-value v3"`` -> ``{"tierwise-demo-churn": "3", ...}``."""
+    """The registered model versions named in a scores' ``model_version``.
+
+    Parameters
+    ----------
+    model_version : str
+        E.g. ``"tierwise-demo-churn v3, tierwise-demo-value v3"``.
+
+    Returns
+    -------
+    dict of str to str
+        Model name to version, e.g. ``{"tierwise-demo-churn": "3", "tierwise-demo-value": "3"}``.
+
+    Examples
+    --------
+    >>> registered_versions("tierwise-demo-churn v3, tierwise-demo-value v3")
+    {'tierwise-demo-churn': '3', 'tierwise-demo-value': '3'}
+    """
     return {match["name"].strip(): match["version"] for match in _REGISTERED.finditer(model_version)}
 
 
@@ -87,6 +103,16 @@ def read_model_card(model_version: str) -> ModelCard | None:
     or ``runs:/<id>``). Returns None, with a logged reason, when there is no
     store to ask (a local SQLite store that does not exist is never created)
     or it cannot answer.
+
+    Parameters
+    ----------
+    model_version : str
+        The scores' ``model_version``.
+
+    Returns
+    -------
+    ModelCard or None
+        The recorded figures.
     """
     from tierwise.training import sqlite_store_path, tracking_uri
 

@@ -139,7 +139,20 @@ def _contribution_table(evaluation: dict, money) -> str:
 
 
 def outcomes_section(evaluation: dict, money: Callable[[float, int], str]) -> str:
-    """The "Outcomes" section: the outreach's effect, overall and per tier, and whether the models still work."""
+    """The "Outcomes" section: the outreach's effect, overall and per tier, and whether the models still work.
+
+    Parameters
+    ----------
+    evaluation : dict
+        The run's evaluation.json.
+    money : callable
+        ``money(amount, decimals)`` formats an amount in the report's currency.
+
+    Returns
+    -------
+    str
+        The section's HTML.
+    """
     windows = evaluation["windows"]
     matured = ", ".join(f"{w['matured_days']} of {w['horizon_days']} days of the {name} window"
                         for name, w in windows.items())

@@ -19,12 +19,26 @@ if TYPE_CHECKING:
 
 
 def spark_feature_sql(config: FeatureConfig, as_of: AsOf, attribute_columns: Sequence[str] = ()) -> str:
-    """:func:`tierwise.features.feature_sql` in Spark SQL.
+    """The feature query of :func:`tierwise.features.feature_sql` in Spark SQL.
 
     The query is written once, for DuckDB, and transpiled with sqlglot: its
     divisions are in DOUBLE and its sums exact, so both engines give the same
     values, and its ``TIMESTAMP`` becomes Spark's ``TIMESTAMP_NTZ``, whose
     arithmetic no session time zone can shift.
+
+    Parameters
+    ----------
+    config : FeatureConfig
+        The feature settings.
+    as_of : str or pandas.Timestamp
+        The cutoff: features see ``ts < as_of``.
+    attribute_columns : sequence of str
+        The customer table's ``attr_*`` columns.
+
+    Returns
+    -------
+    str
+        The Spark SQL query over the views ``transactions``, ``events`` and ``customers``.
     """
     return to_spark_sql(feature_sql(config, as_of, list(attribute_columns)))
 
@@ -72,6 +86,22 @@ def collect_features(frame: DataFrame, *, as_of: AsOf, config: FeatureConfig, in
     The result has the same columns, order and dtypes (``as_of`` inserted,
     numbers float64, attributes categorical), so the same scoring and writing
     code follows, and equal inputs give equal bytes on both engines.
+
+    Parameters
+    ----------
+    frame : pyspark.sql.DataFrame
+        The result of :func:`spark_feature_sql`'s query.
+    as_of : str or pandas.Timestamp
+        The cutoff the features were built at.
+    config : FeatureConfig
+        The feature settings.
+    inputs : SparkInputs
+        The validated inputs (see :func:`read_spark_inputs`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id``, ``as_of``, then the feature columns.
 
     Raises
     ------

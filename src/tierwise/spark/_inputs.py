@@ -43,17 +43,27 @@ _STRFTIME_TO_SPARK = {
 def spark_datetime_pattern(strftime: str) -> str:
     """A strftime format as a Spark datetime pattern; letters outside directives are quoted.
 
+    Parameters
+    ----------
+    strftime : str
+        The config's ``timestamp_format``.
+
+    Returns
+    -------
+    str
+        The Spark pattern.
+
+    Raises
+    ------
+    InputDataError
+        For a directive Spark cannot parse.
+
     Examples
     --------
     >>> spark_datetime_pattern("%Y%m%d")
     'yyyyMMdd'
     >>> spark_datetime_pattern("%d/%m/%Y at %H:%M")
     "dd/MM/yyyy 'at' HH:mm"
-
-    Raises
-    ------
-    InputDataError
-        For a directive Spark cannot parse.
     """
     pattern = []
     for directive, letters, other in re.findall(r"%(.)|([A-Za-z]+)|([^%A-Za-z]+)", strftime):
@@ -72,7 +82,20 @@ class SparkDialect(Dialect):
     """Spark's spelling of the functions that differ from DuckDB's (written in DuckDB syntax, then transpiled)."""
 
     def parse_timestamp(self, text: str, timestamp_format: str | None) -> str:
-        """As :meth:`Dialect.parse_timestamp`, with Spark's ``try_to_timestamp`` for formats."""
+        """Parse a timestamp as :meth:`Dialect.parse_timestamp` does, with Spark's ``try_to_timestamp`` for formats.
+
+        Parameters
+        ----------
+        text : str
+            A SQL expression of type text.
+        timestamp_format : str or None
+            The config's ``timestamp_format`` (strftime), or None for ISO 8601.
+
+        Returns
+        -------
+        str
+            The SQL expression.
+        """
         if timestamp_format is not None:
             pattern = quote_literal(spark_datetime_pattern(timestamp_format))
             return f"CAST(try_to_timestamp({text}, {pattern}) AS TIMESTAMP)"
@@ -82,11 +105,37 @@ class SparkDialect(Dialect):
         )
 
     def row_hash(self, columns: Sequence[str]) -> str:
-        """As :meth:`Dialect.row_hash`: Spark's ``hash`` has 32 bits, too few to count distinct rows in millions."""
+        """Hash a row as :meth:`Dialect.row_hash` does: Spark's ``hash`` has 32 bits, too few to count distinct rows in millions.
+
+        Parameters
+        ----------
+        columns : sequence of str
+            SQL expressions, hashed together.
+
+        Returns
+        -------
+        str
+            The SQL expression, a 64-bit integer.
+        """
         return f"XXHASH64({', '.join(columns)})"
 
     def nth_smallest(self, expression: str, index: int, count: int) -> str:
-        """As :meth:`Dialect.nth_smallest`; Spark's PERCENTILE_DISC takes numbers, so timestamps go as microseconds."""
+        """Aggregate as :meth:`Dialect.nth_smallest` does; Spark's PERCENTILE_DISC takes numbers, so timestamps go as microseconds.
+
+        Parameters
+        ----------
+        expression : str
+            The SQL expression sorted.
+        index : int
+            The 0-based position wanted.
+        count : int
+            The number of rows aggregated.
+
+        Returns
+        -------
+        str
+            The SQL aggregate expression.
+        """
         quantile = super().nth_smallest(f"unix_micros(CAST({expression} AS TIMESTAMPTZ))", index, count)
         return f"CAST(timestamp_micros(CAST({quantile} AS BIGINT)) AS TIMESTAMP)"
 
@@ -96,6 +145,11 @@ class SparkTables:
 
     ``create_table`` keeps each result as a cached temporary view, so the
     canonical tables are parsed once and read by the checks and the features.
+
+    Parameters
+    ----------
+    spark : pyspark.sql.SparkSession
+        The session.
     """
 
     dialect: Dialect = SparkDialect()
@@ -104,17 +158,44 @@ class SparkTables:
         self.spark = spark
 
     def rows(self, sql: str) -> list[tuple]:
-        """Run a query and return all its rows."""
+        """Run a query and return all its rows.
+
+        Parameters
+        ----------
+        sql : str
+            A DuckDB query.
+
+        Returns
+        -------
+        list of tuple
+            Every row of the result.
+        """
         return [tuple(row) for row in run_duckdb_sql(self.spark, sql).collect()]
 
     def create_table(self, name: str, sql: str) -> None:
-        """Store the result of ``sql`` as temporary view ``name``, cached (memory, then disk)."""
+        """Store the result of ``sql`` as temporary view ``name``, cached (memory, then disk).
+
+        Parameters
+        ----------
+        name : str
+            The view's name.
+        sql : str
+            A DuckDB query.
+        """
         from pyspark import StorageLevel
 
         run_duckdb_sql(self.spark, sql).persist(StorageLevel.MEMORY_AND_DISK).createOrReplaceTempView(name)
 
     def create_view(self, name: str, sql: str) -> None:
-        """Name the query ``sql`` as temporary view ``name``."""
+        """Name the query ``sql`` as temporary view ``name``.
+
+        Parameters
+        ----------
+        name : str
+            The view's name.
+        sql : str
+            A DuckDB query.
+        """
         run_duckdb_sql(self.spark, sql).createOrReplaceTempView(name)
 
 
@@ -203,7 +284,17 @@ def _raw_table(spark: SparkSession, name: str, source: TransactionsSource | Even
 
 @dataclass(frozen=True)
 class SparkInputs:
-    """The canonical input tables as Spark DataFrames (cached temporary views), plus the warnings."""
+    """The canonical input tables as Spark DataFrames (cached temporary views), plus the warnings.
+
+    Attributes
+    ----------
+    transactions, events : pyspark.sql.DataFrame
+        The canonical transactions and events.
+    customers : pyspark.sql.DataFrame or None
+        The canonical customers; None without a customer table.
+    warnings : tuple of str
+        Suspicious but usable data that was kept.
+    """
 
     transactions: DataFrame
     events: DataFrame
@@ -212,7 +303,13 @@ class SparkInputs:
 
     @property
     def attribute_columns(self) -> list[str]:
-        """The ``attr_*`` columns of the customer table, in order."""
+        """The ``attr_*`` columns of the customer table, in order.
+
+        Returns
+        -------
+        list of str
+            Empty without a customer table.
+        """
         return [] if self.customers is None else [c for c in self.customers.columns if c.startswith("attr_")]
 
 

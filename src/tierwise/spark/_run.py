@@ -17,7 +17,18 @@ if TYPE_CHECKING:
 
 
 def last_transaction(inputs: SparkInputs) -> pd.Timestamp:
-    """The newest transaction's timestamp (the transactions have at least one row)."""
+    """The newest transaction's timestamp (the transactions have at least one row).
+
+    Parameters
+    ----------
+    inputs : SparkInputs
+        The validated inputs (see :func:`read_spark_inputs`).
+
+    Returns
+    -------
+    pandas.Timestamp
+        The newest ``ts``.
+    """
     from pyspark.sql import functions as F
 
     newest = inputs.transactions.agg(F.max("ts")).first()
@@ -26,7 +37,18 @@ def last_transaction(inputs: SparkInputs) -> pd.Timestamp:
 
 
 def default_spark_as_of(inputs: SparkInputs) -> pd.Timestamp:
-    """The day after the last transaction, as :func:`tierwise.inference.default_as_of` on DuckDB."""
+    """The day after the last transaction, as :func:`tierwise.inference.default_as_of` on DuckDB.
+
+    Parameters
+    ----------
+    inputs : SparkInputs
+        The validated inputs (see :func:`read_spark_inputs`).
+
+    Returns
+    -------
+    pandas.Timestamp
+        Midnight after the last transaction's day.
+    """
     return last_transaction(inputs).normalize() + pd.Timedelta(days=1)
 
 

@@ -82,6 +82,16 @@ def utc_session(spark: SparkSession) -> Iterator[SparkSession]:
     (with local time zone) column becomes a wall-clock time in the session zone
     when converted, and a zone with summer time would move some records by an
     hour.
+
+    Parameters
+    ----------
+    spark : pyspark.sql.SparkSession
+        The session.
+
+    Yields
+    ------
+    pyspark.sql.SparkSession
+        The same session, its time zone UTC.
     """
     previous = spark.conf.get(TIME_ZONE_SETTING)
     spark.conf.set(TIME_ZONE_SETTING, "UTC")

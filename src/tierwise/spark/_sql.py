@@ -34,6 +34,16 @@ def _spark_dialect() -> Any:
 def to_spark_sql(duckdb_sql: str) -> str:
     """A DuckDB query in Spark SQL (identifiers in backticks, ``TIMESTAMP`` as ``TIMESTAMP_NTZ``, ...).
 
+    Parameters
+    ----------
+    duckdb_sql : str
+        A query in DuckDB's SQL.
+
+    Returns
+    -------
+    str
+        The query in Spark SQL.
+
     Examples
     --------
     >>> to_spark_sql('SELECT CAST("ts" AS TIMESTAMP) AS ts FROM t')
@@ -45,5 +55,18 @@ def to_spark_sql(duckdb_sql: str) -> str:
 
 
 def run_duckdb_sql(spark: SparkSession, duckdb_sql: str) -> DataFrame:
-    """Run a DuckDB query on Spark, transpiled by :func:`to_spark_sql`."""
+    """Run a DuckDB query on Spark, transpiled by :func:`to_spark_sql`.
+
+    Parameters
+    ----------
+    spark : pyspark.sql.SparkSession
+        The session.
+    duckdb_sql : str
+        A query in DuckDB's SQL.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        The lazy result.
+    """
     return spark.sql(to_spark_sql(duckdb_sql))
