@@ -116,6 +116,25 @@ def make_labels(
     ------
     InputDataError
         When a window would reach past the data end.
+
+    Examples
+    --------
+    Customer a buys in the 30 days from the cutoff (not lapsed, 35.0 spent);
+    b's next purchase comes later (lapsed, nothing spent in the window).
+
+    >>> import pandas as pd
+    >>> from tierwise.api import read_inputs, resolve_config
+    >>> transactions = pd.DataFrame({
+    ...     "customer_id": ["a", "a", "b", "b"],
+    ...     "timestamp": ["2025-01-05", "2025-06-10", "2025-02-01", "2025-07-20"],
+    ...     "amount": [20.0, 35.0, 12.5, 8.0],
+    ... })
+    >>> config = resolve_config(None, with_frames=["transactions"])
+    >>> inputs = read_inputs(config, transactions=transactions)
+    >>> make_labels(inputs, as_of="2025-06-01", churn_horizon_days=30, value_horizon_days=30)
+      customer_id      as_of  lapsed  value
+    0           a 2025-06-01       0   35.0
+    1           b 2025-06-01       1    0.0
     """
     horizons = [h for h in (churn_horizon_days, value_horizon_days) if h is not None]
     if not horizons:
