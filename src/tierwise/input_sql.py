@@ -138,11 +138,28 @@ class Dialect:
             The SQL expression.
         """
         if timestamp_format is not None:
-            return f"CAST(TRY_STRPTIME({text}, {quote_literal(timestamp_format)}) AS TIMESTAMP)"
+            return f"CAST({self.try_strptime(text, timestamp_format)} AS TIMESTAMP)"
         return (
-            f"CAST(COALESCE(TRY_CAST({text} AS TIMESTAMPTZ), TRY_STRPTIME({text}, '%Y%m%d'), "
-            f"TRY_STRPTIME({text}, '%Y-%m')) AS TIMESTAMP)"
+            f"CAST(COALESCE(TRY_CAST({text} AS TIMESTAMPTZ), {self.try_strptime(text, '%Y%m%d')}, "
+            f"{self.try_strptime(text, '%Y-%m')}) AS TIMESTAMP)"
         )
+
+    def try_strptime(self, text: str, strftime: str) -> str:
+        """A timestamp parsed from ``text`` with a strftime pattern, NULL where it does not parse.
+
+        Parameters
+        ----------
+        text : str
+            A SQL expression of type text.
+        strftime : str
+            The pattern, e.g. ``%Y%m%d``.
+
+        Returns
+        -------
+        str
+            The SQL expression.
+        """
+        return f"TRY_STRPTIME({text}, {quote_literal(strftime)})"
 
     def parse_number(self, text: str) -> str:
         """A DOUBLE parsed from ``text`` as pandas' ``to_numeric`` parses it, NULL where it does not.

@@ -81,28 +81,27 @@ def spark_datetime_pattern(strftime: str) -> str:
 class SparkDialect(Dialect):
     """Spark's spelling of the functions that differ from DuckDB's (written in DuckDB syntax, then transpiled)."""
 
-    def parse_timestamp(self, text: str, timestamp_format: str | None) -> str:
-        """Parse a timestamp as :meth:`Dialect.parse_timestamp` does, with Spark's ``try_to_timestamp`` for formats.
+    def try_strptime(self, text: str, strftime: str) -> str:
+        """Parse as :meth:`Dialect.try_strptime` does, with Spark's ``try_to_timestamp`` and its Java pattern.
 
         Parameters
         ----------
         text : str
             A SQL expression of type text.
-        timestamp_format : str or None
-            The config's ``timestamp_format`` (strftime), or None for ISO 8601.
+        strftime : str
+            The pattern, e.g. ``%Y%m%d``.
 
         Returns
         -------
         str
             The SQL expression.
+
+        Raises
+        ------
+        InputDataError
+            For a directive Spark cannot parse.
         """
-        if timestamp_format is not None:
-            pattern = quote_literal(spark_datetime_pattern(timestamp_format))
-            return f"CAST(try_to_timestamp({text}, {pattern}) AS TIMESTAMP)"
-        return (
-            f"CAST(COALESCE(TRY_CAST({text} AS TIMESTAMPTZ), try_to_timestamp({text}, 'yyyyMMdd'), "
-            f"try_to_timestamp({text}, 'yyyy-MM')) AS TIMESTAMP)"
-        )
+        return f"try_to_timestamp({text}, {quote_literal(spark_datetime_pattern(strftime))})"
 
     def row_hash(self, columns: Sequence[str]) -> str:
         """Hash a row as :meth:`Dialect.row_hash` does: Spark's ``hash`` has 32 bits, too few to count distinct rows in millions.
